@@ -1,0 +1,16 @@
+// The subcommand table of `latent`. Each subcommand lives in its own cmd_<name>.cpp and is
+// listed here once, in the order `latent --help` shows them.
+#include "cli/command.h"
+
+namespace latent::cli {
+
+// Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
+
+const std::vector<Command>& all_commands() {
+  static const std::vector<Command> list = {
+      // Entries, one per line, in help order.
+  };
+  return list;
+}
+
+}  // namespace latent::cli
