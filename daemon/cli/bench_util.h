@@ -1,0 +1,43 @@
+// Shared pieces of `latent bench <suite>`: the machine's memory bandwidth measured in the same
+// run (the roofline every throughput is compared with), peak RSS, timing, and table output.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace latent::cli {
+
+// Sustained read bandwidth in bytes/s: streams a buffer much larger than the last-level cache
+// with `threads` threads (0 = all hardware threads), best of a few passes.
+double measure_read_bandwidth(int threads, size_t buffer_bytes = size_t(1) << 30);
+// Peak resident set size of this process so far, in bytes (VmHWM).
+uint64_t peak_rss_bytes();
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// A plain text table: columns aligned, numbers right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string render() const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string format_fixed(double v, int decimals);
+
+}  // namespace latent::cli

@@ -1,0 +1,66 @@
+// `latent bench <suite>`: benchmarks printed as tables (or one JSON object with --json), each
+// next to a baseline measured in the same run. Each suite lives in bench_<suite>.cpp.
+#include <cstdio>
+#include <string>
+
+#include "cli/command.h"
+
+namespace latent::cli {
+
+// Suites (defined in bench_<suite>.cpp), one per line.
+
+namespace {
+
+struct Suite {
+  const char* name;
+  const char* summary;
+  int (*run)(const ParsedArgs&);
+};
+
+const Suite kSuites[] = {
+    // {"name", "what it measures", bench_name}, one per line.
+};
+
+int run_bench(const ParsedArgs& args) {
+  if (args.positional().empty()) {
+    std::string msg = "which suite? one of:";
+    for (const auto& s : kSuites) msg += std::string(" ") + s.name;
+    throw UsageError(msg);
+  }
+  const std::string& name = args.positional()[0];
+  for (const auto& s : kSuites)
+    if (name == s.name) return s.run(args);
+  throw UsageError("unknown benchmark suite '" + name + "'");
+}
+
+std::string suites_help() {
+  std::string s = "suites:\n";
+  for (const auto& suite : kSuites) {
+    std::string n = std::string("  ") + suite.name;
+    n.resize(std::max<size_t>(n.size() + 2, 14), ' ');
+    s += n + suite.summary + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+Command bench_command() {
+  Command c;
+  c.name = "bench";
+  c.summary = "run a benchmark suite and print its table";
+  c.synopsis = "SUITE [options]";
+  c.details = suites_help();
+  c.options = {
+      {"json", "", "print one JSON object instead of a table"},
+      {"model", "FILE", "GGUF model to benchmark (engine, kv, lsp)"},
+      {"backend", "NAME", "cpu (default), vulkan or cuda"},
+      {"threads", "N", "worker threads (default: all cores)"},
+      {"repo", "DIR", "source tree to index or tokenize"},
+      {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
+  };
+  c.run = run_bench;
+  return c;
+}
+
+}  // namespace latent::cli
