@@ -1,0 +1,173 @@
+// Backend: the tensor operations the model code is written in, behind one interface.
+//
+// The model builder (engine/model) calls these operations and never names a backend; the CPU
+// backend (engine/backend/cpu) is the reference, GPU backends implement the same interface and
+// are compared with it op by op. A backend reports what it can run through supports_op(); the
+// caller checks once at load time, so a missing kernel is an error naming the op and weight type
+// rather than a crash mid-generation.
+//
+// Tensors follow ggml's conventions so that a debugging dump can be compared with llama.cpp's:
+// ne[0] is the contiguous dimension, nb[] are byte strides, a tensor with ne {a, b, c} is the
+// array [c][b][a]. Every operation below carries a shape comment in that notation. Rows (ne[0])
+// are always contiguous; higher dimensions may be strided, so views (a head's slice of q, the
+// q_pe tail of each head) need no copies.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "gguf/tensor_type.h"
+
+namespace latent::backend {
+
+using gguf::TensorType;
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Tensor {
+  TensorType type = TensorType::F32;
+  std::array<int64_t, 4> ne{1, 1, 1, 1};
+  std::array<size_t, 4> nb{0, 0, 0, 0};  // byte strides; nb[0] is the element (block) size
+  void* data = nullptr;                  // backend memory (host memory for the CPU backend)
+  const char* name = "";                 // llama.cpp's name for the intermediate, for dumps
+
+  int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+  // Pointer to row (i1, i2, i3).
+  char* row(int64_t i1, int64_t i2 = 0, int64_t i3 = 0) const {
+    return static_cast<char*>(data) + i1 * nb[1] + i2 * nb[2] + i3 * nb[3];
+  }
+  // A sub-tensor sharing memory: shape ne, strides nb, starting offset bytes into this one.
+  Tensor view(std::array<int64_t, 4> ne, std::array<size_t, 4> nb, size_t offset,
+              const char* name) const;
+  bool is_contiguous() const;
+};
+
+// A contiguous tensor over caller memory: rows of ne[0] elements of `type`.
+Tensor make_tensor(TensorType type, std::array<int64_t, 4> ne, void* data, const char* name = "");
+
+// One sequence's latent attention cache for one layer: rows [0, n_rows) of width
+// kv_lora_rank + qk_rope_head_dim, each row `[c_kv | k_pe]`. Rows live in fixed-size pages
+// reached through a page table, so a paged store (engine/kv) can hand its pages to the attention
+// kernels without copying. Element type F32 for now.
+struct LatentRows {
+  TensorType type = TensorType::F32;
+  void* const* pages = nullptr;  // page table: base address of each page
+  int64_t rows_per_page = 0;
+  size_t page_offset = 0;  // bytes from a page's base to this layer's first row
+  size_t row_stride = 0;   // bytes between consecutive rows inside a page
+  int64_t width = 0;       // elements per row (kv_lora_rank + qk_rope_head_dim)
+  int64_t n_rows = 0;
+
+  float* row(int64_t i) const {
+    return reinterpret_cast<float*>(static_cast<char*>(pages[i / rows_per_page]) + page_offset +
+                                    (i % rows_per_page) * row_stride);
+  }
+};
+
+struct RopeParams {
+  int n_rot = 0;             // rotated dimensions (qk_rope_head_dim)
+  float freq_base = 10000;   // theta_i = p * base^(-2i/n_rot)
+  float freq_scale = 1;      // 1 / rope scaling factor
+  float ext_factor = 0;      // YaRN ramp mix: 1 for YaRN, 0 otherwise
+  float attn_factor = 1;     // cos/sin magnitude
+  int n_ctx_orig = 0;        // YaRN original_context_length
+  float beta_fast = 32;
+  float beta_slow = 1;
+};
+
+enum class Gating { Softmax = 1, Sigmoid = 2 };  // GGUF expert_gating_func values
+
+struct RouteParams {
+  int n_expert_used = 0;
+  int n_group = 1;       // expert groups (group-limited routing when > 1)
+  int n_group_used = 1;  // groups kept
+  Gating gating = Gating::Softmax;
+  bool norm_weights = false;   // divide the selected weights by their sum
+  float weights_scale = 1.0f;  // then multiply them (not applied when 0 or 1)
+};
+
+enum class Op {
+  GetRows, RmsNorm, MulMat, MulMatId, Rope, Add, SwiGlu, Copy, MoeRoute, MoeCombine,
+  StoreLatent, AttentionLatent, Attention,
+};
+std::string_view op_name(Op op);
+
+struct BackendOptions {
+  // Worker threads; 0 runs every op on the calling thread (deterministic, for tests).
+  int threads = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  // Whether `op` runs with a weight (first operand) of type `weight_type`. Ops without a weight
+  // operand ignore it.
+  virtual bool supports_op(Op op, TensorType weight_type) const = 0;
+
+  // Weights: a read-only tensor over the model file's mapped bytes (the CPU backend uses them
+  // in place; device backends upload).
+  virtual Tensor weight(TensorType type, std::array<int64_t, 4> ne, const void* data,
+                        const char* name) = 0;
+  // Scratch memory for intermediates, valid until reset_scratch(). Contiguous.
+  virtual Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) = 0;
+  virtual void reset_scratch() = 0;
+  // Copies between host memory and a tensor (contiguous tensors only).
+  virtual void write(Tensor& dst, const void* src, size_t bytes) = 0;
+  virtual void read(const Tensor& src, void* dst, size_t bytes) = 0;
+
+  // out[:, t] = table[:, ids[t]]                     table [n, n_rows] (any type), out [n, n_ids] f32
+  virtual void get_rows(const Tensor& table, std::span<const int32_t> ids, Tensor& out) = 0;
+  // out = x / sqrt(mean(x^2) + eps) * w, per row     x [n, rows...], w [n], out like x
+  virtual void rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  // out[m, n, b] = sum_k w[k, m, b] x[k, n, b]       w [K, M, B], x [K, N, B], out [M, N, B]
+  // w may be quantized (x is then converted to quant::vec_dot_type(w.type) once per row); w's
+  // batch dimension broadcasts when it is 1.
+  virtual void mul_mat(const Tensor& w, const Tensor& x, Tensor& out) = 0;
+  // Expert matmul: out[:, k, t] = w[:, :, ids[k, t]] * x[:, k % X, t]
+  //   w [K, M, n_expert], x [K, X, T] with X = 1 (shared input) or n_used, ids [n_used, T] i32,
+  //   out [M, n_used, T]. Touches only the selected experts' rows, each read once per batch.
+  virtual void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, Tensor& out) = 0;
+  // In-place rotary embedding of interleaved pairs (ggml "NORM" mode) with YaRN.
+  //   x [n_rot, n_heads, T] (rows contiguous, strided heads/tokens), positions [T]
+  virtual void rope(Tensor& x, std::span<const int32_t> positions, const RopeParams& p) = 0;
+  // out = a + b                                      all [n, rows...]
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  // out = silu(gate) * up                            all [n, rows...]
+  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  // dst = src (shapes equal, layouts may differ)
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // DeepSeekMoE routing.                             logits [n_expert, T] f32, bias [n_expert]
+  // or empty (data == nullptr), ids out [n_used, T] i32 in selection order, weights out
+  // [n_used, T] f32 (after normalisation and scale).
+  virtual void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p,
+                         Tensor& ids, Tensor& weights) = 0;
+  // out[:, t] = sum_k weights[k, t] * experts[:, k, t]   experts [n, n_used, T], out [n, T]
+  virtual void moe_combine(const Tensor& experts, const Tensor& weights, Tensor& out) = 0;
+  // Appends rows: cache row first_row + t = src[:, t]   src [width, T] f32
+  virtual void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) = 0;
+  // Absorbed MLA attention over the latent cache (MQA with one shared K/V head):
+  //   q [kv_lora + n_rot, n_head, T] (= [q_nope·K_h | rope(q_pe)]), cache rows [kv_lora + n_rot]
+  //   out [kv_lora, n_head, T] = sum_s softmax_s(scale * q·row_s) * row_s[0:kv_lora]
+  // Query t sits at position first_pos + t and sees cache rows 0..first_pos + t (causal).
+  virtual void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos,
+                                float scale, Tensor& out) = 0;
+  // Plain multi-head attention, causal as above:
+  //   q [d_k, n_head, T], k [d_k, n_head, S], v [d_v, n_head, S], out [d_v, n_head, T];
+  //   query t attends keys 0..first_pos + t.
+  virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos,
+                         float scale, Tensor& out) = 0;
+};
+
+// The backends built into this binary ("cpu", later "vulkan", "cuda").
+std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options);
+
+}  // namespace latent::backend

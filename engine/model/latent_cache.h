@@ -1,0 +1,65 @@
+// The latent attention cache as the model sees it: per sequence and layer, rows of
+// kv_lora_rank + qk_rope_head_dim values `[c_kv | k_pe]`, stored in pages of a fixed number of
+// tokens (one page holds those tokens' rows for every layer) and reached through a per-sequence
+// page table.
+//
+// LatentStore is the interface the attention code depends on; PagedLatentStore is the simple
+// private implementation (a page allocator with a free list and one page table per sequence).
+// The radix-tree store of engine/kv, which shares pages between sequences with a common prefix,
+// implements the same interface, so the attention code does not change when it arrives.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/model.h"
+
+namespace latent::model {
+
+class LatentStore {
+ public:
+  virtual ~LatentStore() = default;
+  // Registers an empty sequence.
+  virtual void add_sequence(SeqId seq) = 0;
+  // Drops a sequence and releases its pages.
+  virtual void remove_sequence(SeqId seq) = 0;
+  // Makes rows [0, n_rows) of every layer addressable (allocating pages as needed).
+  virtual void reserve(SeqId seq, int64_t n_rows) = 0;
+  // Keeps rows [0, n_rows); later pages are released.
+  virtual void truncate(SeqId seq, int64_t n_rows) = 0;
+  // Rows [0, n_rows) of one layer; n_rows must be reserved.
+  virtual backend::LatentRows rows(SeqId seq, int64_t layer, int64_t n_rows) const = 0;
+};
+
+class PagedLatentStore final : public LatentStore {
+ public:
+  // width: kv_lora_rank + qk_rope; rows_per_page tokens per page.
+  PagedLatentStore(int64_t n_layer, int64_t width, CacheType type, int64_t rows_per_page = 64);
+
+  void add_sequence(SeqId seq) override;
+  void remove_sequence(SeqId seq) override;
+  void reserve(SeqId seq, int64_t n_rows) override;
+  void truncate(SeqId seq, int64_t n_rows) override;
+  backend::LatentRows rows(SeqId seq, int64_t layer, int64_t n_rows) const override;
+
+  int64_t pages_in_use() const { return int64_t(pages_.size() - free_.size()); }
+  size_t page_bytes() const { return page_bytes_; }
+
+ private:
+  void* allocate_page();
+  const std::vector<void*>& table(SeqId seq) const;
+
+  int64_t n_layer_;
+  int64_t width_;
+  int64_t rows_per_page_;
+  size_t row_bytes_;
+  size_t page_bytes_;
+  std::vector<std::unique_ptr<float[]>> pages_;  // every page ever allocated
+  std::vector<void*> free_;
+  std::unordered_map<SeqId, std::vector<void*>> tables_;
+};
+
+}  // namespace latent::model

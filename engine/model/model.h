@@ -1,0 +1,203 @@
+// Model and Context: the DeepSeek-V2/V3 ("deepseek2" GGUF architecture) forward pass that the
+// rest of the engine builds on.
+//
+// A Model is the loaded, validated weights (memory-mapped GGUF, used in place) plus the backend
+// that runs them. A Context holds sequences and their latent attention caches; evaluate() runs
+// one batch made of several sequences' new tokens (prefill chunks and single decode tokens mixed)
+// and returns logits for the tokens that asked for them. Numerics follow llama.cpp's CPU backend
+// (shared/golden/README.md): MLA in absorbed form over a latent cache `[c_kv | k_pe]`, YaRN rope,
+// DeepSeekMoE routing with softmax or sigmoid gating, group limits, bias, normalisation, scale.
+//
+// Threading: one Context evaluates at a time per Model (the backend's worker pool is shared);
+// all other calls are cheap and must not race with evaluate() on the same Context.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+
+namespace latent::backend {
+class Backend;
+}
+
+namespace latent::model {
+
+// Loading or evaluation failed; the message names the file, tensor, key or sequence.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Element type of the latent cache. F16, BF16 and Q8_0 arrive with the paged store (engine/kv).
+enum class CacheType { F32 };
+
+// Attention form. Absorbed: attention against the latent cache (the fast decode path, what
+// llama.cpp computes for MLA files). Plain: K and V decompressed per head from the same cache
+// (a cross-check; slower, and allocates per-head F32 copies of attn_k_b/attn_v_b).
+enum class MlaMode { Absorbed, Plain };
+
+enum class Gating { Softmax = 1, Sigmoid = 2 };
+
+// Hardware threads of this machine (at least 1).
+int default_thread_count();
+
+struct Options {
+  // CPU worker threads; 0 runs every operation on the calling thread (deterministic tests).
+  int threads = default_thread_count();
+  // "cpu" (the reference); GPU backends come later behind the same interface.
+  std::string backend = "cpu";
+  CacheType cache_type = CacheType::F32;
+  // Most tokens one sequence may hold; 0 = the model's context_length. Larger is an error.
+  int64_t n_ctx = 0;
+  MlaMode mla = MlaMode::Absorbed;
+  // Tokens evaluated per internal step: evaluate() splits larger batches (bounds scratch memory).
+  int64_t max_batch_tokens = 512;
+};
+
+// Hyperparameters as read from deepseek2.* metadata (names follow llama.cpp's llama_hparams).
+struct HParams {
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;     // context_length
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_layer_dense_lead = 0;  // the first layers have a dense FFN, the others MoE
+  int64_t n_ff = 0;                // dense FFN width
+  float rms_eps = 1e-6f;
+
+  // Multi-head latent attention.
+  bool is_mla = true;           // key_length_mla present: attn_k_b/attn_v_b layout
+  int64_t q_lora_rank = 0;      // 0: plain attn_q (V2-Lite); else attn_q_a/attn_q_b
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope = 0;          // per-head non-rotated query/key dims
+  int64_t qk_rope = 0;          // rope dims (rope.dimension_count), one key head shared by all
+  int64_t v_head = 0;           // per-head value dims
+  float kq_scale = 0;           // mscale^2 / sqrt(qk_nope + qk_rope)
+
+  // Rope and YaRN.
+  float rope_freq_base = 10000;
+  float rope_freq_scale = 1;    // 1 / rope.scaling.factor
+  bool rope_yarn = false;
+  int64_t rope_n_ctx_orig = 0;
+  float rope_yarn_log_mul = 0;  // rope.scaling.yarn_log_multiplier (0.1 * mscale_all_dim)
+
+  // DeepSeekMoE.
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_expert_shared = 0;
+  int64_t n_ff_exp = 0;         // width of one routed expert; shared FFN is n_ff_exp * n_shared
+  int64_t n_expert_groups = 1;
+  int64_t n_group_used = 1;
+  Gating gating = Gating::Softmax;
+  bool expert_weights_norm = false;
+  float expert_weights_scale = 1.0f;
+
+  int64_t latent_width() const { return kv_lora_rank + qk_rope; }  // cache floats per token and layer
+  bool is_moe_layer(int64_t il) const { return il >= n_layer_dense_lead; }
+  int64_t n_moe_layers() const { return n_layer - n_layer_dense_lead; }
+};
+
+class Weights;  // model/weights.h
+
+class Model {
+ public:
+  // Maps and validates the file. Throws Error naming the file and what is wrong (another
+  // architecture, a missing key or tensor, a tensor of the wrong shape or an unsupported type).
+  static std::shared_ptr<Model> load(const std::filesystem::path& path, const Options& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const HParams& hparams() const { return hp_; }
+  int64_t n_vocab() const { return hp_.n_vocab; }
+  int64_t n_embd() const { return hp_.n_embd; }
+  int64_t n_ctx() const { return n_ctx_; }  // per-sequence limit (Options.n_ctx or the model's)
+  const Options& options() const { return options_; }
+  // The GGUF file: tokenizer metadata (tokenizer.ggml.*), general.name, and so on.
+  const gguf::File& file() const { return *file_; }
+  backend::Backend& backend() const { return *backend_; }
+  const Weights& weights() const { return *weights_; }
+
+ private:
+  Model() = default;
+  friend class Context;
+  Options options_;
+  HParams hp_;
+  int64_t n_ctx_ = 0;
+  std::unique_ptr<gguf::File> file_;
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<Weights> weights_;
+};
+
+using SeqId = int32_t;
+
+// New tokens of one or more sequences. Each token is appended to its sequence's cache at the
+// next position; a sequence's tokens keep their order within the batch.
+struct Batch {
+  struct Token {
+    SeqId seq = 0;
+    int32_t id = 0;
+    bool logits = false;  // return this token's logits (and hidden state)
+  };
+  std::vector<Token> tokens;
+
+  void add(SeqId seq, int32_t id, bool logits) { tokens.push_back({seq, id, logits}); }
+  void clear() { tokens.clear(); }
+  size_t size() const { return tokens.size(); }
+};
+
+struct EvalFlags {
+  bool hidden = false;   // fill Outputs::hidden
+  bool routing = false;  // fill Outputs::expert_ids / expert_weights
+};
+
+struct Outputs {
+  // Rows are the batch's tokens with logits = true, in batch order.
+  int64_t n_rows = 0;
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;
+  std::vector<float> logits;   // [n_rows][n_vocab]
+  std::vector<float> hidden;   // [n_rows][n_embd], output_norm's output (EvalFlags::hidden)
+  // MoE routing of every batch token (EvalFlags::routing), in selection order:
+  int64_t n_tokens = 0;               // batch size
+  std::vector<int32_t> expert_ids;    // [n_moe_layers][n_tokens][n_expert_used]
+  std::vector<float> expert_weights;  // same shape; final multipliers (normalised, scaled)
+
+  const float* logits_row(int64_t r) const { return logits.data() + r * n_vocab; }
+};
+
+class LatentStore;  // model/latent_cache.h
+
+class Context {
+ public:
+  // The latent cache defaults to a private paged store; pass one to share pages (engine/kv).
+  explicit Context(std::shared_ptr<Model> model, std::shared_ptr<LatentStore> store = nullptr);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const Model& model() const { return *model_; }
+
+  SeqId create_sequence();
+  void free_sequence(SeqId seq);
+  // Tokens held in the sequence's cache (the position of its next token).
+  int64_t sequence_length(SeqId seq) const;
+  // Keeps the first n_tokens of the sequence's cache (prefix reuse); n_tokens <= length.
+  void truncate(SeqId seq, int64_t n_tokens);
+
+  // Runs the batch and appends its tokens to their sequences. Throws Error on an unknown
+  // sequence, a token id outside the vocabulary, or a sequence that would exceed n_ctx; the
+  // caches are unchanged then.
+  void evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags = {});
+
+ private:
+  struct Impl;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace latent::model
