@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "gguf/tensor_type.h"
@@ -58,11 +59,16 @@ class Value {
   std::vector<std::string_view> as_string_array() const;  // ARRAY of STRING
   std::vector<int64_t> as_int_array() const;              // ARRAY of any integer type
   std::vector<double> as_float_array() const;             // ARRAY of FLOAT32/FLOAT64/integers
+  // ARRAY of ARRAY (nested arrays, validated at open; depth is limited to kMaxArrayDepth).
+  const std::vector<Value>& array_items() const;
+  // The key this value was read under (or "<key>[i]" for items of nested arrays).
+  const std::string& key() const { return key_; }
 
   std::string to_display_string(size_t max_items = 8) const;  // for `latent inspect`
 
  private:
   friend class File;
+  friend class ValueAccess;
   ValueType type_ = ValueType::UINT8;
   uint64_t u_ = 0;
   int64_t i_ = 0;
@@ -72,8 +78,17 @@ class Value {
   uint64_t array_size_ = 0;
   const uint8_t* array_data_ = nullptr;               // numeric arrays: packed elements
   std::shared_ptr<std::vector<std::string_view>> strings_;  // string arrays, decoded at open
+  std::shared_ptr<std::vector<Value>> items_;               // arrays of arrays, decoded at open
   std::string key_;  // for error messages
 };
+
+// Nested arrays deeper than this are rejected (bounds the reader's recursion).
+inline constexpr int kMaxArrayDepth = 8;
+
+// Exact data size of a tensor; Error (naming `what`) when a dimension count outside 1..4, a
+// non-positive dimension, ne[0] not a multiple of the block size, an unknown type, or an
+// element count/byte size overflowing int64 makes the shape invalid.
+uint64_t tensor_bytes(TensorType type, std::span<const int64_t> ne, std::string_view what = "tensor");
 
 struct TensorInfo {
   std::string name;
@@ -135,6 +150,9 @@ class File {
   size_t mapping_size_ = 0;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
+  // Names are views into the mapping, which outlives both maps.
+  std::unordered_map<std::string_view, size_t> kv_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 // Writes GGUF v3 files (test models, `latent make-model`). Tensors are written in the order added.
@@ -159,6 +177,8 @@ class Writer {
 
  private:
   struct Kv;
+  // Appends a key (Error on an empty or duplicate key) and returns its payload to fill.
+  std::vector<uint8_t>& new_kv(std::string key, ValueType type);
   struct Tensor {
     std::string name;
     TensorType type;
