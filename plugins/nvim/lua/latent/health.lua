@@ -1,0 +1,79 @@
+-- :checkhealth latent — is latentd found and runnable, does the model load, is the index ready.
+local M = {}
+
+-- vim.health.start/ok/… exist from 0.10; 0.8–0.9 have vim.health.report_*; 0.7 has require('health').
+local function reporter()
+  local h = vim.health or require('health')
+  return {
+    start = h.start or h.report_start,
+    ok = h.ok or h.report_ok,
+    info = h.info or h.report_info,
+    warn = h.warn or h.report_warn,
+    error = h.error or h.report_error,
+  }
+end
+
+local function status_of(client)
+  local resp = client.request_sync('latent/status', vim.empty_dict(), 5000, 0)
+  if not resp then
+    return nil, 'no answer to latent/status within 5 s'
+  end
+  if resp.err then
+    return nil, resp.err.message or vim.inspect(resp.err)
+  end
+  return resp.result
+end
+
+function M.check()
+  local h = reporter()
+  local config = require('latent.config')
+  local client_mod = require('latent.client')
+
+  h.start('latentd')
+  local cmd, msg = client_mod.find_daemon()
+  if not cmd then
+    h.error(msg)
+    return
+  end
+  local version = vim.fn.system({ cmd[1], '--version' })
+  if vim.v.shell_error ~= 0 then
+    h.error(string.format('%s --version failed: %s', cmd[1], vim.trim(version)))
+    return
+  end
+  h.ok(string.format('%s (%s)', cmd[1], vim.trim(version)))
+
+  h.start('model')
+  local model = config.options.server.modelPath
+  if model and vim.loop.fs_stat(vim.fn.expand(model)) == nil then
+    h.error('modelPath ' .. model .. ' does not exist; fix setup({ server = { modelPath = ... } })')
+  elseif model then
+    h.info('modelPath ' .. model)
+  else
+    h.info("modelPath not set; latentd uses its own configuration's model")
+  end
+  local clients = client_mod.all()
+  if next(clients) == nil then
+    h.warn('latentd is not running; open a file of a project to start it, then run :checkhealth latent again')
+    return
+  end
+  for root, c in pairs(clients) do
+    local st, err = status_of(c)
+    if not st then
+      h.error(string.format('latentd for %s: %s', root, err))
+    else
+      local m = st.model
+      local name = type(m) == 'table' and (m.name or m.path) or m
+      if name and name ~= vim.NIL and name ~= '' then
+        h.ok(string.format('%s: model %s loaded, backend %s', root, tostring(name), tostring(st.backend)))
+      else
+        h.error(string.format('%s: latentd has no model loaded; set server.modelPath', root))
+      end
+      h.start('index: ' .. root)
+      for _, line in ipairs(require('latent.status').format(st.workspaces or st.index or {})) do
+        h.info(line)
+      end
+    end
+  end
+end
+
+return M
