@@ -6,8 +6,9 @@
 //   quantized models (float64 forward with exactly dequantized weights): argmax agreement
 //     ≥ 90 %, median per-row max |Δlogit| ≤ 1.0 and max ≤ 4, greedy tokens equal up to the
 //     first step llama.cpp decided by a small margin.
-// p3_long (751 tokens) runs for the three unquantized models; the quantized models use p1/p2
-// to keep the suite fast on 2 cores.
+// p3_long (751 tokens, beyond YaRN's original context of 256) runs for ds2-lite-tiny and
+// ds3-tiny (rope dims 32 and 16); the legacy twin and the quantized models use p1/p2 to keep the
+// suite fast on 2 cores.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -192,7 +193,8 @@ TEST_P(ReferenceGolden, MatchesLlamaCpp) {
   const std::string model = GetParam();
   gguf::File file = gguf::File::open(testing::golden_model(model));
   Model ref = Model::load(file);
-  for (const char* prompt : {"p1_short", "p2_fim", "p3_long"}) check_unquantized(ref, model, prompt);
+  for (const char* prompt : {"p1_short", "p2_fim"}) check_unquantized(ref, model, prompt);
+  if (model != "ds2-lite-tiny-legacy") check_unquantized(ref, model, "p3_long");
 }
 
 INSTANTIATE_TEST_SUITE_P(Unquantized, ReferenceGolden,
