@@ -45,6 +45,8 @@ struct EngineOptions {
   int32_t context_length = 0;        // tokens per sequence (prompt + reply); 0: the model's own
   int32_t max_live_requests = 8;     // decoded together; further requests wait in the queue
   int32_t prefill_chunk = 256;       // most prompt tokens evaluated in one scheduler step
+  // Receives warnings (e.g. an unrecognised chat template); empty: they go to stderr.
+  std::function<void(std::string_view)> log;
 };
 
 // Larger runs first (see the top of this file).

@@ -1,0 +1,269 @@
+// The engine API end to end on the golden tiny model: greedy generation reproduces llama.cpp's
+// greedy continuation, FIM prompts match llama.cpp's tokenization, and the scheduler's promises
+// hold (cancel within one token, batching does not change results, priorities, stop rules).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/engine.h"
+#include "common/golden.h"
+
+namespace latent::engine {
+namespace {
+
+using nlohmann::json;
+
+json golden_json(const std::string& rel) {
+  return json::parse(latent::testing::read_text_file(latent::testing::golden_file(rel)));
+}
+
+std::vector<int32_t> golden_prompt(const std::string& prompt) {
+  return golden_json("prompts/" + prompt + ".tokens.json").get<std::vector<int32_t>>();
+}
+
+std::vector<int32_t> golden_greedy(const std::string& prompt) {
+  return golden_json("logits/ds2-lite-tiny/" + prompt + ".json")["greedy"].get<std::vector<int32_t>>();
+}
+
+std::unique_ptr<Engine> open_tiny() {
+  EngineOptions o;
+  o.model_path = latent::testing::golden_model("ds2-lite-tiny");
+  o.threads = 2;
+  return open_engine(o);
+}
+
+// Collects one request's stream and waits for its end.
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<TokenPiece> pieces;
+  std::vector<std::chrono::steady_clock::time_point> times;  // when each piece arrived
+  std::optional<Finished> fin;
+  std::chrono::steady_clock::time_point done_at;
+
+  OnToken on_token() {
+    return [this](const TokenPiece& p) {
+      std::lock_guard lk(mu);
+      pieces.push_back(p);
+      times.push_back(std::chrono::steady_clock::now());
+    };
+  }
+  OnDone on_done() {
+    return [this](const Finished& f) {
+      std::lock_guard lk(mu);
+      fin = f;
+      done_at = std::chrono::steady_clock::now();
+      cv.notify_all();
+    };
+  }
+  const Finished& wait() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return fin.has_value(); });
+    return *fin;
+  }
+  std::string text() {
+    std::lock_guard lk(mu);
+    std::string s;
+    for (const auto& p : pieces) s += p.text;
+    return s;
+  }
+  size_t n_token_pieces() {
+    std::lock_guard lk(mu);
+    size_t n = 0;
+    for (const auto& p : pieces) n += p.token >= 0;
+    return n;
+  }
+};
+
+Request greedy_request(std::vector<int32_t> tokens, int max_tokens) {
+  Request r;
+  r.tokens = std::move(tokens);
+  r.max_tokens = max_tokens;
+  r.stop.end_of_generation = false;  // the golden continuation is plain argmax, EOS included
+  return r;
+}
+
+std::vector<int32_t> run_alone(Engine& e, Request r) {
+  Collector c;
+  e.submit(std::move(r), c.on_token(), c.on_done());
+  return c.wait().tokens;
+}
+
+TEST(EngineApi, GreedyMatchesLlamaCppContinuation) {
+  auto e = open_tiny();
+  Collector c;
+  e->submit(greedy_request(golden_prompt("p1_short"), 16), c.on_token(), c.on_done());
+  const Finished& f = c.wait();
+  EXPECT_EQ(f.reason, FinishReason::length) << f.error;
+  EXPECT_EQ(f.tokens, golden_greedy("p1_short"));
+  EXPECT_EQ(f.stats.prompt_tokens, 60);
+  EXPECT_EQ(f.stats.cached_tokens, 0);
+  EXPECT_EQ(f.stats.generated_tokens, 16);
+  EXPECT_GT(f.stats.prefill_tokens_per_s, 0);
+  EXPECT_GT(f.stats.decode_tokens_per_s, 0);
+  EXPECT_GT(f.stats.time_to_first_token_s, 0);
+  // The streamed pieces are the reply: their concatenation is the decoded tokens.
+  EXPECT_EQ(c.text(), e->detokenize(f.tokens));
+}
+
+TEST(EngineApi, FimPromptMatchesLlamaCppTokens) {
+  auto e = open_tiny();
+  ASSERT_TRUE(e->model_info().fim);
+  std::string text = latent::testing::read_text_file(latent::testing::golden_file("prompts/p2_fim.txt"));
+  const std::string begin = "<｜fim▁begin｜>", hole = "<｜fim▁hole｜>", end = "<｜fim▁end｜>";
+  size_t h = text.find(hole), en = text.find(end);
+  ASSERT_EQ(text.find(begin), 0u);
+  ASSERT_NE(h, std::string::npos);
+  ASSERT_NE(en, std::string::npos);
+  std::string prefix = text.substr(begin.size(), h - begin.size());
+  std::string suffix = text.substr(h + hole.size(), en - h - hole.size());
+  auto tokens = e->fim_tokens(prefix, suffix);
+  EXPECT_EQ(tokens, golden_prompt("p2_fim"));
+  EXPECT_EQ(run_alone(*e, greedy_request(tokens, 16)), golden_greedy("p2_fim"));
+}
+
+TEST(EngineApi, CancelFromCallbackStopsAtOnce) {
+  auto e = open_tiny();
+  Collector c;
+  std::atomic<RequestId> id{0};
+  std::atomic<int> seen{0};
+  Engine* eng = e.get();
+  auto inner = c.on_token();
+  id = e->submit(greedy_request(golden_prompt("p1_short"), 64),
+                 [&, inner](const TokenPiece& p) {
+                   inner(p);
+                   if (++seen != 3) return;
+                   while (id.load() == 0) std::this_thread::yield();  // submit() may not have returned yet
+                   eng->cancel(id.load());
+                 },
+                 c.on_done());
+  const Finished& f = c.wait();
+  EXPECT_EQ(f.reason, FinishReason::cancelled);
+  EXPECT_EQ(c.n_token_pieces(), 3u);
+  EXPECT_EQ(f.tokens.size(), 3u);
+}
+
+TEST(EngineApi, CancelFromAnotherThreadStopsWithinOneToken) {
+  auto e = open_tiny();
+  Collector c;
+  RequestId id = e->submit(greedy_request(golden_prompt("p1_short"), 500), c.on_token(), c.on_done());
+  while (c.n_token_pieces() < 2) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  e->cancel(id);
+  size_t at_cancel = c.n_token_pieces();
+  const Finished& f = c.wait();
+  EXPECT_EQ(f.reason, FinishReason::cancelled);
+  EXPECT_LE(c.n_token_pieces(), at_cancel + 1);
+}
+
+TEST(EngineApi, ConcurrentRequestsGiveTheSameTokensAsAlone) {
+  auto e = open_tiny();
+  const std::vector<std::string> prompts = {"p1_short", "p2_fim", "p3_long"};
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(run_alone(*e, greedy_request(golden_prompt(p), 12)));
+  std::vector<std::unique_ptr<Collector>> cs;
+  for (const auto& p : prompts) {
+    cs.push_back(std::make_unique<Collector>());
+    e->submit(greedy_request(golden_prompt(p), 12), cs.back()->on_token(), cs.back()->on_done());
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const Finished& f = cs[i]->wait();
+    EXPECT_EQ(f.tokens, alone[i]) << prompts[i];
+  }
+  EXPECT_GE(e->stats().steps, 1u);
+}
+
+TEST(EngineApi, CompletionOvertakesRunningQuestion) {
+  auto e = open_tiny();
+  Collector question, completion;
+  Request q = greedy_request(golden_prompt("p1_short"), 900);
+  q.priority = Priority::question;
+  RequestId qid = e->submit(std::move(q), question.on_token(), question.on_done());
+  while (question.n_token_pieces() < 3) std::this_thread::sleep_for(std::chrono::microseconds(200));
+
+  Request c = greedy_request(golden_prompt("p2_fim"), 4);
+  c.priority = Priority::completion;
+  auto submitted = std::chrono::steady_clock::now();
+  e->submit(std::move(c), completion.on_token(), completion.on_done());
+  const Finished& cf = completion.wait();
+  auto golden = golden_greedy("p2_fim");
+  EXPECT_EQ(cf.tokens, std::vector<int32_t>(golden.begin(), golden.begin() + 4));
+  auto completion_first = completion.times.at(0);
+  e->cancel(qid);
+  question.wait();
+  // The question was still running when the completion's first token came...
+  EXPECT_LT(completion_first, question.done_at);
+  EXPECT_EQ(question.fin->reason, FinishReason::cancelled);
+  // ...and while the completion prefilled, the question's decodes waited: only the step already
+  // under way at submit() may have added a question token.
+  int question_tokens_between = 0;
+  for (auto t : question.times) question_tokens_between += t > submitted && t < completion_first;
+  EXPECT_LE(question_tokens_between, 1);
+}
+
+TEST(EngineApi, StopStringEndsTheReplyBeforeIt) {
+  auto e = open_tiny();
+  auto tokens = golden_greedy("p1_short");
+  std::string full = e->detokenize(tokens);
+  // A stop string taken from the middle of the known reply (independent of the stream).
+  std::string piece = e->detokenize(std::span<const int32_t>(tokens).subspan(6, 2));
+  ASSERT_FALSE(piece.empty());
+  std::string want = full.substr(0, full.find(piece));
+  Collector c;
+  Request r = greedy_request(golden_prompt("p1_short"), 16);
+  r.stop.strings = {piece};
+  e->submit(std::move(r), c.on_token(), c.on_done());
+  const Finished& f = c.wait();
+  EXPECT_EQ(f.reason, FinishReason::stop);
+  EXPECT_EQ(f.stop_string, piece);
+  EXPECT_EQ(c.text(), want);
+  EXPECT_LE(f.tokens.size(), 8u);
+}
+
+TEST(EngineApi, StopTokenAndMaxTokensEndTheReply) {
+  auto e = open_tiny();
+  auto golden = golden_greedy("p1_short");
+  Collector c;
+  Request r = greedy_request(golden_prompt("p1_short"), 16);
+  r.stop.tokens = {golden[4]};
+  e->submit(std::move(r), c.on_token(), c.on_done());
+  const Finished& f = c.wait();
+  EXPECT_EQ(f.reason, FinishReason::stop);
+  EXPECT_EQ(f.tokens, std::vector<int32_t>(golden.begin(), golden.begin() + 5));
+  EXPECT_EQ(c.n_token_pieces(), 4u);  // the stop token itself is not streamed
+
+  Collector m;
+  e->submit(greedy_request(golden_prompt("p1_short"), 5), m.on_token(), m.on_done());
+  const Finished& mf = m.wait();
+  EXPECT_EQ(mf.reason, FinishReason::length);
+  EXPECT_EQ(mf.tokens, std::vector<int32_t>(golden.begin(), golden.begin() + 5));
+  EXPECT_EQ(m.text(), e->detokenize(mf.tokens));
+}
+
+TEST(EngineApi, InvalidRequestsFailAtSubmit) {
+  auto e = open_tiny();
+  bool called = false;
+  auto on_token = [&](const TokenPiece&) { called = true; };
+  auto on_done = [&](const Finished&) { called = true; };
+  EXPECT_THROW(e->submit(Request{}, on_token, on_done), Error);
+  Request too_long;
+  too_long.tokens.assign(e->model_info().context_length, 100);
+  EXPECT_THROW(e->submit(too_long, on_token, on_done), Error);
+  Request bad_id = greedy_request({1, 2, 1 << 30}, 4);
+  EXPECT_THROW(e->submit(bad_id, on_token, on_done), Error);
+  Request bad_p = greedy_request({1, 2, 3}, 4);
+  bad_p.sampling.top_p = 2.0f;
+  EXPECT_THROW(e->submit(bad_p, on_token, on_done), Error);
+  e->wait_idle();
+  EXPECT_FALSE(called);
+}
+
+}  // namespace
+}  // namespace latent::engine
