@@ -6,10 +6,12 @@ namespace latent::cli {
 
 // Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
 Command bench_command();
+Command logits_command();
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> list = {
       // Entries, one per line, in help order.
+      logits_command(),
       bench_command(),
   };
   return list;

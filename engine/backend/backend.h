@@ -96,7 +96,7 @@ struct RouteParams {
 
 enum class Op {
   GetRows, RmsNorm, MulMat, MulMatId, Rope, Add, SwiGlu, Copy, MoeRoute, MoeCombine,
-  StoreLatent, AttentionLatent, Attention,
+  StoreLatent, LoadLatent, AttentionLatent, Attention,
 };
 std::string_view op_name(Op op);
 
@@ -117,54 +117,58 @@ class Backend {
   // in place; device backends upload).
   virtual Tensor weight(TensorType type, std::array<int64_t, 4> ne, const void* data,
                         const char* name) = 0;
-  // Scratch memory for intermediates, valid until reset_scratch(). Contiguous.
+  // Scratch memory for intermediates, contiguous, valid until released: scratch is a stack,
+  // release_scratch(mark) frees everything allocated after scratch_mark() returned mark.
   virtual Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) = 0;
-  virtual void reset_scratch() = 0;
+  virtual size_t scratch_mark() const = 0;
+  virtual void release_scratch(size_t mark) = 0;
   // Copies between host memory and a tensor (contiguous tensors only).
-  virtual void write(Tensor& dst, const void* src, size_t bytes) = 0;
+  virtual void write(const Tensor& dst, const void* src, size_t bytes) = 0;
   virtual void read(const Tensor& src, void* dst, size_t bytes) = 0;
 
   // out[:, t] = table[:, ids[t]]                     table [n, n_rows] (any type), out [n, n_ids] f32
-  virtual void get_rows(const Tensor& table, std::span<const int32_t> ids, Tensor& out) = 0;
+  virtual void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) = 0;
   // out = x / sqrt(mean(x^2) + eps) * w, per row     x [n, rows...], w [n], out like x
-  virtual void rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  virtual void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out) = 0;
   // out[m, n, b] = sum_k w[k, m, b] x[k, n, b]       w [K, M, B], x [K, N, B], out [M, N, B]
   // w may be quantized (x is then converted to quant::vec_dot_type(w.type) once per row); w's
   // batch dimension broadcasts when it is 1.
-  virtual void mul_mat(const Tensor& w, const Tensor& x, Tensor& out) = 0;
+  virtual void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) = 0;
   // Expert matmul: out[:, k, t] = w[:, :, ids[k, t]] * x[:, k % X, t]
   //   w [K, M, n_expert], x [K, X, T] with X = 1 (shared input) or n_used, ids [n_used, T] i32,
   //   out [M, n_used, T]. Touches only the selected experts' rows, each read once per batch.
-  virtual void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, Tensor& out) = 0;
+  virtual void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) = 0;
   // In-place rotary embedding of interleaved pairs (ggml "NORM" mode) with YaRN.
   //   x [n_rot, n_heads, T] (rows contiguous, strided heads/tokens), positions [T]
-  virtual void rope(Tensor& x, std::span<const int32_t> positions, const RopeParams& p) = 0;
+  virtual void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& p) = 0;
   // out = a + b                                      all [n, rows...]
-  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out = silu(gate) * up                            all [n, rows...]
-  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  virtual void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) = 0;
   // dst = src (shapes equal, layouts may differ)
-  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
   // DeepSeekMoE routing.                             logits [n_expert, T] f32, bias [n_expert]
   // or empty (data == nullptr), ids out [n_used, T] i32 in selection order, weights out
   // [n_used, T] f32 (after normalisation and scale).
   virtual void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p,
-                         Tensor& ids, Tensor& weights) = 0;
+                         const Tensor& ids, const Tensor& weights) = 0;
   // out[:, t] = sum_k weights[k, t] * experts[:, k, t]   experts [n, n_used, T], out [n, T]
-  virtual void moe_combine(const Tensor& experts, const Tensor& weights, Tensor& out) = 0;
+  virtual void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) = 0;
   // Appends rows: cache row first_row + t = src[:, t]   src [width, T] f32
   virtual void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) = 0;
+  // Reads rows: dst[:, t] = cache row first_row + t dst [width, T] f32
+  virtual void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) = 0;
   // Absorbed MLA attention over the latent cache (MQA with one shared K/V head):
   //   q [kv_lora + n_rot, n_head, T] (= [q_nope·K_h | rope(q_pe)]), cache rows [kv_lora + n_rot]
   //   out [kv_lora, n_head, T] = sum_s softmax_s(scale * q·row_s) * row_s[0:kv_lora]
   // Query t sits at position first_pos + t and sees cache rows 0..first_pos + t (causal).
   virtual void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos,
-                                float scale, Tensor& out) = 0;
+                                float scale, const Tensor& out) = 0;
   // Plain multi-head attention, causal as above:
   //   q [d_k, n_head, T], k [d_k, n_head, S], v [d_v, n_head, S], out [d_v, n_head, T];
   //   query t attends keys 0..first_pos + t.
   virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos,
-                         float scale, Tensor& out) = 0;
+                         float scale, const Tensor& out) = 0;
 };
 
 // The backends built into this binary ("cpu", later "vulkan", "cuda").

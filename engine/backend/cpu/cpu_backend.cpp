@@ -1,0 +1,546 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/thread_pool.h"
+#include "gguf/tensor_type.h"
+#include "quant/quant.h"
+
+namespace latent::backend {
+namespace {
+
+[[noreturn]] void fail(Op op, const Tensor& t, const std::string& what) {
+  throw Error(std::string("cpu backend: ") + std::string(op_name(op)) + " on '" + t.name +
+              "': " + what);
+}
+
+std::string shape(const Tensor& t) {
+  return "{" + std::to_string(t.ne[0]) + ", " + std::to_string(t.ne[1]) + ", " +
+         std::to_string(t.ne[2]) + ", " + std::to_string(t.ne[3]) + "}";
+}
+
+void expect_f32(Op op, const Tensor& t) {
+  if (t.type != TensorType::F32) fail(op, t, "expected an F32 tensor");
+}
+
+void expect_same_shape(Op op, const Tensor& a, const Tensor& b) {
+  if (a.ne != b.ne) fail(op, b, "shape " + shape(b) + " differs from " + shape(a));
+}
+
+// Dot product of two float vectors with independent partial sums, so the compiler maps it onto
+// vector registers (a float reduction is otherwise evaluated strictly in order).
+float dot_f32(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s;
+}
+
+// y += a * x
+void axpy_f32(float* y, const float* x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// ggml's softmax in place: max-subtracted expf, the sum accumulated in double, then one scale.
+void softmax_inplace(float* x, int64_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+// YaRN as in ggml's rope: the corrections dims where interpolation gives way to extrapolation.
+float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+  return n_dims * std::log(n_ctx_orig / (n_rot * 2 * float(M_PI))) / (2 * std::log(base));
+}
+
+float yarn_ramp(float low, float high, int i0) {
+  const float y = (i0 / 2 - low) / std::max(0.001f, high - low);
+  return 1 - std::min(1.0f, std::max(0.0f, y));
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& o) : pool_(std::max(1, o.threads)) {
+    thread_scratch_.resize(size_t(pool_.n_threads()));
+  }
+
+  std::string_view name() const override { return "cpu"; }
+
+  bool supports_op(Op op, TensorType weight_type) const override {
+    switch (op) {
+      case Op::GetRows:
+      case Op::MulMat:
+      case Op::MulMatId: {
+        auto traits = gguf::type_traits(uint32_t(weight_type));
+        return traits && traits->supported;
+      }
+      case Op::RmsNorm:
+      case Op::MoeRoute:
+        return weight_type == TensorType::F32;
+      default:
+        return true;
+    }
+  }
+
+  Tensor weight(TensorType type, std::array<int64_t, 4> ne, const void* data,
+                const char* name) override {
+    return make_tensor(type, ne, const_cast<void*>(data), name);
+  }
+
+  Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
+    Tensor t = make_tensor(type, ne, nullptr, name);
+    const size_t bytes = (t.nb[3] * size_t(ne[3]) + 63) & ~size_t(63);
+    if (arena_.empty() || arena_used_ + bytes > arena_[cur_].size) {
+      // Overflow moves to the next block (dropping later ones that are too small); when the
+      // stack empties, all blocks merge into one of the total size, so a steady state runs in
+      // a single allocation.
+      const size_t next = arena_.empty() ? 0 : cur_ + 1;
+      if (next >= arena_.size() || arena_[next].size < bytes) {
+        arena_.resize(next);
+        arena_base_.resize(next);
+        arena_base_.push_back(next == 0 ? 0 : arena_base_[next - 1] + arena_[next - 1].size);
+        arena_.push_back(make_block(std::max(bytes, size_t(1) << 22)));
+      }
+      cur_ = next;
+      arena_used_ = 0;
+    }
+    t.data = arena_[cur_].data + arena_used_;
+    arena_used_ += bytes;
+    return t;
+  }
+
+  size_t scratch_mark() const override { return arena_.empty() ? 0 : arena_base_[cur_] + arena_used_; }
+
+  void release_scratch(size_t mark) override {
+    if (arena_.empty()) return;
+    if (mark == 0 && arena_.size() > 1) {
+      const size_t total = arena_base_.back() + arena_.back().size;
+      arena_.clear();
+      arena_base_.assign(1, 0);
+      arena_.push_back(make_block(total));
+    }
+    cur_ = 0;
+    while (cur_ + 1 < arena_.size() && arena_base_[cur_ + 1] <= mark) ++cur_;
+    arena_used_ = mark - arena_base_[cur_];
+  }
+
+  void write(const Tensor& dst, const void* src, size_t bytes) override { std::memcpy(dst.data, src, bytes); }
+  void read(const Tensor& src, void* dst, size_t bytes) override { std::memcpy(dst, src.data, bytes); }
+
+  void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) override {
+    expect_f32(Op::GetRows, out);
+    if (out.ne[0] != table.ne[0] || out.ne[1] != int64_t(ids.size()))
+      fail(Op::GetRows, out, "shape " + shape(out) + " does not fit table " + shape(table));
+    for (size_t t = 0; t < ids.size(); ++t)
+      if (ids[t] < 0 || ids[t] >= table.ne[1])
+        fail(Op::GetRows, table, "row " + std::to_string(ids[t]) + " out of range [0, " +
+                                     std::to_string(table.ne[1]) + ")");
+    pool_.run(int64_t(ids.size()), [&](int64_t t, int) {
+      quant::dequantize_row(table.type, table.row(ids[t]), reinterpret_cast<float*>(out.row(t)),
+                            table.ne[0]);
+    });
+  }
+
+  void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out) override {
+    expect_f32(Op::RmsNorm, x);
+    expect_f32(Op::RmsNorm, w);
+    expect_same_shape(Op::RmsNorm, x, out);
+    if (w.ne[0] != x.ne[0]) fail(Op::RmsNorm, w, "norm weight length differs from rows of " + shape(x));
+    const int64_t n = x.ne[0];
+    const float* wd = static_cast<const float*>(w.data);
+    for_rows(x, [&](int64_t i1, int64_t i2, int64_t i3) {
+      const float* xr = reinterpret_cast<const float*>(x.row(i1, i2, i3));
+      float* yr = reinterpret_cast<float*>(out.row(i1, i2, i3));
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += double(xr[i] * xr[i]);
+      const float mean = float(sum / double(n));
+      const float scale = 1.0f / std::sqrt(mean + eps);
+      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * wd[i];
+    });
+  }
+
+  void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) override {
+    expect_f32(Op::MulMat, x);
+    expect_f32(Op::MulMat, out);
+    const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1];
+    const int64_t B = std::max(w.ne[2], x.ne[2]);
+    if (x.ne[0] != K) fail(Op::MulMat, x, "input rows of " + std::to_string(x.ne[0]) +
+                                              " do not match weight rows of " + std::to_string(K) +
+                                              " (" + w.name + ")");
+    if ((w.ne[2] != 1 && w.ne[2] != B) || (x.ne[2] != 1 && x.ne[2] != B) || w.ne[3] != 1 ||
+        x.ne[3] != 1)
+      fail(Op::MulMat, x, "batch dims of " + shape(x) + " do not match weight " + shape(w));
+    if (out.ne[0] != M || out.ne[1] != N || out.ne[2] != B)
+      fail(Op::MulMat, out, "output " + shape(out) + " does not fit weight " + shape(w) +
+                                " times input " + shape(x));
+    const TensorType vt = quant::vec_dot_type(w.type);
+    const size_t qrow = gguf::row_bytes(vt, K);
+    const int64_t Bx = x.ne[2];
+    act_.resize(size_t(Bx * N) * qrow);
+    uint8_t* act = act_.data();
+    pool_.run(Bx * N, [&](int64_t r, int) {
+      const int64_t b = r / N, n = r % N;
+      quant::quantize_activations(w.type, reinterpret_cast<const float*>(x.row(n, b)),
+                                  act + size_t(r) * qrow, K);
+    });
+    const int64_t m_tile = row_tile(M * B);
+    const int64_t n_mt = (M + m_tile - 1) / m_tile;
+    constexpr int64_t kTokenTile = 32;
+    pool_.run(B * n_mt, [&](int64_t item, int) {
+      const int64_t b = item / n_mt, m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
+      const int64_t wb = w.ne[2] == 1 ? 0 : b, xb = Bx == 1 ? 0 : b;
+      for (int64_t n0 = 0; n0 < N; n0 += kTokenTile) {
+        const int64_t n1 = std::min(N, n0 + kTokenTile);
+        for (int64_t m = m0; m < m1; ++m) {
+          const void* wr = w.row(m, wb);
+          for (int64_t n = n0; n < n1; ++n)
+            reinterpret_cast<float*>(out.row(n, b))[m] =
+                quant::vec_dot(w.type, K, wr, act + size_t(xb * N + n) * qrow);
+        }
+      }
+    });
+  }
+
+  void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) override {
+    expect_f32(Op::MulMatId, x);
+    expect_f32(Op::MulMatId, out);
+    const int64_t K = w.ne[0], M = w.ne[1], E = w.ne[2];
+    const int64_t X = x.ne[1], T = x.ne[2], U = ids.ne[0];
+    if (x.ne[0] != K) fail(Op::MulMatId, x, "input rows do not match weight " + shape(w) + " (" + w.name + ")");
+    if (ids.type != TensorType::I32 || ids.ne[1] != T || (X != 1 && X != U))
+      fail(Op::MulMatId, ids, "ids " + shape(ids) + " do not fit input " + shape(x));
+    if (out.ne[0] != M || out.ne[1] != U || out.ne[2] != T)
+      fail(Op::MulMatId, out, "output " + shape(out) + " does not fit weight " + shape(w));
+    // Group (slot, token) pairs by expert, so each selected expert's rows are read once.
+    std::vector<std::vector<int64_t>> by_expert(static_cast<size_t>(E));
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t* id = reinterpret_cast<const int32_t*>(ids.row(t));
+      for (int64_t k = 0; k < U; ++k) {
+        if (id[k] < 0 || id[k] >= E) fail(Op::MulMatId, ids, "expert id " + std::to_string(id[k]) + " out of range");
+        by_expert[size_t(id[k])].push_back(t * U + k);
+      }
+    }
+    const TensorType vt = quant::vec_dot_type(w.type);
+    const size_t qrow = gguf::row_bytes(vt, K);
+    act_.resize(size_t(X * T) * qrow);
+    uint8_t* act = act_.data();
+    pool_.run(X * T, [&](int64_t r, int) {
+      quant::quantize_activations(w.type, reinterpret_cast<const float*>(x.row(r % X, r / X)),
+                                  act + size_t(r) * qrow, K);
+    });
+    std::vector<int64_t> experts;
+    for (int64_t e = 0; e < E; ++e)
+      if (!by_expert[size_t(e)].empty()) experts.push_back(e);
+    const int64_t m_tile = row_tile(M * int64_t(experts.size()));
+    const int64_t n_mt = (M + m_tile - 1) / m_tile;
+    pool_.run(int64_t(experts.size()) * n_mt, [&](int64_t item, int) {
+      const int64_t e = experts[size_t(item / n_mt)];
+      const int64_t m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
+      const auto& pairs = by_expert[size_t(e)];
+      for (int64_t m = m0; m < m1; ++m) {
+        const void* wr = w.row(m, e);
+        for (int64_t p : pairs) {
+          const int64_t t = p / U, k = p % U;
+          const int64_t xr = t * X + (X == 1 ? 0 : k);
+          reinterpret_cast<float*>(out.row(k, t))[m] =
+              quant::vec_dot(w.type, K, wr, act + size_t(xr) * qrow);
+        }
+      }
+    });
+  }
+
+  void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& p) override {
+    expect_f32(Op::Rope, x);
+    if (x.ne[0] != p.n_rot || p.n_rot % 2 != 0)
+      fail(Op::Rope, x, "rows of " + std::to_string(x.ne[0]) + " but n_rot " + std::to_string(p.n_rot));
+    if (x.ne[2] != int64_t(positions.size()))
+      fail(Op::Rope, x, "tokens " + std::to_string(x.ne[2]) + " but " +
+                            std::to_string(positions.size()) + " positions");
+    const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
+    float corr[2];
+    {
+      const float start = std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base));
+      const float end = std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base));
+      corr[0] = std::max(0.0f, start);
+      corr[1] = std::min(float(p.n_rot - 1), end);
+    }
+    const int64_t n_head = x.ne[1];
+    pool_.run(x.ne[2], [&](int64_t t, int thread) {
+      auto& cs = thread_scratch_[size_t(thread)];
+      cs.resize(size_t(p.n_rot));
+      // theta advances by repeated multiplication in float, as ggml's rope cache does.
+      float theta_extrap = float(positions[size_t(t)]);
+      for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+        const float theta_interp = p.freq_scale * theta_extrap;
+        float theta = theta_interp;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+          const float ramp_mix = yarn_ramp(corr[0], corr[1], i0) * p.ext_factor;
+          theta = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+          mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+        }
+        cs[size_t(i0)] = std::cos(theta) * mscale;
+        cs[size_t(i0) + 1] = std::sin(theta) * mscale;
+        theta_extrap *= theta_scale;
+      }
+      for (int64_t h = 0; h < n_head; ++h) {
+        float* r = reinterpret_cast<float*>(x.row(h, t));
+        for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
+          const float c = cs[size_t(i0)], s = cs[size_t(i0) + 1];
+          const float x0 = r[i0], x1 = r[i0 + 1];
+          r[i0] = x0 * c - x1 * s;
+          r[i0 + 1] = x0 * s + x1 * c;
+        }
+      }
+    });
+  }
+
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
+    expect_same_shape(Op::Add, a, b);
+    expect_same_shape(Op::Add, a, out);
+    const int64_t n = a.ne[0];
+    for_rows(a, [&](int64_t i1, int64_t i2, int64_t i3) {
+      const float* ar = reinterpret_cast<const float*>(a.row(i1, i2, i3));
+      const float* br = reinterpret_cast<const float*>(b.row(i1, i2, i3));
+      float* o = reinterpret_cast<float*>(out.row(i1, i2, i3));
+      for (int64_t i = 0; i < n; ++i) o[i] = ar[i] + br[i];
+    });
+  }
+
+  void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
+    expect_same_shape(Op::SwiGlu, gate, up);
+    expect_same_shape(Op::SwiGlu, gate, out);
+    const int64_t n = gate.ne[0];
+    for_rows(gate, [&](int64_t i1, int64_t i2, int64_t i3) {
+      const float* g = reinterpret_cast<const float*>(gate.row(i1, i2, i3));
+      const float* u = reinterpret_cast<const float*>(up.row(i1, i2, i3));
+      float* o = reinterpret_cast<float*>(out.row(i1, i2, i3));
+      for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    });
+  }
+
+  void copy(const Tensor& src, const Tensor& dst) override {
+    expect_same_shape(Op::Copy, src, dst);
+    if (src.type != dst.type) fail(Op::Copy, dst, "type differs from source");
+    const size_t bytes = gguf::row_bytes(src.type, src.ne[0]);
+    for_rows(src, [&](int64_t i1, int64_t i2, int64_t i3) {
+      std::memcpy(dst.row(i1, i2, i3), src.row(i1, i2, i3), bytes);
+    });
+  }
+
+  void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p, const Tensor& ids,
+                 const Tensor& weights) override {
+    expect_f32(Op::MoeRoute, logits);
+    const int64_t E = logits.ne[0], T = logits.ne[1], U = p.n_expert_used;
+    if (ids.ne[0] != U || ids.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
+      fail(Op::MoeRoute, ids, "ids/weights must be {n_expert_used, n_tokens}");
+    if (p.n_group < 1 || E % p.n_group != 0 || p.n_group_used < 1 || p.n_group_used > p.n_group)
+      fail(Op::MoeRoute, logits, "expert groups " + std::to_string(p.n_group) + " (used " +
+                                     std::to_string(p.n_group_used) + ") do not divide " +
+                                     std::to_string(E) + " experts");
+    const float* bd = bias.data ? static_cast<const float*>(bias.data) : nullptr;
+    pool_.run(T, [&](int64_t t, int) {
+      const float* z = reinterpret_cast<const float*>(logits.row(t));
+      std::vector<float> prob(z, z + E), sel(static_cast<size_t>(E));
+      if (p.gating == Gating::Softmax) {
+        softmax_inplace(prob.data(), E);
+      } else {
+        for (auto& v : prob) v = 1.0f / (1.0f + std::exp(-v));
+      }
+      for (int64_t e = 0; e < E; ++e) sel[size_t(e)] = prob[size_t(e)] + (bd ? bd[e] : 0.0f);
+      if (p.n_group > 1) {
+        // Group-limited routing: a group's score is the sum of its two best selection scores.
+        const int64_t per = E / p.n_group;
+        std::vector<std::pair<float, int>> gs;
+        for (int g = 0; g < p.n_group; ++g) {
+          std::vector<float> v(sel.begin() + g * per, sel.begin() + (g + 1) * per);
+          std::partial_sort(v.begin(), v.begin() + std::min<int64_t>(2, per), v.end(), std::greater<>());
+          gs.push_back({per >= 2 ? v[0] + v[1] : v[0], g});
+        }
+        std::stable_sort(gs.begin(), gs.end(), [](auto& a, auto& b) { return a.first > b.first; });
+        for (size_t i = size_t(p.n_group_used); i < gs.size(); ++i)
+          for (int64_t e = 0; e < per; ++e)
+            sel[size_t(gs[i].second * per + e)] = -std::numeric_limits<float>::infinity();
+      }
+      std::vector<int> order(static_cast<size_t>(E));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int a, int b) { return sel[size_t(a)] > sel[size_t(b)]; });
+      int32_t* id = reinterpret_cast<int32_t*>(ids.row(t));
+      float* wt = reinterpret_cast<float*>(weights.row(t));
+      float sum = 0;
+      for (int64_t k = 0; k < U; ++k) {
+        id[k] = order[size_t(k)];
+        wt[k] = prob[size_t(id[k])];
+        sum += wt[k];
+      }
+      if (p.norm_weights) {
+        sum = std::max(sum, 6.103515625e-5f);
+        for (int64_t k = 0; k < U; ++k) wt[k] /= sum;
+      }
+      if (p.weights_scale != 0.0f && p.weights_scale != 1.0f)
+        for (int64_t k = 0; k < U; ++k) wt[k] *= p.weights_scale;
+    });
+  }
+
+  void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) override {
+    const int64_t n = experts.ne[0], U = experts.ne[1], T = experts.ne[2];
+    if (out.ne[0] != n || out.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
+      fail(Op::MoeCombine, out, "shapes do not fit experts " + shape(experts));
+    pool_.run(T, [&](int64_t t, int) {
+      const float* wt = reinterpret_cast<const float*>(weights.row(t));
+      float* o = reinterpret_cast<float*>(out.row(t));
+      for (int64_t k = 0; k < U; ++k) {
+        const float* e = reinterpret_cast<const float*>(experts.row(k, t));
+        if (k == 0) {
+          for (int64_t i = 0; i < n; ++i) o[i] = e[i] * wt[0];
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i] += e[i] * wt[k];
+        }
+      }
+    });
+  }
+
+  void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) override {
+    expect_f32(Op::StoreLatent, src);
+    if (src.ne[0] != cache.width || first_row + src.ne[1] > cache.n_rows)
+      fail(Op::StoreLatent, src, "rows " + shape(src) + " do not fit the cache at row " +
+                                     std::to_string(first_row));
+    for (int64_t t = 0; t < src.ne[1]; ++t)
+      std::memcpy(cache.row(first_row + t), src.row(t), size_t(cache.width) * sizeof(float));
+  }
+
+  void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) override {
+    expect_f32(Op::LoadLatent, dst);
+    if (dst.ne[0] != cache.width || first_row + dst.ne[1] > cache.n_rows)
+      fail(Op::LoadLatent, dst, "rows " + shape(dst) + " exceed the cache");
+    pool_.run(dst.ne[1], [&](int64_t t, int) {
+      std::memcpy(dst.row(t), cache.row(first_row + t), size_t(cache.width) * sizeof(float));
+    });
+  }
+
+  void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos, float scale,
+                        const Tensor& out) override {
+    expect_f32(Op::AttentionLatent, q);
+    const int64_t W = q.ne[0], H = q.ne[1], T = q.ne[2], L = out.ne[0];
+    if (W != cache.width || out.ne[1] != H || out.ne[2] != T || L > W)
+      fail(Op::AttentionLatent, q, "query " + shape(q) + " / output " + shape(out) +
+                                       " do not fit cache rows of " + std::to_string(cache.width));
+    if (first_pos + T > cache.n_rows)
+      fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
+                                       " but the cache holds " + std::to_string(cache.n_rows));
+    // Items are (token, block of heads): each cache row is read once per item and used by all
+    // heads of the block; the block size keeps every thread busy in single-token decode.
+    const int64_t hb = std::max<int64_t>(1, std::min<int64_t>(H, (H * T) / (2 * pool_.n_threads())));
+    const int64_t n_hb = (H + hb - 1) / hb;
+    pool_.run(T * n_hb, [&](int64_t item, int thread) {
+      const int64_t t = item / n_hb, h0 = (item % n_hb) * hb, h1 = std::min(H, h0 + hb);
+      const int64_t S = first_pos + t + 1;
+      auto& sc = thread_scratch_[size_t(thread)];
+      sc.resize(size_t((h1 - h0) * S));
+      for (int64_t s = 0; s < S; ++s) {
+        const float* r = cache.row(s);
+        for (int64_t h = h0; h < h1; ++h)
+          sc[size_t((h - h0) * S + s)] =
+              dot_f32(reinterpret_cast<const float*>(q.row(h, t)), r, W) * scale;
+      }
+      for (int64_t h = h0; h < h1; ++h) {
+        softmax_inplace(&sc[size_t((h - h0) * S)], S);
+        std::memset(out.row(h, t), 0, size_t(L) * sizeof(float));
+      }
+      for (int64_t s = 0; s < S; ++s) {
+        const float* r = cache.row(s);
+        for (int64_t h = h0; h < h1; ++h)
+          axpy_f32(reinterpret_cast<float*>(out.row(h, t)), r, sc[size_t((h - h0) * S + s)], L);
+      }
+    });
+  }
+
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
+                 const Tensor& out) override {
+    expect_f32(Op::Attention, q);
+    const int64_t Dk = q.ne[0], H = q.ne[1], T = q.ne[2], Dv = v.ne[0];
+    if (k.ne[0] != Dk || k.ne[1] != H || v.ne[1] != H || v.ne[2] != k.ne[2] || out.ne[0] != Dv ||
+        out.ne[1] != H || out.ne[2] != T)
+      fail(Op::Attention, q, "q " + shape(q) + ", k " + shape(k) + ", v " + shape(v) + ", out " +
+                                 shape(out) + " do not fit");
+    if (first_pos + T > k.ne[2])
+      fail(Op::Attention, k, "queries reach position " + std::to_string(first_pos + T) +
+                                 " but only " + std::to_string(k.ne[2]) + " keys");
+    pool_.run(T * H, [&](int64_t item, int thread) {
+      const int64_t t = item / H, h = item % H, S = first_pos + t + 1;
+      auto& sc = thread_scratch_[size_t(thread)];
+      sc.resize(size_t(S));
+      const float* qr = reinterpret_cast<const float*>(q.row(h, t));
+      for (int64_t s = 0; s < S; ++s)
+        sc[size_t(s)] = dot_f32(qr, reinterpret_cast<const float*>(k.row(h, s)), Dk) * scale;
+      softmax_inplace(sc.data(), S);
+      float* o = reinterpret_cast<float*>(out.row(h, t));
+      std::memset(o, 0, size_t(Dv) * sizeof(float));
+      for (int64_t s = 0; s < S; ++s)
+        axpy_f32(o, reinterpret_cast<const float*>(v.row(h, s)), sc[size_t(s)], Dv);
+    });
+  }
+
+ private:
+  // Rows per work item for a matmul with `rows` output rows in total: several items per thread
+  // for balance, but not so small that scheduling dominates.
+  int64_t row_tile(int64_t rows) const {
+    const int64_t target = 4 * int64_t(pool_.n_threads());
+    return std::clamp<int64_t>((rows + target - 1) / target, 1, 256);
+  }
+
+  // Calls fn(i1, i2, i3) for every row of t, in parallel.
+  template <class F>
+  void for_rows(const Tensor& t, F&& fn) {
+    const int64_t n1 = t.ne[1], n2 = t.ne[2], n3 = t.ne[3];
+    pool_.run(n1 * n2 * n3, [&](int64_t r, int) { fn(r % n1, (r / n1) % n2, r / (n1 * n2)); });
+  }
+
+  struct Block {
+    std::unique_ptr<char[]> raw;
+    char* data = nullptr;  // raw, aligned to 64 bytes
+    size_t size = 0;
+  };
+
+  static Block make_block(size_t size) {
+    Block b;
+    b.raw.reset(new char[size + 64]);
+    const auto addr = reinterpret_cast<uintptr_t>(b.raw.get());
+    b.data = b.raw.get() + ((64 - addr % 64) % 64);
+    b.size = size;
+    return b;
+  }
+
+  cpu::ThreadPool pool_;
+  std::vector<Block> arena_;
+  std::vector<size_t> arena_base_;  // stack offset of each block's start
+  size_t cur_ = 0;                  // block holding the top of the stack
+  size_t arena_used_ = 0;           // bytes used in arena_[cur_]
+  std::vector<uint8_t> act_;                      // activations in the weight's vec_dot type
+  std::vector<std::vector<float>> thread_scratch_;  // per worker: scores, rope tables
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
+
+}  // namespace latent::backend

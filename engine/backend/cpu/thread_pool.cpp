@@ -1,0 +1,65 @@
+#include "backend/cpu/thread_pool.h"
+
+namespace latent::backend::cpu {
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::drain(int thread) {
+  for (;;) {
+    int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= n_items_) break;
+    (*job_)(i, thread);
+  }
+}
+
+void ThreadPool::worker_loop(int thread) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    drain(thread);
+    {
+      std::lock_guard lock(mutex_);
+      if (--active_ == 0) done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(int64_t n_items, const std::function<void(int64_t, int)>& fn) {
+  if (n_items <= 0) return;
+  // A single item, or no workers: waking threads would cost more than it saves.
+  if (workers_.empty() || n_items == 1) {
+    for (int64_t i = 0; i < n_items; ++i) fn(i, 0);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    job_ = &fn;
+    n_items_ = n_items;
+    next_.store(0, std::memory_order_relaxed);
+    active_ = int(workers_.size());
+    ++generation_;
+  }
+  wake_.notify_all();
+  drain(0);
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return active_ == 0; });
+  job_ = nullptr;
+}
+
+}  // namespace latent::backend::cpu

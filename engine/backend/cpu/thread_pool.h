@@ -1,0 +1,45 @@
+// A fixed pool of worker threads for the CPU backend's operations. Each operation splits its
+// work into items and run() hands them out to the workers and the calling thread until all are
+// done; items must be independent. With 0 workers everything runs on the calling thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace latent::backend::cpu {
+
+class ThreadPool {
+ public:
+  // threads: total threads taking part (the caller included); <= 1 means no workers.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return int(workers_.size()) + 1; }
+  // Calls fn(item, thread) for every item in [0, n_items); thread is in [0, n_threads()) and is
+  // unique among concurrent calls, so it can index per-thread scratch. Returns when all are done.
+  void run(int64_t n_items, const std::function<void(int64_t item, int thread)>& fn);
+
+ private:
+  void worker_loop(int thread);
+  void drain(int thread);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int64_t, int)>* job_ = nullptr;
+  int64_t n_items_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;           // workers still inside the current job
+  uint64_t generation_ = 0;  // bumped for each job so workers notice a new one
+  bool stop_ = false;
+};
+
+}  // namespace latent::backend::cpu

@@ -1,0 +1,181 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "backend/backend.h"
+#include "model/forward.h"
+#include "model/latent_cache.h"
+#include "model/weights.h"
+
+namespace latent::model {
+
+int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Options& options) {
+  std::shared_ptr<Model> m(new Model());
+  m->options_ = options;
+  try {
+    m->file_ = std::make_unique<gguf::File>(gguf::File::open(path));
+  } catch (const gguf::Error& e) {
+    throw Error(e.what());
+  }
+  m->hp_ = read_hparams(*m->file_);
+  if (options.n_ctx < 0) throw Error(path.string() + ": n_ctx must not be negative");
+  if (options.n_ctx > m->hp_.n_ctx_train)
+    throw Error(path.string() + ": a context of " + std::to_string(options.n_ctx) +
+                " tokens was requested but the model was trained for " +
+                std::to_string(m->hp_.n_ctx_train) + " (context_length); ask for at most that");
+  m->n_ctx_ = options.n_ctx ? options.n_ctx : m->hp_.n_ctx_train;
+  if (options.max_batch_tokens < 1) throw Error("Options.max_batch_tokens must be at least 1");
+  try {
+    backend::BackendOptions bo;
+    bo.threads = options.threads;
+    m->backend_ = backend::make_backend(options.backend, bo);
+    m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->backend_);
+  } catch (const backend::Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+  return m;
+}
+
+struct Context::Impl {
+  std::shared_ptr<LatentStore> store;
+  std::unordered_map<SeqId, int64_t> lengths;
+  SeqId next_id = 0;
+
+  int64_t& length(SeqId seq) {
+    auto it = lengths.find(seq);
+    if (it == lengths.end()) throw Error("unknown sequence " + std::to_string(seq));
+    return it->second;
+  }
+};
+
+Context::Context(std::shared_ptr<Model> model, std::shared_ptr<LatentStore> store)
+    : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
+  const HParams& hp = model_->hparams();
+  impl_->store = store ? std::move(store)
+                       : std::make_shared<PagedLatentStore>(hp.n_layer, hp.latent_width(),
+                                                            model_->options().cache_type);
+}
+
+Context::~Context() = default;
+
+SeqId Context::create_sequence() {
+  const SeqId id = impl_->next_id++;
+  impl_->store->add_sequence(id);
+  impl_->lengths[id] = 0;
+  return id;
+}
+
+void Context::free_sequence(SeqId seq) {
+  impl_->length(seq);
+  impl_->store->remove_sequence(seq);
+  impl_->lengths.erase(seq);
+}
+
+int64_t Context::sequence_length(SeqId seq) const { return impl_->length(seq); }
+
+void Context::truncate(SeqId seq, int64_t n_tokens) {
+  int64_t& len = impl_->length(seq);
+  if (n_tokens < 0 || n_tokens > len)
+    throw Error("cannot truncate sequence " + std::to_string(seq) + " of " + std::to_string(len) +
+                " tokens to " + std::to_string(n_tokens));
+  impl_->store->truncate(seq, n_tokens);
+  len = n_tokens;
+}
+
+void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags) {
+  const HParams& hp = model_->hparams();
+  const int64_t n = int64_t(batch.tokens.size());
+
+  // Validate everything first, so a bad batch leaves every sequence as it was.
+  std::vector<SeqId> order;  // sequences in order of first appearance
+  std::unordered_map<SeqId, std::vector<int64_t>> members;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& t = batch.tokens[size_t(i)];
+    impl_->length(t.seq);
+    if (t.id < 0 || t.id >= hp.n_vocab)
+      throw Error("token id " + std::to_string(t.id) + " at batch index " + std::to_string(i) +
+                  " is outside the vocabulary [0, " + std::to_string(hp.n_vocab) + ")");
+    auto& m = members[t.seq];
+    if (m.empty()) order.push_back(t.seq);
+    m.push_back(i);
+  }
+  for (SeqId s : order) {
+    const int64_t total = impl_->length(s) + int64_t(members[s].size());
+    if (total > model_->n_ctx())
+      throw Error("sequence " + std::to_string(s) + " would hold " + std::to_string(total) +
+                  " tokens, more than the context of " + std::to_string(model_->n_ctx()) +
+                  "; truncate it or start a new sequence");
+  }
+  for (SeqId s : order) impl_->store->reserve(s, impl_->length(s) + int64_t(members[s].size()));
+
+  out.n_vocab = hp.n_vocab;
+  out.n_embd = hp.n_embd;
+  out.n_tokens = n;
+  std::vector<int64_t> out_row(size_t(n), -1);
+  out.n_rows = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (batch.tokens[size_t(i)].logits) out_row[size_t(i)] = out.n_rows++;
+  out.logits.assign(size_t(out.n_rows * hp.n_vocab), 0.0f);
+  if (flags.hidden)
+    out.hidden.assign(size_t(out.n_rows * hp.n_embd), 0.0f);
+  else
+    out.hidden.clear();
+  if (flags.routing) {
+    out.expert_ids.assign(size_t(hp.n_moe_layers() * n * hp.n_expert_used), -1);
+    out.expert_weights.assign(out.expert_ids.size(), 0.0f);
+  } else {
+    out.expert_ids.clear();
+    out.expert_weights.clear();
+  }
+
+  // Tokens grouped by sequence, then cut into micro-batches of at most max_batch_tokens.
+  std::vector<int64_t> grouped;
+  for (SeqId s : order) grouped.insert(grouped.end(), members[s].begin(), members[s].end());
+  const int64_t step = model_->options().max_batch_tokens;
+  for (int64_t b0 = 0; b0 < n; b0 += step) {
+    const int64_t b1 = std::min(n, b0 + step);
+    Ubatch ub;
+    for (int64_t j = b0; j < b1; ++j) {
+      const int64_t i = grouped[size_t(j)];
+      const auto& t = batch.tokens[size_t(i)];
+      int64_t& len = impl_->length(t.seq);
+      const int64_t local = j - b0;
+      if (ub.segments.empty() || ub.segments.back().seq != t.seq)
+        ub.segments.push_back({t.seq, local, 0, len});
+      ub.segments.back().count++;
+      ub.ids.push_back(t.id);
+      ub.positions.push_back(int32_t(len));
+      ub.routing_index.push_back(i);
+      if (t.logits) ub.outputs.push_back(local);
+      ++len;
+    }
+    // Output rows of this micro-batch are not contiguous in the batch's order, so they are
+    // written to a staging area and scattered.
+    std::vector<float> logits(ub.outputs.size() * size_t(hp.n_vocab));
+    std::vector<float> hidden(flags.hidden ? ub.outputs.size() * size_t(hp.n_embd) : 0);
+    ub.logits = logits.data();
+    ub.hidden = flags.hidden ? hidden.data() : nullptr;
+    if (flags.routing) {
+      ub.expert_ids = out.expert_ids.data();
+      ub.expert_weights = out.expert_weights.data();
+      ub.routing_tokens = n;
+    }
+    forward(*model_, *impl_->store, ub);
+    for (size_t r = 0; r < ub.outputs.size(); ++r) {
+      const int64_t row = out_row[size_t(grouped[size_t(b0 + ub.outputs[r])])];
+      std::copy_n(logits.data() + r * size_t(hp.n_vocab), hp.n_vocab,
+                  out.logits.data() + row * hp.n_vocab);
+      if (flags.hidden)
+        std::copy_n(hidden.data() + r * size_t(hp.n_embd), hp.n_embd, out.hidden.data() + row * hp.n_embd);
+    }
+  }
+}
+
+}  // namespace latent::model

@@ -1,0 +1,245 @@
+// The deepseek2 forward pass against llama.cpp's golden data (shared/golden, see its README):
+// unquantized models element-wise (logits, final hidden state, MoE routing, greedy
+// continuation), quantized models statistically, in both MLA forms.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/golden.h"
+#include "model/model.h"
+
+namespace latent::model {
+namespace {
+
+using nlohmann::json;
+
+struct Golden {
+  json meta;
+  json routing;
+  std::vector<int32_t> tokens;
+  std::vector<float> rows;    // [rows_positions][n_vocab]
+  std::vector<float> hidden;  // [n_prompt][n_embd]
+};
+
+Golden read_golden(const std::string& model, const std::string& prompt) {
+  Golden g;
+  const std::string base = "logits/" + model + "/" + prompt;
+  g.meta = json::parse(testing::read_text_file(testing::golden_file(base + ".json")));
+  g.routing = json::parse(testing::read_text_file(testing::golden_file(base + ".routing.json")));
+  g.tokens = g.meta["tokens"].get<std::vector<int32_t>>();
+  g.rows = testing::read_f32_file(testing::golden_file(base + ".rows.f32"));
+  g.hidden = testing::read_f32_file(testing::golden_file(base + ".hidden.f32"));
+  return g;
+}
+
+std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla) {
+  static std::map<std::pair<std::string, int>, std::shared_ptr<Model>> cache;
+  auto& m = cache[{name, int(mla)}];
+  if (!m) {
+    Options o;
+    o.mla = mla;
+    m = Model::load(testing::golden_model(name), o);
+  }
+  return m;
+}
+
+int64_t argmax(const float* row, int64_t n) { return std::max_element(row, row + n) - row; }
+
+struct PromptRun {
+  Outputs prompt;              // every prompt position: logits, hidden, routing
+  std::vector<int32_t> greedy;  // 16 greedy tokens after the prompt
+  std::vector<std::vector<float>> greedy_logits;
+};
+
+PromptRun run_prompt(const std::shared_ptr<Model>& model, const std::vector<int32_t>& tokens, size_t n_greedy) {
+  PromptRun r;
+  Context ctx(model);
+  const SeqId seq = ctx.create_sequence();
+  Batch b;
+  for (int32_t t : tokens) b.add(seq, t, true);
+  ctx.evaluate(b, r.prompt, {.hidden = true, .routing = true});
+  const int64_t V = model->n_vocab();
+  int32_t next = int32_t(argmax(r.prompt.logits_row(r.prompt.n_rows - 1), V));
+  Outputs step;
+  for (size_t i = 0; i < n_greedy; ++i) {
+    r.greedy.push_back(next);
+    b.clear();
+    b.add(seq, next, true);
+    ctx.evaluate(b, step);
+    r.greedy_logits.emplace_back(step.logits.begin(), step.logits.end());
+    next = int32_t(argmax(step.logits.data(), V));
+  }
+  return r;
+}
+
+const char* const kPrompts[] = {"p1_short", "p2_fim", "p3_long"};
+
+// ---- unquantized models: element-wise ----
+
+struct ExactCase {
+  std::string model;
+  std::string prompt;
+  MlaMode mla;
+};
+
+void PrintTo(const ExactCase& c, std::ostream* os) {
+  *os << c.model << "/" << c.prompt << (c.mla == MlaMode::Absorbed ? " absorbed" : " plain");
+}
+
+std::string case_name(const ::testing::TestParamInfo<ExactCase>& info) {
+  std::string s = info.param.model + "_" + info.param.prompt +
+                  (info.param.mla == MlaMode::Absorbed ? "_absorbed" : "_plain");
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
+class ExactGolden : public ::testing::TestWithParam<ExactCase> {};
+
+TEST_P(ExactGolden, MatchesLlamaCpp) {
+  const auto& c = GetParam();
+  const Golden g = read_golden(c.model, c.prompt);
+  auto model = load_model(c.model, c.mla);
+  const int64_t V = model->n_vocab(), E = model->n_embd(), n = int64_t(g.tokens.size());
+  ASSERT_EQ(V, g.meta["n_vocab"].get<int64_t>());
+  ASSERT_EQ(E, g.meta["n_embd"].get<int64_t>());
+  const PromptRun r = run_prompt(model, g.tokens, g.meta["greedy"].size());
+  ASSERT_EQ(r.prompt.n_rows, n);
+
+  // Full logit rows.
+  const auto positions = g.meta["rows_positions"].get<std::vector<int64_t>>();
+  double max_logit = 0;
+  for (size_t i = 0; i < positions.size(); ++i)
+    for (int64_t v = 0; v < V; ++v)
+      max_logit = std::max(max_logit, double(std::fabs(r.prompt.logits_row(positions[i])[v] -
+                                                       g.rows[i * size_t(V) + size_t(v)])));
+  EXPECT_LE(max_logit, 1e-3) << "max |Δlogit| over the golden rows";
+
+  // Every position: argmax and the top-16 logits.
+  double max_topk = 0;
+  int argmax_diff = 0;
+  for (int64_t p = 0; p < n; ++p) {
+    const float* row = r.prompt.logits_row(p);
+    argmax_diff += argmax(row, V) != g.meta["argmax"][p].get<int64_t>();
+    const auto& ids = g.meta["topk_ids"][p];
+    const auto& vals = g.meta["topk_logits"][p];
+    for (size_t k = 0; k < ids.size(); ++k)
+      max_topk = std::max(max_topk, std::fabs(double(row[ids[k].get<int64_t>()]) - vals[k].get<double>()));
+  }
+  EXPECT_EQ(argmax_diff, 0);
+  EXPECT_LE(max_topk, 1e-3) << "max |Δlogit| over every position's top 16";
+
+  // Final hidden state (output_norm's output).
+  ASSERT_EQ(g.hidden.size(), size_t(n * E));
+  double max_hidden = 0;
+  for (size_t i = 0; i < g.hidden.size(); ++i)
+    max_hidden = std::max(max_hidden, double(std::fabs(r.prompt.hidden[i] - g.hidden[i])));
+  EXPECT_LE(max_hidden, 1e-4) << "max |Δhidden|";
+
+  // MoE routing: the same experts in the same order, weights close.
+  const HParams& hp = model->hparams();
+  const int64_t U = hp.n_expert_used;
+  int routing_diff = 0;
+  double max_weight = 0;
+  for (int64_t il = hp.n_layer_dense_lead; il < hp.n_layer; ++il) {
+    const auto& layer = g.routing["layers"][std::to_string(il)];
+    const int64_t m = il - hp.n_layer_dense_lead;
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t k = 0; k < U; ++k) {
+        const size_t at = size_t((m * n + t) * U + k);
+        routing_diff += r.prompt.expert_ids[at] != layer["ids"][t][k].get<int32_t>();
+        max_weight = std::max(max_weight, std::fabs(double(r.prompt.expert_weights[at]) -
+                                                    layer["weights"][t][k].get<double>()));
+      }
+  }
+  EXPECT_EQ(routing_diff, 0) << "routing decisions differing from llama.cpp";
+  EXPECT_LE(max_weight, 1e-5) << "max |Δ expert weight|";
+
+  // Greedy continuation from the batch-prefilled cache, one decode step at a time.
+  EXPECT_EQ(r.greedy, g.meta["greedy"].get<std::vector<int32_t>>());
+  double max_greedy = 0;
+  // Step s chose greedy[s] from the logits of the previous step (the prompt's last row first).
+  for (size_t s = 0; s < r.greedy.size() && s < g.meta["greedy_topk_ids"].size(); ++s) {
+    const float* row = s == 0 ? r.prompt.logits_row(n - 1) : r.greedy_logits[s - 1].data();
+    const auto& ids = g.meta["greedy_topk_ids"][s];
+    const auto& vals = g.meta["greedy_topk_logits"][s];
+    for (size_t k = 0; k < ids.size(); ++k)
+      max_greedy = std::max(max_greedy, std::fabs(double(row[ids[k].get<size_t>()]) - vals[k].get<double>()));
+  }
+  EXPECT_LE(max_greedy, 1e-3) << "max |Δlogit| over the greedy steps' top 16";
+}
+
+std::vector<ExactCase> exact_cases() {
+  std::vector<ExactCase> cases;
+  for (const char* m : {"ds2-lite-tiny", "ds2-lite-tiny-legacy", "ds3-tiny"})
+    for (const char* p : kPrompts) {
+      cases.push_back({m, p, MlaMode::Absorbed});
+      // The plain form decompresses K/V of the whole cache per step; the short prompts suffice.
+      if (std::string(p) != "p3_long") cases.push_back({m, p, MlaMode::Plain});
+    }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ExactGolden, ::testing::ValuesIn(exact_cases()), case_name);
+
+// ---- quantized models: statistically (README, "Observed agreement") ----
+
+struct QuantCase {
+  std::string model;
+  std::string prompt;
+};
+
+void PrintTo(const QuantCase& c, std::ostream* os) { *os << c.model << "/" << c.prompt; }
+
+class QuantGolden : public ::testing::TestWithParam<QuantCase> {};
+
+TEST_P(QuantGolden, AgreesWithLlamaCpp) {
+  const auto& c = GetParam();
+  const Golden g = read_golden(c.model, c.prompt);
+  auto model = load_model(c.model, MlaMode::Absorbed);
+  const int64_t V = model->n_vocab(), n = int64_t(g.tokens.size());
+  const PromptRun r = run_prompt(model, g.tokens, g.meta["greedy"].size());
+
+  int agree = 0;
+  for (int64_t p = 0; p < n; ++p) agree += argmax(r.prompt.logits_row(p), V) == g.meta["argmax"][p].get<int64_t>();
+  EXPECT_GE(double(agree) / double(n), 0.90) << agree << " of " << n << " argmax agree";
+
+  const auto positions = g.meta["rows_positions"].get<std::vector<int64_t>>();
+  std::vector<double> row_max;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    double mx = 0;
+    for (int64_t v = 0; v < V; ++v)
+      mx = std::max(mx, double(std::fabs(r.prompt.logits_row(positions[i])[v] - g.rows[i * size_t(V) + size_t(v)])));
+    row_max.push_back(mx);
+  }
+  std::sort(row_max.begin(), row_max.end());
+  EXPECT_LE(row_max[row_max.size() / 2], 1.0) << "median per-row max |Δlogit|";
+  EXPECT_LE(row_max.back(), 4.0) << "max |Δlogit|";
+
+  // Greedy tokens agree until the first step where llama.cpp's own top two were close.
+  const auto golden = g.meta["greedy"].get<std::vector<int32_t>>();
+  const auto margins = g.meta["greedy_margins"].get<std::vector<double>>();
+  for (size_t s = 0; s < golden.size() && margins[s] >= 0.5; ++s)
+    ASSERT_EQ(r.greedy[s], golden[s]) << "greedy step " << s << " (llama.cpp margin " << margins[s] << ")";
+}
+
+std::vector<QuantCase> quant_cases() {
+  std::vector<QuantCase> cases;
+  for (const char* m : {"ds2-lite-tiny-Q8_0", "ds2-lite-tiny-Q4_K_M"})
+    for (const char* p : kPrompts) cases.push_back({m, p});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, QuantGolden, ::testing::ValuesIn(quant_cases()),
+                         [](const ::testing::TestParamInfo<QuantCase>& info) {
+                           std::string s = info.param.model + "_" + info.param.prompt;
+                           std::replace(s.begin(), s.end(), '-', '_');
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace latent::model
