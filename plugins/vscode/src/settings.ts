@@ -46,12 +46,17 @@ export function withLanguage(languages: Record<string, boolean>, languageId: str
 }
 
 /**
- * The object latentd gets as initializationOptions and as the "latent" configuration section.
- * Empty strings and zeros mean "the daemon's default" and are left out.
+ * The object latentd gets as initializationOptions and as the "latent" configuration section,
+ * with the daemon's key names (daemon/server/options.h). Empty strings and zeros mean "the
+ * daemon's default" and are left out. Per-language switches are applied by the extension; the
+ * daemon gets `enabledLanguages` only when "*" is off, so that it skips work for the rest too.
  */
 export function daemonSettings(s: LatentSettings): Record<string, unknown> {
-  const out: Record<string, unknown> = { debounceMs: s.debounceMs, languages: s.languages };
-  if (s.modelPath) out.modelPath = s.modelPath;
+  const out: Record<string, unknown> = { debounceMs: s.debounceMs };
+  if (s.languages['*'] === false) {
+    out.enabledLanguages = Object.keys(s.languages).filter((k) => k !== '*' && s.languages[k]);
+  }
+  if (s.modelPath) out.model = s.modelPath;
   if (s.backend && s.backend !== 'auto') out.backend = s.backend;
   if (s.contextBudget > 0) out.contextBudget = s.contextBudget;
   return out;

@@ -16,12 +16,15 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** The model's display name: a string, or an object's name, else its path's file name. */
+/**
+ * The model's display name: a string, or a loaded model object's name, else its path's file
+ * name. latentd sends { loaded, name, path, backend, configuredPath, problem }.
+ */
 export function modelName(status: Record<string, unknown>): string | undefined {
   const m = status.model;
   if (typeof m === 'string') return m || undefined;
   const o = obj(m);
-  if (!o) return undefined;
+  if (!o || o.loaded === false) return undefined;
   const name = str(o.name);
   if (name) return name;
   const p = str(o.path);
@@ -60,13 +63,15 @@ export function indexProgress(status: Record<string, unknown>): IndexProgress {
   for (const w of list) {
     const o = obj(w);
     if (!o) continue;
+    // latentd: { root, state, files, progress: { filesFound, filesDone } while indexing }.
     const idx = obj(o.index) ?? o;
-    const name = str(o.name) ?? str(o.uri)?.replace(/^file:\/\//, '') ?? str(o.root) ?? 'workspace';
+    const prog = obj(idx.progress) ?? {};
+    const name = str(o.root) ?? str(o.name) ?? str(o.uri)?.replace(/^file:\/\//, '') ?? 'workspace';
     const state = str(idx.state) ?? 'unknown';
-    const filesDone = num(idx.filesIndexed) ?? num(idx.indexedFiles) ?? num(idx.done);
-    const filesTotal = num(idx.filesTotal) ?? num(idx.totalFiles) ?? num(idx.total);
-    const ready = ['ready', 'idle', 'done', 'indexed'].includes(state);
-    if (!ready) {
+    const filesDone = num(prog.filesDone) ?? num(idx.filesIndexed) ?? num(idx.files);
+    const filesTotal = num(prog.filesFound) ?? num(idx.filesTotal);
+    // 'failed' and 'unavailable' are final: shown in the tooltip, not as progress.
+    if (state === 'indexing' || state === 'opening') {
       busy++;
       if (filesDone !== undefined && filesTotal) {
         done += filesDone;
@@ -95,8 +100,9 @@ export function formatStatusBar(result: unknown): StatusBarView {
   if (backend) parts.push(backend);
   if (idx.busy > 0) parts.push(idx.percent !== undefined ? `indexing ${idx.percent}%` : 'indexing');
   if (rate !== undefined) parts.push(`cache ${Math.round(rate * 100)}%`);
+  const problem = str(obj(status.model)?.problem);
   const tooltip = [
-    `Model: ${model ?? 'none loaded (set latent.modelPath)'}`,
+    `Model: ${model ?? `none loaded (${problem ?? 'set latent.modelPath'})`}`,
     `Backend: ${backend ?? 'unknown'}`,
     rate !== undefined ? `Prefix cache hit rate: ${(rate * 100).toFixed(1)}%` : 'Prefix cache: no requests yet',
     ...idx.lines.map((l) => `Index ${l}`),

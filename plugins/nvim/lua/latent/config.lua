@@ -16,12 +16,12 @@ M.defaults = {
   auto_trigger = true,
   -- Files marking a project root; the daemon indexes the first directory that holds one.
   root_markers = { '.git', '.hg', '.latent' },
-  -- Sent to latentd as initializationOptions and as the `latent` configuration section.
-  -- nil fields are left to the daemon's own defaults.
+  -- Sent to latentd as initializationOptions and as the `latent` configuration section, with
+  -- the daemon's key names (see :help latent-server). nil fields keep the daemon's defaults.
   server = {
-    modelPath = nil, -- GGUF file of a DeepSeek-V2/V3-architecture model
-    backend = nil, -- 'cpu' | 'vulkan' | 'cuda' | 'auto'
-    contextBudget = nil, -- tokens of prompt context per completion
+    model = nil, -- GGUF file of a DeepSeek-V2/V3-architecture model
+    backend = nil, -- 'cpu' | 'vulkan' | 'cuda'
+    contextBudget = nil, -- tokens of repository context per completion
   },
   -- Insert-mode mappings. Set any to false to leave the key alone and map the <Plug> yourself.
   keymaps = {
@@ -79,7 +79,7 @@ function M.server_settings()
   end
   s.debounceMs = M.options.debounce_ms
   if #M.options.filetypes > 0 then
-    s.languages = M.options.filetypes
+    s.enabledLanguages = M.options.filetypes
   end
   return s
 end

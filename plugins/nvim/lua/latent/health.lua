@@ -43,13 +43,13 @@ function M.check()
   h.ok(string.format('%s (%s)', cmd[1], vim.trim(version)))
 
   h.start('model')
-  local model = config.options.server.modelPath
+  local model = config.options.server.model
   if model and vim.loop.fs_stat(vim.fn.expand(model)) == nil then
-    h.error('modelPath ' .. model .. ' does not exist; fix setup({ server = { modelPath = ... } })')
+    h.error('model ' .. model .. ' does not exist; fix setup({ server = { model = ... } })')
   elseif model then
-    h.info('modelPath ' .. model)
+    h.info('model ' .. model)
   else
-    h.info("modelPath not set; latentd uses its own configuration's model")
+    h.warn('no model configured: completions stay empty; set setup({ server = { model = "/path/model.gguf" } })')
   end
   local clients = client_mod.all()
   if next(clients) == nil then
@@ -61,16 +61,27 @@ function M.check()
     if not st then
       h.error(string.format('latentd for %s: %s', root, err))
     else
-      local m = st.model
-      local name = type(m) == 'table' and (m.name or m.path) or m
-      if name and name ~= vim.NIL and name ~= '' then
-        h.ok(string.format('%s: model %s loaded, backend %s', root, tostring(name), tostring(st.backend)))
+      -- latentd's status: model = { loaded, name, path, backend, problem }, workspaces = { { root, state, files } }
+      local m = type(st.model) == 'table' and st.model or {}
+      if m.loaded then
+        h.ok(string.format('%s: model %s loaded (backend %s)', root, tostring(m.name or m.path), tostring(m.backend)))
       else
-        h.error(string.format('%s: latentd has no model loaded; set server.modelPath', root))
+        local problem = type(m.problem) == 'string' and m.problem ~= '' and m.problem or 'no model configured'
+        h.error(string.format('%s: no model loaded: %s', root, problem))
       end
       h.start('index: ' .. root)
-      for _, line in ipairs(require('latent.status').format(st.workspaces or st.index or {})) do
-        h.info(line)
+      for _, w in ipairs(type(st.workspaces) == 'table' and st.workspaces or {}) do
+        local line = string.format('%s: %s', tostring(w.root), tostring(w.state))
+        if type(w.files) == 'number' then
+          line = line .. string.format(' (%d files)', w.files)
+        end
+        if w.state == 'ready' then
+          h.ok(line)
+        elseif w.state == 'failed' or w.state == 'unavailable' then
+          h.error(line .. (type(w.error) == 'string' and (': ' .. w.error) or ''))
+        else
+          h.info(line)
+        end
       end
     end
   end

@@ -1,0 +1,84 @@
+// The extension's protocol logic against a real latentd (no VS Code): initialization with the
+// extension's settings, workspace/configuration answers, status bar text from latent/status,
+// streamed latent/ask with sources, latent/reindex, cancellation and a clean shutdown.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ext } from './extension_modules.mjs';
+import { CancellationTokenSource, makeWorkspace, openDocument, ProgressType, startDaemon, uri, waitStatus } from './daemon_harness.mjs';
+
+const { formatStatusBar } = ext('statusFormat');
+const { AnswerStream } = ext('answer');
+
+let d;
+before(async () => {
+  d = await startDaemon(makeWorkspace(), { debounceMs: 0 });
+});
+after(async () => {
+  if (d) {
+    const r = await d.close();
+    assert.equal(r.code, 0, `latentd exit ${JSON.stringify(r)}; stderr:\n${d.stderr()}`);
+  }
+});
+
+test('initialize announces inline completions and incremental sync', () => {
+  const caps = d.init.capabilities;
+  assert.ok(caps.inlineCompletionProvider, JSON.stringify(caps));
+  const sync = typeof caps.textDocumentSync === 'object' ? caps.textDocumentSync.change : caps.textDocumentSync;
+  assert.equal(sync, 2);
+});
+
+test('the workspace gets indexed and the status bar shows it', async () => {
+  const status = await waitStatus(d);
+  const view = formatStatusBar(status);
+  assert.match(view.text, /^Latent: /);
+  assert.match(view.tooltip, new RegExp(`${path.basename(d.root)}: ready`));
+});
+
+test('latent/ask streams through the partial result token and cites workspace files', async () => {
+  await waitStatus(d);
+  const file = path.join(d.root, 'main.c');
+  openDocument(d, file);
+  const token = 'ask-1';
+  const stream = new AnswerStream();
+  let partials = 0;
+  const sub = d.conn.onProgress(new ProgressType(), token, (v) => { partials++; stream.push(v); });
+  const result = await d.conn.sendRequest('latent/ask', {
+    question: 'Where is add defined?',
+    textDocument: { uri: uri(file) },
+    position: { line: 4, character: 20 },
+    partialResultToken: token,
+  });
+  sub.dispose();
+  stream.finish(result);
+  assert.equal(typeof result.answer, 'string');
+  assert.ok(stream.sources.length > 0, `no sources in ${JSON.stringify(result)}`);
+  assert.ok(stream.sources.some((s) => s.uri === uri(path.join(d.root, 'math.c'))), JSON.stringify(stream.sources));
+  assert.ok(partials > 0, 'no $/progress partial result arrived');
+  assert.match(stream.markdown('Where is add defined?'), /\(file:\/\/.*math\.c#L\d+\)/);
+});
+
+test('latent/reindex is accepted and the index is ready again', async () => {
+  await d.conn.sendRequest('latent/reindex', {});
+  await waitStatus(d);
+});
+
+test('a cancelled request is answered, and the daemon keeps serving', async () => {
+  const file = path.join(d.root, 'math.c');
+  openDocument(d, file);
+  const cts = new CancellationTokenSource();
+  const p = d.conn.sendRequest('textDocument/inlineCompletion', {
+    textDocument: { uri: uri(file) }, position: { line: 2, character: 2 }, context: { triggerKind: 2 },
+  }, cts.token);
+  cts.cancel();
+  // vscode-jsonrpc resolves a cancelled request on its own; the daemon must still answer later
+  // requests on the same connection.
+  await p.catch(() => {});
+  const status = await d.conn.sendRequest('latent/status', {});
+  assert.ok(status.model !== undefined);
+});
+
+test('the daemon asked for the latent configuration section and got the extension settings', () => {
+  const asked = d.configRequests.flatMap((p) => p.items.map((i) => i.section));
+  assert.ok(asked.includes('latent'), `configuration requests: ${JSON.stringify(d.configRequests)}`);
+});
