@@ -1,0 +1,74 @@
+// ggml's block layouts (ggml-common.h) as packed structs, and the kernel table the SIMD
+// translation units fill. Internal to engine/quant.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "gguf/tensor_type.h"
+
+namespace latent::quant::detail {
+
+inline constexpr int kQK = 32;    // legacy block
+inline constexpr int kQKK = 256;  // K-quant super-block
+
+struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
+struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct BlockQ5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct BlockQ8_0 { uint16_t d; int8_t qs[32]; };
+// s: exact sum of qs (see quant.h; ggml keeps fp16(d*sum) here).
+struct BlockQ8_1 { uint16_t d; int16_t s; int8_t qs[32]; };
+// scales: 8 six-bit scales and 8 six-bit mins packed in 12 bytes (see unpack_scales_k4).
+struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
+
+static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
+              sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36 &&
+              sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 &&
+              sizeof(BlockQ8_K) == 292, "block layouts must match ggml byte for byte");
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// ggml's get_scale_min_k4 for all 8 sub-blocks at once.
+inline void unpack_scales_k4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = q[j] & 63;
+    mn[j] = q[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    mn[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+using DotFn = float (*)(int64_t n, const void* w, const void* x);
+using DotRowsFn = void (*)(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* x, float* out);
+
+// One entry per weight type; null where a level has no specialised kernel (the dispatcher then
+// falls back to the next lower level).
+struct KernelTable {
+  DotFn f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k;
+  DotRowsFn rows_f32, rows_f16, rows_bf16, rows_q4_0, rows_q4_1, rows_q5_0, rows_q5_1, rows_q8_0,
+      rows_q4_k, rows_q5_k, rows_q6_k;
+};
+
+const KernelTable& scalar_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+
+// Activation quantizers by level (the SIMD ones produce identical bytes; tests check that).
+void quantize_q8_0_act_scalar(const float* x, void* dst, int64_t n);
+void quantize_q8_1_act_scalar(const float* x, void* dst, int64_t n);
+void quantize_q8_k_act_scalar(const float* x, void* dst, int64_t n);
+void quantize_q8_0_act_avx2(const float* x, void* dst, int64_t n);
+void quantize_q8_1_act_avx2(const float* x, void* dst, int64_t n);
+
+}  // namespace latent::quant::detail

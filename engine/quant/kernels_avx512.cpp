@@ -1,0 +1,247 @@
+// AVX-512 (F, BW, VL) + VNNI dot kernels; this file alone is compiled with those target flags
+// and is only called after the dispatcher checked the CPU. Legacy 32-element formats take two
+// blocks per 512-bit register and use VPDPBUSD (unsigned x signed bytes, accumulated into
+// int32): signed weights are biased to unsigned and the bias is removed with a second VPDPBUSD
+// against the same activations. K-quants use 512-bit VPMADDUBSW with per-32 scales.
+#include "quant/kernels_x86.h"
+
+namespace latent::quant::detail {
+
+using namespace x86;
+
+namespace {
+
+inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const float*>(w);
+  auto* b = static_cast<const float*>(x);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(),
+         acc3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+  }
+  return hsum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+inline __m512 load_f16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load_f16x16_masked(const uint8_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+inline __m512 load_bf16x16(const uint8_t* p) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+inline __m512 load_bf16x16_masked(const uint8_t* p, __mmask16 m) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+template <__m512 (*Load)(const uint8_t*), __m512 (*LoadMasked)(const uint8_t*, __mmask16)>
+float dot_half(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const uint8_t*>(w);
+  auto* b = static_cast<const float*>(x);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(),
+         acc3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc0 = _mm512_fmadd_ps(Load(a + 2 * i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(Load(a + 2 * i + 32), _mm512_loadu_ps(b + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(Load(a + 2 * i + 64), _mm512_loadu_ps(b + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(Load(a + 2 * i + 96), _mm512_loadu_ps(b + i + 48), acc3);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(Load(a + 2 * i), _mm512_loadu_ps(b + i), acc0);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc1 = _mm512_fmadd_ps(LoadMasked(a + 2 * i, m), _mm512_maskz_loadu_ps(m, b + i), acc1);
+  }
+  return hsum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Per-block float scales for a pair of blocks: lanes 0..7 d0, lanes 8..15 d1.
+inline __m512 pair_scale(float d0, float d1) {
+  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+}
+
+// Legacy formats against Q8_0/Q8_1: Unsigned(a, i) returns the weight quants of block i as
+// unsigned bytes u = q + bias; the exact integer dot is dpbusd(u, y) − dpbusd(bias, y).
+template <typename WBlock, typename XBlock, __m256i (*Unsigned)(const WBlock&), int kBias, bool kHasMin>
+float dot_legacy(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const WBlock*>(w);
+  auto* b = static_cast<const XBlock*>(x);
+  const int64_t nb = n / kQK;
+  __m512 acc = _mm512_setzero_ps();
+  float acc_m = 0;
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(kBias));
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m512i u = join(Unsigned(a[i]), Unsigned(a[i + 1]));
+    const __m512i y = join(load256(b[i].qs), load256(b[i + 1].qs));
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
+    if (kBias) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, y));
+    const float dy0 = h2f(b[i].d), dy1 = h2f(b[i + 1].d);
+    acc = _mm512_fmadd_ps(pair_scale(h2f(a[i].d) * dy0, h2f(a[i + 1].d) * dy1), _mm512_cvtepi32_ps(s), acc);
+    if constexpr (kHasMin)
+      acc_m += h2f(a[i].m) * (dy0 * static_cast<float>(b[i].s)) + h2f(a[i + 1].m) * (dy1 * static_cast<float>(b[i + 1].s));
+  }
+  float tail = 0;
+  if (i < nb) {
+    const __m256i u = Unsigned(a[i]);
+    const __m256i y = load256(b[i].qs);
+    __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, y);
+    if (kBias) s = _mm256_sub_epi32(s, _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(static_cast<char>(kBias)), y));
+    const float dy = h2f(b[i].d);
+    tail = static_cast<float>(hsum_i32(s)) * (h2f(a[i].d) * dy);
+    if constexpr (kHasMin) tail += h2f(a[i].m) * (dy * static_cast<float>(b[i].s));
+  }
+  return hsum512(acc) + acc_m + tail;
+}
+
+inline __m256i u_q8_0(const BlockQ8_0& blk) { return _mm256_xor_si256(load256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80))); }
+inline __m256i u_q4_0(const BlockQ4_0& blk) { return nibbles_32(blk.qs); }
+inline __m256i u_q4_1(const BlockQ4_1& blk) { return nibbles_32(blk.qs); }
+inline __m256i u_q5_0(const BlockQ5_0& blk) {
+  return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
+}
+inline __m256i u_q5_1(const BlockQ5_1& blk) {
+  return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
+}
+
+inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
+  int s = 0;
+  for (int j = 0; j < 8; ++j) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+  return s;
+}
+
+inline __m512i scale_pair_epi16(int s0, int s1) {
+  return join(_mm256_set1_epi16(static_cast<short>(s0)), _mm256_set1_epi16(static_cast<short>(s1)));
+}
+
+float dot_q4_k(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const BlockQ4_K*>(w);
+  auto* b = static_cast<const BlockQ8_K*>(x);
+  __m512 acc = _mm512_setzero_ps();
+  float acc_m = 0;
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    uint8_t sc[8], mn[8];
+    unpack_scales_k4(a[i].scales, sc, mn);
+    __m512i sumi = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load256(a[i].qs + 32 * j);
+      const __m512i u = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+      const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair_epi16(sc[2 * j], sc[2 * j + 1])));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
+  }
+  return hsum512(acc) - acc_m;
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const BlockQ5_K*>(w);
+  auto* b = static_cast<const BlockQ8_K*>(x);
+  __m512 acc = _mm512_setzero_ps();
+  float acc_m = 0;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    uint8_t sc[8], mn[8];
+    unpack_scales_k4(a[i].scales, sc, mn);
+    const __m256i hb = load256(a[i].qh);
+    __m512i sumi = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load256(a[i].qs + 32 * j);
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+      const __m512i u = join(_mm256_or_si256(_mm256_and_si256(q, m4), h0),
+                             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1));
+      const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair_epi16(sc[2 * j], sc[2 * j + 1])));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
+  }
+  return hsum512(acc) - acc_m;
+}
+
+float dot_q6_k(int64_t n, const void* w, const void* x) {
+  auto* a = static_cast<const BlockQ6_K*>(w);
+  auto* b = static_cast<const BlockQ8_K*>(x);
+  float acc = 0;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+  // int16 lane k of a 64-element product takes scale k/8 (16 elements per scale).
+  const __m512i idx_lo = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                          1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(4));
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    int offset = 0;
+    for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[i].bsums[g];
+    __m512i sumi = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load256(a[i].ql + 64 * h);
+      const __m256i l1 = load256(a[i].ql + 64 * h + 32);
+      const __m256i hh = load256(a[i].qh + 32 * h);
+      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+      const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+      const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+      const __m512i s16 = _mm512_castsi128_si512(
+          _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a[i].scales + 8 * h))));
+      const __m512i y01 = _mm512_loadu_si512(b[i].qs + 128 * h);
+      const __m512i y23 = _mm512_loadu_si512(b[i].qs + 128 * h + 64);
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(join(q1, q2), y01), _mm512_permutexvar_epi16(idx_lo, s16)));
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(join(q3, q4), y23), _mm512_permutexvar_epi16(idx_hi, s16)));
+    }
+    // Quants are stored +32; the offset is removed once per block through the bsums.
+    const int total = _mm512_reduce_add_epi32(sumi) - 32 * offset;
+    acc += (h2f(a[i].d) * b[i].d) * static_cast<float>(total);
+  }
+  return acc;
+}
+
+template <DotFn F>
+void rows_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* x, float* out) {
+  auto* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < n_rows; ++r) out[r] = F(n, p + static_cast<size_t>(r) * stride, x);
+}
+
+constexpr DotFn kF16 = dot_half<load_f16x16, load_f16x16_masked>;
+constexpr DotFn kBF16 = dot_half<load_bf16x16, load_bf16x16_masked>;
+constexpr DotFn kQ4_0 = dot_legacy<BlockQ4_0, BlockQ8_0, u_q4_0, 8, false>;
+constexpr DotFn kQ4_1 = dot_legacy<BlockQ4_1, BlockQ8_1, u_q4_1, 0, true>;
+constexpr DotFn kQ5_0 = dot_legacy<BlockQ5_0, BlockQ8_0, u_q5_0, 16, false>;
+constexpr DotFn kQ5_1 = dot_legacy<BlockQ5_1, BlockQ8_1, u_q5_1, 0, true>;
+constexpr DotFn kQ8_0 = dot_legacy<BlockQ8_0, BlockQ8_0, u_q8_0, 128, false>;
+
+}  // namespace
+
+const KernelTable& avx512_kernels() {
+  static const KernelTable t = {
+      dot_f32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, dot_q4_k, dot_q5_k, dot_q6_k,
+      rows_loop<dot_f32>, rows_loop<kF16>, rows_loop<kBF16>, rows_loop<kQ4_0>, rows_loop<kQ4_1>,
+      rows_loop<kQ5_0>, rows_loop<kQ5_1>, rows_loop<kQ8_0>, rows_loop<dot_q4_k>, rows_loop<dot_q5_k>,
+      rows_loop<dot_q6_k>,
+  };
+  return t;
+}
+
+}  // namespace latent::quant::detail

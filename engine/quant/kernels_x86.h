@@ -1,0 +1,53 @@
+// x86 SIMD building blocks shared by the AVX2 and AVX-512 kernel translation units. Each of
+// those is compiled with its own target flags, so this header may only be included there (it
+// uses AVX2/FMA/F16C intrinsics unconditionally).
+#pragma once
+
+#include <immintrin.h>
+
+#include "quant/blocks.h"
+
+namespace latent::quant::detail::x86 {
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
+inline __m256i nibbles_32(const uint8_t* q) {
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+  return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+// 32 bits -> 32 bytes, 0xFF where the bit is set (bit k -> byte k).
+inline __m256i bits_to_bytes_32(const uint8_t* p) {
+  const __m256i t = _mm256_set1_epi32(static_cast<int>(load_u32(p)));
+  const __m256i spread = _mm256_shuffle_epi8(
+      t, _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i with_others = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_cmpeq_epi8(with_others, _mm256_set1_epi64x(-1));
+}
+
+// Sum of products of unsigned bytes u (<= 255 when s is within ±127 and pairs stay below 2^15)
+// and signed bytes s, as 8 int32 lanes.
+inline __m256i dot_us8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Same for two signed byte vectors (|a| via sign, sign moved onto b).
+inline __m256i dot_ss8(__m256i a, __m256i b) { return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
+
+}  // namespace latent::quant::detail::x86
