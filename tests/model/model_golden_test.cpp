@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -171,6 +172,8 @@ TEST_P(ExactGolden, MatchesLlamaCpp) {
       max_greedy = std::max(max_greedy, std::fabs(double(row[ids[k].get<size_t>()]) - vals[k].get<double>()));
   }
   EXPECT_LE(max_greedy, 1e-3) << "max |Δlogit| over the greedy steps' top 16";
+  std::printf("  %s/%s: max |dlogit| rows %.2e top16 %.2e greedy %.2e, max |dhidden| %.2e, max |dweight| %.2e\n",
+              c.model.c_str(), c.prompt.c_str(), max_logit, max_topk, max_greedy, max_hidden, max_weight);
 }
 
 std::vector<ExactCase> exact_cases() {
@@ -220,6 +223,9 @@ TEST_P(QuantGolden, AgreesWithLlamaCpp) {
   EXPECT_LE(row_max[row_max.size() / 2], 1.0) << "median per-row max |Δlogit|";
   EXPECT_LE(row_max.back(), 4.0) << "max |Δlogit|";
 
+  std::printf("  %s/%s: argmax agreement %d/%lld, per-row max |dlogit| median %.3f max %.3f\n",
+              c.model.c_str(), c.prompt.c_str(), agree, static_cast<long long>(n),
+              row_max[row_max.size() / 2], row_max.back());
   // Greedy tokens agree until the first step where llama.cpp's own top two were close.
   const auto golden = g.meta["greedy"].get<std::vector<int32_t>>();
   const auto margins = g.meta["greedy_margins"].get<std::vector<double>>();
