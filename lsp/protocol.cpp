@@ -1,0 +1,236 @@
+#include "lsp/protocol.h"
+
+namespace latent::lsp {
+
+void read_value(const Json& j, const std::string& path, Position& out) {
+  JsonReader r(j, path);
+  r.required("line", out.line);
+  r.required("character", out.character);
+}
+
+void read_value(const Json& j, const std::string& path, Range& out) {
+  JsonReader r(j, path);
+  r.required("start", out.start);
+  r.required("end", out.end);
+}
+
+void to_json(Json& j, const Position& p) { j = Json{{"line", p.line}, {"character", p.character}}; }
+void to_json(Json& j, const Range& r) { j = Json{{"start", r.start}, {"end", r.end}}; }
+void to_json(Json& j, const Location& l) { j = Json{{"uri", l.uri}, {"range", l.range}}; }
+
+void read_value(const Json& j, const std::string& path, TextDocumentIdentifier& out) {
+  JsonReader r(j, path);
+  r.required("uri", out.uri);
+}
+
+void read_value(const Json& j, const std::string& path, VersionedTextDocumentIdentifier& out) {
+  JsonReader r(j, path);
+  r.required("uri", out.uri);
+  r.required("version", out.version);
+}
+
+void read_value(const Json& j, const std::string& path, TextDocumentItem& out) {
+  JsonReader r(j, path);
+  r.required("uri", out.uri);
+  r.required("languageId", out.languageId);
+  r.required("version", out.version);
+  r.required("text", out.text);
+}
+
+void read_value(const Json& j, const std::string& path, TextDocumentContentChangeEvent& out) {
+  JsonReader r(j, path);
+  r.optional("range", out.range);
+  r.required("text", out.text);
+}
+
+void read_value(const Json& j, const std::string& path, DidOpenTextDocumentParams& out) {
+  JsonReader r(j, path);
+  r.required("textDocument", out.textDocument);
+}
+
+void read_value(const Json& j, const std::string& path, DidChangeTextDocumentParams& out) {
+  JsonReader r(j, path);
+  r.required("textDocument", out.textDocument);
+  r.required("contentChanges", out.contentChanges);
+}
+
+void read_value(const Json& j, const std::string& path, DidCloseTextDocumentParams& out) {
+  JsonReader r(j, path);
+  r.required("textDocument", out.textDocument);
+}
+
+void read_value(const Json& j, const std::string& path, DidSaveTextDocumentParams& out) {
+  JsonReader r(j, path);
+  r.required("textDocument", out.textDocument);
+  r.optional("text", out.text);
+}
+
+void read_value(const Json& j, const std::string& path, WorkspaceFolder& out) {
+  JsonReader r(j, path);
+  r.required("uri", out.uri);
+  r.optional("name", out.name);
+}
+
+void to_json(Json& j, const WorkspaceFolder& f) { j = Json{{"uri", f.uri}, {"name", f.name}}; }
+
+void read_value(const Json& j, const std::string& path, ClientInfo& out) {
+  JsonReader r(j, path);
+  r.required("name", out.name);
+  r.optional("version", out.version);
+}
+
+void read_value(const Json& j, const std::string& path, ClientCapabilities& out) {
+  JsonReader r(j, path);
+  if (r.has("general")) {
+    JsonReader g(j["general"], r.child("general"));
+    g.optional("positionEncodings", out.positionEncodings);
+  }
+  if (r.has("workspace")) {
+    JsonReader w(j["workspace"], r.child("workspace"));
+    w.optional("configuration", out.workspaceConfiguration);
+    w.optional("workspaceFolders", out.workspaceFolders);
+  }
+  if (r.has("window")) {
+    JsonReader w(j["window"], r.child("window"));
+    w.optional("workDoneProgress", out.workDoneProgress);
+  }
+  if (r.has("textDocument")) {
+    JsonReader t(j["textDocument"], r.child("textDocument"));
+    out.inlineCompletion = t.has("inlineCompletion");
+  }
+}
+
+void read_value(const Json& j, const std::string& path, InitializeParams& out) {
+  JsonReader r(j, path);
+  r.optional("processId", out.processId);
+  r.optional("clientInfo", out.clientInfo);
+  r.optional("rootUri", out.rootUri);
+  r.optional("rootPath", out.rootPath);
+  r.optional("workspaceFolders", out.workspaceFolders);
+  r.optional("capabilities", out.capabilities);
+  r.optional("initializationOptions", out.initializationOptions);
+}
+
+void read_value(const Json& j, const std::string& path, InlineCompletionContext& out) {
+  JsonReader r(j, path);
+  r.required("triggerKind", out.triggerKind);
+}
+
+void read_value(const Json& j, const std::string& path, InlineCompletionParams& out) {
+  JsonReader r(j, path);
+  r.required("textDocument", out.textDocument);
+  r.required("position", out.position);
+  // Required by the 3.18 spec; tolerated when absent because some clients omit it.
+  r.optional("context", out.context);
+}
+
+void to_json(Json& j, const InlineCompletionItem& item) {
+  j = Json{{"insertText", item.insertText}};
+  if (item.range) j["range"] = *item.range;
+}
+
+void to_json(Json& j, const InlineCompletionList& list) { j = Json{{"items", list.items}}; }
+
+void read_value(const Json& j, const std::string& path, CancelParams& out) {
+  JsonReader r(j, path);
+  r.required("id", out.id);
+  if (!out.id.is_number_integer() && !out.id.is_number_unsigned() && !out.id.is_string())
+    throw_type_error(r.child("id"), "integer or string", out.id);
+}
+
+void read_value(const Json& j, const std::string& path, FileEvent& out) {
+  JsonReader r(j, path);
+  r.required("uri", out.uri);
+  r.required("type", out.type);
+  if (out.type < 1 || out.type > 3)
+    throw ProtocolError(r.child("type") + ": expected 1 (Created), 2 (Changed) or 3 (Deleted), got " +
+                        std::to_string(out.type));
+}
+
+void read_value(const Json& j, const std::string& path, DidChangeWatchedFilesParams& out) {
+  JsonReader r(j, path);
+  r.required("changes", out.changes);
+}
+
+void read_value(const Json& j, const std::string& path, DidChangeWorkspaceFoldersParams& out) {
+  JsonReader r(j, path);
+  Json ev;
+  r.required("event", ev);
+  JsonReader e(ev, r.child("event"));
+  e.required("added", out.event.added);
+  e.required("removed", out.event.removed);
+}
+
+void read_value(const Json& j, const std::string& path, DidChangeConfigurationParams& out) {
+  JsonReader r(j, path);
+  r.optional("settings", out.settings);
+}
+
+namespace {
+void check_token(const Json& token, const std::string& path) {
+  if (!token.is_number_integer() && !token.is_number_unsigned() && !token.is_string())
+    throw_type_error(path, "integer or string", token);
+}
+}  // namespace
+
+void read_value(const Json& j, const std::string& path, ProgressParams& out) {
+  JsonReader r(j, path);
+  r.required("token", out.token);
+  check_token(out.token, r.child("token"));
+  r.required("value", out.value);
+}
+
+void to_json(Json& j, const ProgressParams& p) { j = Json{{"token", p.token}, {"value", p.value}}; }
+
+Json progress_begin(const std::string& title, const std::string& message, std::optional<uint32_t> percentage,
+                    bool cancellable) {
+  Json v{{"kind", "begin"}, {"title", title}, {"cancellable", cancellable}};
+  if (!message.empty()) v["message"] = message;
+  if (percentage) v["percentage"] = *percentage;
+  return v;
+}
+
+Json progress_report(const std::string& message, std::optional<uint32_t> percentage) {
+  Json v{{"kind", "report"}};
+  if (!message.empty()) v["message"] = message;
+  if (percentage) v["percentage"] = *percentage;
+  return v;
+}
+
+Json progress_end(const std::string& message) {
+  Json v{{"kind", "end"}};
+  if (!message.empty()) v["message"] = message;
+  return v;
+}
+
+void read_value(const Json& j, const std::string& path, AskParams& out) {
+  JsonReader r(j, path);
+  r.required("question", out.question);
+  r.optional("textDocument", out.textDocument);
+  r.optional("position", out.position);
+  if (r.has("partialResultToken")) {
+    out.partialResultToken = j["partialResultToken"];
+    check_token(out.partialResultToken, r.child("partialResultToken"));
+  }
+  if (r.has("workDoneToken")) {
+    out.workDoneToken = j["workDoneToken"];
+    check_token(out.workDoneToken, r.child("workDoneToken"));
+  }
+}
+
+void to_json(Json& j, const AskSource& s) {
+  j = Json{{"location", s.location}, {"path", s.path}, {"line", s.line}, {"score", s.score}};
+  if (!s.symbol.empty()) j["symbol"] = s.symbol;
+}
+
+void to_json(Json& j, const AskResult& r) {
+  j = Json{{"answer", r.answer}, {"modelUsed", r.modelUsed}, {"sources", r.sources}};
+}
+
+void read_value(const Json& j, const std::string& path, ReindexParams& out) {
+  if (j.is_null()) return;
+  JsonReader r(j, path);
+  r.optional("uri", out.uri);
+}
+
+}  // namespace latent::lsp
