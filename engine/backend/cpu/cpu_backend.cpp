@@ -199,21 +199,16 @@ class CpuBackend final : public Backend {
       quant::quantize_activations(w.type, reinterpret_cast<const float*>(x.row(n, b)),
                                   act + size_t(r) * qrow, K);
     });
-    const int64_t m_tile = row_tile(M * B);
+    const int64_t m_tile = row_tile(M * B, w.nb[1]);
     const int64_t n_mt = (M + m_tile - 1) / m_tile;
-    constexpr int64_t kTokenTile = 32;
+    // Each item owns a tile of weight rows small enough to stay in cache while every token's
+    // activations stream past it, so each weight row is read from memory once per batch.
     pool_.run(B * n_mt, [&](int64_t item, int) {
       const int64_t b = item / n_mt, m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
       const int64_t wb = w.ne[2] == 1 ? 0 : b, xb = Bx == 1 ? 0 : b;
-      for (int64_t n0 = 0; n0 < N; n0 += kTokenTile) {
-        const int64_t n1 = std::min(N, n0 + kTokenTile);
-        for (int64_t m = m0; m < m1; ++m) {
-          const void* wr = w.row(m, wb);
-          for (int64_t n = n0; n < n1; ++n)
-            reinterpret_cast<float*>(out.row(n, b))[m] =
-                quant::vec_dot(w.type, K, wr, act + size_t(xb * N + n) * qrow);
-        }
-      }
+      for (int64_t n = 0; n < N; ++n)
+        quant::vec_dot_rows(w.type, K, w.row(m0, wb), w.nb[1], m1 - m0, act + size_t(xb * N + n) * qrow,
+                            reinterpret_cast<float*>(out.row(n, b)) + m0);
     });
   }
 
@@ -247,20 +242,16 @@ class CpuBackend final : public Backend {
     std::vector<int64_t> experts;
     for (int64_t e = 0; e < E; ++e)
       if (!by_expert[size_t(e)].empty()) experts.push_back(e);
-    const int64_t m_tile = row_tile(M * int64_t(experts.size()));
+    const int64_t m_tile = row_tile(M * int64_t(experts.size()), w.nb[1]);
     const int64_t n_mt = (M + m_tile - 1) / m_tile;
     pool_.run(int64_t(experts.size()) * n_mt, [&](int64_t item, int) {
       const int64_t e = experts[size_t(item / n_mt)];
       const int64_t m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
-      const auto& pairs = by_expert[size_t(e)];
-      for (int64_t m = m0; m < m1; ++m) {
-        const void* wr = w.row(m, e);
-        for (int64_t p : pairs) {
-          const int64_t t = p / U, k = p % U;
-          const int64_t xr = t * X + (X == 1 ? 0 : k);
-          reinterpret_cast<float*>(out.row(k, t))[m] =
-              quant::vec_dot(w.type, K, wr, act + size_t(xr) * qrow);
-        }
+      for (int64_t p : by_expert[size_t(e)]) {
+        const int64_t t = p / U, k = p % U;
+        const int64_t xr = t * X + (X == 1 ? 0 : k);
+        quant::vec_dot_rows(w.type, K, w.row(m0, e), w.nb[1], m1 - m0, act + size_t(xr) * qrow,
+                            reinterpret_cast<float*>(out.row(k, t)) + m0);
       }
     });
   }
@@ -454,14 +445,18 @@ class CpuBackend final : public Backend {
       const int64_t S = first_pos + t + 1;
       auto& sc = thread_scratch_[size_t(thread)];
       sc.resize(size_t((h1 - h0) * S));
-      for (int64_t s = 0; s < S; ++s) {
-        const float* r = cache.row(s);
+      // Scores page by page: a page's rows are strided like a weight matrix, so the quant
+      // library's F32 row kernel computes each head's scores against a whole page at once.
+      for (int64_t s0 = 0; s0 < S; s0 += cache.rows_per_page) {
+        const int64_t rows = std::min(cache.rows_per_page, S - s0);
         for (int64_t h = h0; h < h1; ++h)
-          sc[size_t((h - h0) * S + s)] =
-              dot_f32(reinterpret_cast<const float*>(q.row(h, t)), r, W) * scale;
+          quant::vec_dot_rows(TensorType::F32, W, cache.row(s0), cache.row_stride, rows, q.row(h, t),
+                              &sc[size_t((h - h0) * S + s0)]);
       }
       for (int64_t h = h0; h < h1; ++h) {
-        softmax_inplace(&sc[size_t((h - h0) * S)], S);
+        float* hs = &sc[size_t((h - h0) * S)];
+        for (int64_t s = 0; s < S; ++s) hs[s] *= scale;
+        softmax_inplace(hs, S);
         std::memset(out.row(h, t), 0, size_t(L) * sizeof(float));
       }
       for (int64_t s = 0; s < S; ++s) {
@@ -500,10 +495,12 @@ class CpuBackend final : public Backend {
 
  private:
   // Rows per work item for a matmul with `rows` output rows in total: several items per thread
-  // for balance, but not so small that scheduling dominates.
-  int64_t row_tile(int64_t rows) const {
+  // for balance, but not so small that scheduling dominates, and a tile's weights (row_bytes
+  // each) small enough to stay in the core's L2 while the batch's tokens pass over them.
+  int64_t row_tile(int64_t rows, size_t row_bytes) const {
     const int64_t target = 4 * int64_t(pool_.n_threads());
-    return std::clamp<int64_t>((rows + target - 1) / target, 1, 256);
+    const int64_t cache_rows = std::max<int64_t>(1, int64_t((size_t(256) << 10) / std::max<size_t>(row_bytes, 1)));
+    return std::clamp<int64_t>((rows + target - 1) / target, 1, std::min<int64_t>(256, cache_rows));
   }
 
   // Calls fn(i1, i2, i3) for every row of t, in parallel.
