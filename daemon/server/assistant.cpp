@@ -1,0 +1,843 @@
+#include "server/assistant.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "server/log.h"
+#include "server/stop_rules.h"
+
+namespace latent::daemon {
+
+namespace fs = std::filesystem;
+using lsp::Error;
+using lsp::ErrorCode;
+
+// ---------------------------------------------------------------------------------------------
+// Worker pool: FIFO jobs on N threads; with N = 0 jobs run inline (synchronous mode).
+
+struct Assistant::Workers {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  std::vector<std::thread> threads;
+  bool stop = false;
+  size_t busy = 0;
+
+  explicit Workers(int n) {
+    for (int i = 0; i < n; ++i) threads.emplace_back([this] { run(); });
+  }
+  ~Workers() { join(); }
+
+
+  void run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stop || !jobs.empty(); });
+        if (jobs.empty()) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+        ++busy;
+      }
+      try {
+        job();
+      } catch (const std::exception& e) {
+        log_error(std::string("worker job failed: ") + e.what());
+      }
+      std::lock_guard lock(mu);
+      --busy;
+    }
+  }
+  bool push(std::function<void()> job) {
+    if (threads.empty()) return false;
+    {
+      std::lock_guard lock(mu);
+      jobs.push_back(std::move(job));
+    }
+    cv.notify_one();
+    return true;
+  }
+  size_t queued() {
+    std::lock_guard lock(mu);
+    return jobs.size() + busy;
+  }
+  void join() {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+    threads.clear();
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+struct Assistant::Workspace {
+  fs::path root;
+  std::shared_ptr<WorkspaceIndex> index;
+  enum class State { Opening, Indexing, Ready, Failed, Unavailable } state = State::Opening;
+  std::string error;
+  IndexProgress progress;
+  std::optional<IndexRun> last_run;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  bool reindex_requested = false;
+  bool removed = false;
+};
+
+namespace {
+
+const char* state_name(int s) {
+  static const char* names[] = {"opening", "indexing", "ready", "failed", "unavailable"};
+  return names[s];
+}
+
+// One engine run shared between the loop, the worker that starts it and the engine thread.
+struct EngineRun {
+  std::mutex mu;
+  // Weak: an engine thread dropping the last reference would destroy (and join) its own engine.
+  std::weak_ptr<Generator> generator;
+  uint64_t id = 0;
+  bool started = false;
+  bool cancel_requested = false;
+  std::atomic<bool> answered{false};
+
+  void cancel() {
+    std::lock_guard lock(mu);
+    cancel_requested = true;
+    if (!started) return;
+    if (auto g = generator.lock()) g->cancel(id);
+  }
+};
+
+bool path_within(const fs::path& path, const fs::path& root) {
+  auto rel = path.lexically_normal().lexically_relative(root.lexically_normal());
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Cuts to at most `max_bytes`, at a line boundary, keeping the end (prefix) or start (suffix).
+std::string_view keep_tail_lines(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t from = s.size() - max_bytes;
+  size_t nl = s.find('\n', from);
+  return nl == std::string_view::npos ? s.substr(from) : s.substr(nl + 1);
+}
+std::string_view keep_head_lines(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t nl = s.rfind('\n', max_bytes);
+  return nl == std::string_view::npos ? s.substr(0, max_bytes) : s.substr(0, nl + 1);
+}
+
+}  // namespace
+
+// Posts closures to the loop that run only while the Assistant lives (engine threads may
+// deliver after it is gone) and counts them for block_until_idle_for_test.
+struct Assistant::Poster {
+  EventLoop* loop;
+  std::weak_ptr<int> alive;
+  std::shared_ptr<std::atomic<int64_t>> counter;
+  void operator()(std::function<void()> fn) const {
+    counter->fetch_add(1);
+    loop->post([fn = std::move(fn), alive = alive, counter = counter] {
+      if (!alive.expired()) fn();
+      counter->fetch_sub(1);
+    });
+  }
+};
+
+struct Assistant::Shown {
+  std::string text;
+  size_t cursor = 0;
+  std::string completion;
+};
+
+struct Assistant::PendingCompletion {
+  CompletionRequest request;
+  CompletionCallback callback;
+  std::unique_ptr<EventLoop::Timer> debounce;
+  std::shared_ptr<EngineRun> run;
+};
+
+struct Assistant::PendingAsk {
+  AskCallback callback;
+  std::function<void(const AskPartial&)> on_partial;
+  std::shared_ptr<EngineRun> run;
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+};
+
+Assistant::Assistant(EventLoop& loop, Options options, GeneratorFactory generators, IndexFactory indexes)
+    : loop_(loop),
+      options_(std::move(options)),
+      generator_factory_(std::move(generators)),
+      index_factory_(std::move(indexes)),
+      workers_(std::make_unique<Workers>(std::max(0, options_.workers))),
+      in_flight_(std::make_shared<std::atomic<int64_t>>(0)) {
+  open_model();
+}
+
+Assistant::~Assistant() { shutdown(); }
+
+Assistant::Poster Assistant::poster() const { return Poster{&loop_, alive_, in_flight_}; }
+
+void Assistant::run_on_worker(std::function<void()> job) {
+  in_flight_->fetch_add(1);
+  auto counter = in_flight_;
+  auto wrapped = [job = std::move(job), counter] {
+    job();
+    counter->fetch_sub(1);
+  };
+  if (!workers_->push(wrapped)) wrapped();
+}
+
+
+void Assistant::configure(const Options& options) {
+  bool reopen = options.model_path != options_.model_path || options.backend != options_.backend ||
+                options.engine_threads != options_.engine_threads;
+  bool index_now = options.index_on_startup && !options_.index_on_startup;
+  int workers = options_.workers;
+  options_ = options;
+  options_.workers = workers;  // the pool is sized once
+  if (reopen) open_model();
+  if (index_now)
+    for (auto& ws : workspaces_)
+      if (ws->state == Workspace::State::Ready && !ws->last_run) start_indexing(ws);
+}
+
+void Assistant::open_model() {
+  ++model_generation_;
+  generator_.reset();
+  if (options_.model_path.empty()) {
+    model_problem_ = "no model configured: set the `model` setting (latent.model in the editor, or latentd --model FILE)";
+    return;
+  }
+  if (!generator_factory_) {
+    model_problem_ = "this latentd was built without an inference engine";
+    return;
+  }
+  model_problem_ = "loading " + options_.model_path;
+  model_opening_ = true;
+  uint64_t generation = model_generation_;
+  Options opts = options_;
+  GeneratorFactory factory = generator_factory_;
+  Poster post = poster();
+  run_on_worker([this, opts, factory, generation, post] {
+    std::shared_ptr<Generator> gen;
+    std::string problem;
+    try {
+      gen = factory(opts);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    post([this, gen, problem, generation] {
+      if (generation == model_generation_ && !shut_down_) {
+        model_opening_ = false;
+        generator_ = gen;
+        model_problem_ = problem;
+        if (gen) {
+          log_info("model loaded: " + gen->model().name + " (" + gen->model().path + ", backend " + gen->model().backend +
+                   ", context " + std::to_string(gen->model().context_length) + ")");
+        } else {
+          log_error("cannot load the model: " + problem);
+        }
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspaces
+
+void Assistant::add_workspace(const fs::path& root_in) {
+  fs::path root = root_in.lexically_normal();
+  for (auto& ws : workspaces_)
+    if (ws->root == root) return;
+  auto ws = std::make_shared<Workspace>();
+  ws->root = root;
+  workspaces_.push_back(ws);
+  if (!index_factory_) {
+    ws->state = Workspace::State::Unavailable;
+    ws->error = "this latentd was built without the repository indexer";
+    return;
+  }
+  log_info("workspace folder added: " + root.string());
+  IndexFactory factory = index_factory_;
+  std::shared_ptr<Generator> gen = generator_;
+  TokenCounter counter;
+  if (gen) counter = [gen](std::string_view s) { return gen->count_tokens(s); };
+  Poster post = poster();
+  run_on_worker([this, ws, factory, counter, post] {
+    std::shared_ptr<WorkspaceIndex> index;
+    std::string error;
+    try {
+      index = factory(ws->root, counter);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    post([this, ws, index, error] {
+      if (!shut_down_ && !ws->removed) {
+        if (index) {
+          ws->index = index;
+          ws->state = Workspace::State::Ready;
+          if (options_.index_on_startup) start_indexing(ws);
+        } else {
+          ws->state = Workspace::State::Failed;
+          ws->error = error;
+          log_error("cannot open the index of " + ws->root.string() + ": " + error);
+        }
+      }
+    });
+  });
+}
+
+void Assistant::remove_workspace(const fs::path& root_in) {
+  fs::path root = root_in.lexically_normal();
+  auto it = std::find_if(workspaces_.begin(), workspaces_.end(), [&](auto& ws) { return ws->root == root; });
+  if (it == workspaces_.end()) return;
+  auto ws = *it;
+  workspaces_.erase(it);
+  ws->removed = true;
+  ws->cancel->store(true);
+  // The index's destructor commits pending writes: let a worker do it, not the loop.
+  if (auto index = std::move(ws->index)) run_on_worker([index]() mutable { index.reset(); });
+  log_info("workspace folder removed: " + root.string());
+}
+
+std::vector<fs::path> Assistant::workspaces() const {
+  std::vector<fs::path> out;
+  for (auto& ws : workspaces_) out.push_back(ws->root);
+  return out;
+}
+
+void Assistant::reindex(const fs::path& root) {
+  for (auto& ws : workspaces_) {
+    if (!root.empty() && !(ws->root == root.lexically_normal() || path_within(root, ws->root))) continue;
+    if (ws->state == Workspace::State::Indexing) ws->reindex_requested = true;
+    else if (ws->state == Workspace::State::Ready) start_indexing(ws);
+  }
+}
+
+void Assistant::file_changed(const fs::path& path) {
+  auto ws = workspace_for(path);
+  if (!ws || !ws->index || ws->state != Workspace::State::Ready) return;
+  auto index = ws->index;
+  fs::path p = path;
+  run_on_worker([index, p] {
+    try {
+      index->update_file(p);
+    } catch (const std::exception& e) {
+      log_warn("cannot update the index for " + p.string() + ": " + e.what());
+    }
+  });
+}
+
+int Assistant::subscribe(std::function<void(const WorkspaceEvent&)> listener) {
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void Assistant::unsubscribe(int id) { listeners_.erase(id); }
+
+void Assistant::emit(const WorkspaceEvent& ev) {
+  auto copy = listeners_;
+  for (auto& [id, fn] : copy) fn(ev);
+}
+
+void Assistant::start_indexing(const std::shared_ptr<Workspace>& ws) {
+  ws->state = Workspace::State::Indexing;
+  ws->reindex_requested = false;
+  ws->progress = {};
+  ws->cancel->store(false);
+  emit({WorkspaceEvent::Kind::Begin, ws->root, "indexing " + ws->root.filename().string(), 0});
+  auto index = ws->index;
+  auto cancel = ws->cancel;
+  Poster post = poster();
+  run_on_worker([this, ws, index, cancel, post] {
+    auto last_report = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    auto on_progress = [&](const IndexProgress& p) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_report < std::chrono::milliseconds(100)) return;
+      last_report = now;
+      post([this, ws, p] {
+        if (!shut_down_ && !ws->removed && ws->state == Workspace::State::Indexing) {
+          ws->progress = p;
+          std::optional<uint32_t> pct;
+          if (p.walk_done && p.files_found > 0) pct = static_cast<uint32_t>(100 * p.files_done / p.files_found);
+          emit({WorkspaceEvent::Kind::Report, ws->root,
+                std::to_string(p.files_done) + "/" + std::to_string(p.files_found) + " files", pct});
+        }
+      });
+    };
+    std::optional<IndexRun> run;
+    std::string error;
+    try {
+      run = index->index(on_progress, cancel.get());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    post([this, ws, run, error] {
+      if (!shut_down_ && !ws->removed) {
+        std::string message;
+        if (run) {
+          ws->state = Workspace::State::Ready;
+          ws->last_run = run;
+          ws->error.clear();
+          message = (run->cancelled ? "cancelled after " : "") + std::to_string(run->files_indexed) + " files indexed, " +
+                    std::to_string(run->files_total) + " in the index";
+          log_info("indexed " + ws->root.string() + ": " + message);
+        } else {
+          ws->state = Workspace::State::Ready;  // the index stays usable with what it holds
+          ws->error = error;
+          message = "indexing failed: " + error;
+          log_error("indexing " + ws->root.string() + " failed: " + error);
+        }
+        emit({WorkspaceEvent::Kind::End, ws->root, message, std::nullopt});
+        if (ws->reindex_requested) start_indexing(ws);
+      }
+    });
+  });
+}
+
+std::shared_ptr<Assistant::Workspace> Assistant::workspace_for(const fs::path& path) const {
+  std::shared_ptr<Workspace> best;
+  for (auto& ws : workspaces_)
+    if (path_within(path, ws->root) && (!best || ws->root.string().size() > best->root.string().size())) best = ws;
+  return best;
+}
+
+std::vector<std::shared_ptr<WorkspaceIndex>> Assistant::ready_indexes() const {
+  std::vector<std::shared_ptr<WorkspaceIndex>> out;
+  for (auto& ws : workspaces_)
+    if (ws->index) out.push_back(ws->index);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Completions
+
+uint64_t Assistant::complete(CompletionRequest request, CompletionCallback callback) {
+  ++stats_.requests;
+  uint64_t ticket = next_ticket_++;
+  request.cursor = std::min(request.cursor, request.text.size());
+  if (shut_down_) {
+    callback(Error{ErrorCode::RequestFailed, "latentd is shutting down"});
+    return ticket;
+  }
+  // A newer request for a document supersedes the older one.
+  if (auto it = completion_by_document_.find(request.document); it != completion_by_document_.end()) {
+    uint64_t old = it->second;
+    completion_by_document_.erase(it);
+    if (completions_.count(old)) {
+      ++stats_.superseded;
+      finish_completion(old, Error{ErrorCode::ContentModified,
+                                   "superseded by a newer inline completion request for " + request.document});
+    }
+  }
+  if (!options_.language_enabled(request.language)) {
+    ++stats_.empty;
+    callback(std::optional<Completion>{});
+    return ticket;
+  }
+  // Typing through the completion shown last: hand out the rest of it.
+  if (auto it = shown_.find(request.document); it != shown_.end()) {
+    const Shown& s = it->second;
+    const CompletionRequest& r = request;
+    if (r.text.size() > s.text.size()) {
+      size_t typed = r.text.size() - s.text.size();
+      if (r.cursor == s.cursor + typed && typed < s.completion.size() &&
+          r.text.compare(0, s.cursor, s.text, 0, s.cursor) == 0 &&
+          r.text.compare(r.cursor, std::string::npos, s.text, s.cursor, std::string::npos) == 0 &&
+          r.text.compare(s.cursor, typed, s.completion, 0, typed) == 0) {
+        std::string rest = s.completion.substr(typed);
+        shown_[request.document] = Shown{r.text, r.cursor, rest};
+        ++stats_.reused;
+        callback(std::optional<Completion>(Completion{rest, true}));
+        return ticket;
+      }
+    }
+    shown_.erase(it);
+  }
+  auto pending = std::make_unique<PendingCompletion>();
+  pending->request = std::move(request);
+  pending->callback = std::move(callback);
+  completion_by_document_[pending->request.document] = ticket;
+  PendingCompletion* p = pending.get();
+  completions_[ticket] = std::move(pending);
+  if (options_.debounce_ms > 0) p->debounce = loop_.after(static_cast<uint64_t>(options_.debounce_ms), [this, ticket] { start_completion(ticket); });
+  else start_completion(ticket);
+  return ticket;
+}
+
+void Assistant::start_completion(uint64_t ticket) {
+  auto it = completions_.find(ticket);
+  if (it == completions_.end()) return;
+  PendingCompletion& p = *it->second;
+  if (!generator_) {
+    ++stats_.empty;
+    finish_completion(ticket, std::optional<Completion>{});
+    return;
+  }
+  auto gen = generator_;
+  if (!gen->model().fim) {
+    ++stats_.empty;
+    log_warn("inline completion needs a model with fill-in-the-middle tokens; " + gen->model().name + " has none");
+    finish_completion(ticket, std::optional<Completion>{});
+    return;
+  }
+  auto run = std::make_shared<EngineRun>();
+  run->generator = gen;
+  p.run = run;
+  ++stats_.engine_runs;
+
+  const CompletionRequest& r = p.request;
+  size_t line_begin = r.text.rfind('\n', r.cursor == 0 ? 0 : r.cursor - 1);
+  line_begin = (line_begin == std::string::npos || r.cursor == 0) ? 0 : line_begin + 1;
+  if (r.cursor > 0 && r.text[r.cursor - 1] == '\n') line_begin = r.cursor;
+  size_t line_end = r.text.find('\n', r.cursor);
+  if (line_end == std::string::npos) line_end = r.text.size();
+  std::string line_prefix = r.text.substr(line_begin, r.cursor - line_begin);
+  std::string line_suffix = r.text.substr(r.cursor, line_end - r.cursor);
+  if (!line_suffix.empty() && line_suffix.back() == '\r') line_suffix.pop_back();
+  CompletionMode mode = choose_completion_mode(line_prefix, line_suffix);
+  int max_lines = mode == CompletionMode::SingleLine ? 1 : options_.max_lines;
+  auto stopper = std::make_shared<CompletionStopper>(line_prefix, line_suffix, mode, max_lines);
+
+  std::shared_ptr<WorkspaceIndex> index;
+  if (auto ws = workspace_for(r.path)) index = ws->index;
+  uint32_t line = static_cast<uint32_t>(std::count(r.text.begin(), r.text.begin() + static_cast<long>(r.cursor), '\n') + 1);
+  uint32_t column = static_cast<uint32_t>(r.cursor - line_begin + 1);
+  std::string prefix_text = r.text.substr(0, r.cursor);
+  std::string suffix_text = r.text.substr(r.cursor);
+  fs::path path = r.path;
+  Options opts = options_;
+  Poster post = poster();
+  auto in_flight = in_flight_;
+
+  run_on_worker([this, ticket, run, gen, stopper, index, line, column, prefix_text, suffix_text, path, opts, post,
+                 in_flight, full_text = r.text] {
+    auto deliver = [this, ticket, post](lsp::Result<std::optional<Completion>> result) {
+      post([this, ticket, result = std::move(result)]() mutable { finish_completion(ticket, std::move(result)); });
+    };
+    {
+      std::lock_guard lock(run->mu);
+      if (run->cancel_requested) return;  // the loop has answered already
+    }
+    // Prompt budget: the model's context minus the reply, shared by the file around the
+    // cursor (suffix up to a fifth) and the repository context (up to contextBudget).
+    const ModelDescription& model = gen->model();
+    int64_t budget = std::max<int64_t>(64, model.context_length - opts.max_tokens - 8);
+    std::string prefix(keep_tail_lines(prefix_text, static_cast<size_t>(budget) * 3));
+    std::string suffix(keep_head_lines(suffix_text, static_cast<size_t>(budget / 5) * 3));
+    int64_t used = static_cast<int64_t>(gen->count_tokens(prefix) + gen->count_tokens(suffix));
+    while (used > budget * 9 / 10 && prefix.size() > 16) {
+      prefix = std::string(keep_tail_lines(prefix, prefix.size() * 3 / 4));
+      if (suffix.size() > 16) suffix = std::string(keep_head_lines(suffix, suffix.size() * 3 / 4));
+      used = static_cast<int64_t>(gen->count_tokens(prefix) + gen->count_tokens(suffix));
+    }
+    int64_t repo_budget = std::min<int64_t>(opts.context_budget, budget - used);
+    if (index && repo_budget > 32 && !path.empty()) {
+      try {
+        std::string context = index->completion_context(path, full_text, line, column, static_cast<size_t>(repo_budget));
+        if (!context.empty() && static_cast<int64_t>(gen->count_tokens(context)) <= budget - used) prefix = context + prefix;
+      } catch (const std::exception& e) {
+        log_warn("no repository context for " + path.string() + ": " + e.what());
+      }
+    }
+    GenerationRequest req;
+    req.kind = GenerationRequest::Kind::Fim;
+    req.prefix = std::move(prefix);
+    req.suffix = std::move(suffix);
+    req.max_tokens = opts.max_tokens;
+    req.interactive = true;
+    auto on_text = [run, stopper, deliver](std::string_view piece) {
+      if (run->answered.load()) return;
+      if (stopper->feed(piece)) {
+        run->cancel();
+        if (!run->answered.exchange(true)) {
+          std::string text = stopper->result();
+          deliver(text.empty() ? std::optional<Completion>{} : std::optional<Completion>(Completion{text, false}));
+        }
+      }
+    };
+    auto on_end = [run, stopper, deliver, in_flight](const GenerationEnd& end) {
+      if (!run->answered.exchange(true)) {
+        if (end.reason == GenerationEnd::Reason::Error) {
+          deliver(Error{ErrorCode::RequestFailed, "completion failed: " + end.error});
+        } else if (end.reason == GenerationEnd::Reason::Cancelled) {
+          deliver(Error{ErrorCode::RequestCancelled, "completion cancelled"});
+        } else {
+          std::string text = stopper->result();
+          deliver(text.empty() ? std::optional<Completion>{} : std::optional<Completion>(Completion{text, false}));
+        }
+      }
+      in_flight->fetch_sub(1);
+    };
+    std::lock_guard lock(run->mu);
+    if (run->cancel_requested) return;
+    try {
+      in_flight->fetch_add(1);
+      run->id = gen->start(req, on_text, on_end);
+      run->started = true;
+    } catch (const std::exception& e) {
+      in_flight->fetch_sub(1);
+      run->answered = true;
+      deliver(Error{ErrorCode::RequestFailed, std::string("cannot start the completion: ") + e.what()});
+    }
+  });
+}
+
+void Assistant::finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result) {
+  auto it = completions_.find(ticket);
+  if (it == completions_.end()) return;
+  std::unique_ptr<PendingCompletion> p = std::move(it->second);
+  completions_.erase(it);
+  if (auto d = completion_by_document_.find(p->request.document); d != completion_by_document_.end() && d->second == ticket)
+    completion_by_document_.erase(d);
+  if (p->debounce) p->debounce->cancel();
+  if (p->run && !result.ok()) p->run->cancel();
+  if (result.ok() && result.value()) {
+    shown_[p->request.document] = Shown{p->request.text, p->request.cursor, result.value()->text};
+  } else if (result.ok()) {
+    ++stats_.empty;
+  }
+  p->callback(std::move(result));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Questions
+
+uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&)> on_partial, AskCallback callback) {
+  uint64_t ticket = next_ticket_++;
+  if (shut_down_) {
+    callback(Error{ErrorCode::RequestFailed, "latentd is shutting down"});
+    return ticket;
+  }
+  auto pending = std::make_unique<PendingAsk>();
+  pending->callback = std::move(callback);
+  pending->on_partial = std::move(on_partial);
+  auto cancelled = pending->cancelled;
+  std::shared_ptr<EngineRun> run;
+  if (generator_) {
+    run = std::make_shared<EngineRun>();
+    run->generator = generator_;
+    pending->run = run;
+  }
+  asks_[ticket] = std::move(pending);
+
+  struct Scope {
+    fs::path root;
+    std::shared_ptr<WorkspaceIndex> index;
+  };
+  std::vector<Scope> scopes;
+  auto anchor = request.path.empty() ? nullptr : workspace_for(request.path);
+  for (auto& ws : workspaces_)
+    if (ws->index && (!anchor || ws == anchor)) scopes.push_back({ws->root, ws->index});
+  std::string no_model_reason = generator_ ? "" : model_problem_;
+  std::string workspace_note;
+  if (workspaces_.empty()) workspace_note = "No workspace folder is open, so no repository was searched.";
+  else if (scopes.empty()) workspace_note = "No repository index is available yet (see latent/status).";
+  Options opts = options_;
+  Poster post = poster();
+  auto in_flight = in_flight_;
+
+  run_on_worker([this, ticket, request, scopes, run, cancelled, no_model_reason, workspace_note, opts, post, in_flight] {
+    std::vector<std::pair<Source, std::string>> hits;
+    for (const auto& scope : scopes) {
+      if (cancelled->load()) return;
+      try {
+        for (auto& h : scope.index->search(request.question, static_cast<size_t>(opts.ask_sources)))
+          hits.push_back({Source{scope.root, h.path, h.line, h.end_line, h.symbol, h.score}, std::move(h.text)});
+      } catch (const std::exception& e) {
+        log_warn("search in " + scope.root.string() + " failed: " + e.what());
+      }
+    }
+    std::stable_sort(hits.begin(), hits.end(), [](auto& a, auto& b) { return a.first.score > b.first.score; });
+    if (hits.size() > static_cast<size_t>(opts.ask_sources)) hits.resize(static_cast<size_t>(opts.ask_sources));
+    AskAnswer answer;
+    for (auto& h : hits) answer.sources.push_back(h.first);
+    post([this, ticket, sources = answer.sources] {
+      auto it = asks_.find(ticket);
+      if (it != asks_.end() && it->second->on_partial) it->second->on_partial(AskPartial{sources, {}});
+    });
+
+    if (!run) {
+      std::string text = "No model is loaded (" + no_model_reason + "), so this is not an answer. ";
+      if (!workspace_note.empty()) text += workspace_note;
+      else if (hits.empty()) text += "The repository index has nothing that matches the question.";
+      else text += "These are the places in the repository most relevant to the question, best first:";
+      for (auto& s : answer.sources)
+        text += "\n- " + s.path + ":" + std::to_string(s.line) + (s.symbol.empty() ? "" : " (" + s.symbol + ")");
+      answer.answer = std::move(text);
+      answer.model_used = false;
+      post([this, ticket, answer] { finish_ask(ticket, answer); });
+      return;
+    }
+
+    // The prompt: the retrieved excerpts, most relevant first, within the model's context.
+    auto gen = run->generator.lock();
+    if (!gen) {
+      post([this, ticket] { finish_ask(ticket, Error{ErrorCode::RequestFailed, "the model was unloaded"}); });
+      return;
+    }
+    int64_t budget = std::max<int64_t>(128, gen->model().context_length - opts.ask_max_tokens - 64);
+    std::string excerpts;
+    int64_t used = static_cast<int64_t>(gen->count_tokens(request.question)) + 64;
+    for (auto& [src, text] : hits) {
+      std::string piece = "### " + src.path + ":" + std::to_string(src.line) + "-" + std::to_string(src.end_line) + "\n" +
+                          text + "\n\n";
+      int64_t n = static_cast<int64_t>(gen->count_tokens(piece));
+      if (used + n > budget) continue;
+      used += n;
+      excerpts += piece;
+    }
+    GenerationRequest req;
+    req.kind = GenerationRequest::Kind::Chat;
+    req.messages.push_back({"system",
+                            "You are Latent, a coding assistant answering questions about the user's repository. "
+                            "Answer from the excerpts; cite the places you use as path:line."});
+    req.messages.push_back({"user", (excerpts.empty() ? std::string() : "Repository excerpts:\n\n" + excerpts) +
+                                        "Question: " + request.question});
+    req.max_tokens = opts.ask_max_tokens;
+    req.interactive = false;
+    auto text = std::make_shared<std::string>();
+    auto on_text = [text, post, this, ticket](std::string_view piece) {
+      if (piece.empty()) return;
+      text->append(piece);
+      post([this, ticket, chunk = std::string(piece)] {
+        auto it = asks_.find(ticket);
+        if (it != asks_.end() && it->second->on_partial) it->second->on_partial(AskPartial{{}, chunk});
+      });
+    };
+    auto on_end = [text, post, this, ticket, answer, in_flight](const GenerationEnd& end) mutable {
+      if (end.reason == GenerationEnd::Reason::Error) {
+        post([this, ticket, msg = end.error] { finish_ask(ticket, Error{ErrorCode::RequestFailed, "the model failed: " + msg}); });
+      } else if (end.reason == GenerationEnd::Reason::Cancelled) {
+        post([this, ticket] { finish_ask(ticket, Error{ErrorCode::RequestCancelled, "question cancelled"}); });
+      } else {
+        answer.answer = *text;
+        answer.model_used = true;
+        post([this, ticket, answer] { finish_ask(ticket, answer); });
+      }
+      in_flight->fetch_sub(1);
+    };
+    std::lock_guard lock(run->mu);
+    if (run->cancel_requested) return;
+    try {
+      in_flight->fetch_add(1);
+      run->id = gen->start(req, on_text, on_end);
+      run->started = true;
+    } catch (const std::exception& e) {
+      in_flight->fetch_sub(1);
+      post([this, ticket, msg = std::string(e.what())] {
+        finish_ask(ticket, Error{ErrorCode::RequestFailed, "cannot ask the model: " + msg});
+      });
+    }
+  });
+  return ticket;
+}
+
+void Assistant::finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result) {
+  auto it = asks_.find(ticket);
+  if (it == asks_.end()) return;
+  std::unique_ptr<PendingAsk> p = std::move(it->second);
+  asks_.erase(it);
+  p->cancelled->store(true);
+  if (p->run && !result.ok()) p->run->cancel();
+  p->callback(std::move(result));
+}
+
+void Assistant::cancel(uint64_t ticket) {
+  if (completions_.count(ticket)) {
+    ++stats_.cancelled;
+    finish_completion(ticket, Error{ErrorCode::RequestCancelled, "inline completion cancelled"});
+  } else if (asks_.count(ticket)) {
+    finish_ask(ticket, Error{ErrorCode::RequestCancelled, "question cancelled"});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+nlohmann::json Assistant::status() const {
+  using nlohmann::json;
+  json model = {{"loaded", generator_ != nullptr}, {"configuredPath", options_.model_path}, {"backend", options_.backend}};
+  if (generator_) {
+    const ModelDescription& m = generator_->model();
+    model["name"] = m.name;
+    model["path"] = m.path;
+    model["backend"] = m.backend;
+    model["contextLength"] = m.context_length;
+    model["fim"] = m.fim;
+    model["chatFormat"] = m.chat_format;
+  } else {
+    model["problem"] = model_problem_;
+  }
+  json workspaces = json::array();
+  for (auto& ws : workspaces_) {
+    json w = {{"root", ws->root.string()}, {"state", state_name(static_cast<int>(ws->state))}};
+    if (!ws->error.empty()) w["error"] = ws->error;
+    if (ws->index) w["files"] = ws->index->file_count();
+    if (ws->state == Workspace::State::Indexing)
+      w["progress"] = {{"filesFound", ws->progress.files_found}, {"filesDone", ws->progress.files_done},
+                       {"walkDone", ws->progress.walk_done}};
+    if (ws->last_run)
+      w["lastRun"] = {{"filesTotal", ws->last_run->files_total}, {"filesIndexed", ws->last_run->files_indexed},
+                      {"filesRemoved", ws->last_run->files_removed}, {"problems", ws->last_run->problems},
+                      {"cancelled", ws->last_run->cancelled}, {"seconds", ws->last_run->seconds}};
+    workspaces.push_back(std::move(w));
+  }
+  json s = {
+      {"model", model},
+      {"workspaces", workspaces},
+      {"completions",
+       {{"requests", stats_.requests}, {"engineRuns", stats_.engine_runs}, {"reused", stats_.reused},
+        {"superseded", stats_.superseded}, {"cancelled", stats_.cancelled}, {"empty", stats_.empty}}},
+      {"queue",
+       {{"pendingCompletions", completions_.size()}, {"pendingQuestions", asks_.size()},
+        {"workerJobs", workers_ ? workers_->queued() : 0}}},
+      {"settings",
+       {{"contextBudget", options_.context_budget}, {"debounceMs", options_.debounce_ms},
+        {"maxLines", options_.max_lines}, {"maxTokens", options_.max_tokens},
+        {"enabledLanguages", options_.enabled_languages}}},
+  };
+  s["cache"] = generator_ ? generator_->stats() : json::object();
+  return s;
+}
+
+void Assistant::shutdown() {
+  if (shut_down_) return;
+  std::vector<uint64_t> tickets;
+  for (auto& [t, p] : completions_) tickets.push_back(t);
+  for (auto& [t, p] : asks_) tickets.push_back(t);
+  for (uint64_t t : tickets) {
+    if (completions_.count(t)) finish_completion(t, Error{ErrorCode::RequestFailed, "latentd is shutting down"});
+    else finish_ask(t, Error{ErrorCode::RequestFailed, "latentd is shutting down"});
+  }
+  shut_down_ = true;
+  for (auto& ws : workspaces_) ws->cancel->store(true);
+  workers_->join();
+  // Closing the indexes commits their pending writes; the engine cancels what is still live.
+  for (auto& ws : workspaces_) ws->index.reset();
+  workspaces_.clear();
+  generator_.reset();
+  log_info("assistant shut down; indexes closed");
+}
+
+void Assistant::block_until_idle_for_test() {
+  for (;;) {
+    std::promise<bool> idle;
+    auto fut = idle.get_future();
+    loop_.post([this, &idle] {
+      bool busy = !completions_.empty() || !asks_.empty() || model_opening_ || in_flight_->load() > 0;
+      for (auto& ws : workspaces_)
+        busy = busy || ws->state == Workspace::State::Opening || ws->state == Workspace::State::Indexing;
+      idle.set_value(!busy);
+    });
+    if (fut.get()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace latent::daemon

@@ -1,0 +1,188 @@
+// The protocol-free server API: workspaces and their indexes, inline completions, repository
+// questions and status, in terms of paths, UTF-8 text and byte offsets. The LSP layer
+// (lsp_session.h), the `latent` CLI and the tests all drive this class.
+//
+// Threads: every method is called on the event loop's thread and every callback runs there.
+// Blocking work (opening the model, indexing, retrieval, context assembly) runs on
+// Options::workers worker threads (0: inline on the loop thread, for deterministic tests); the
+// engine streams on its own thread; results come back through EventLoop::post.
+//
+// Completions: a request waits Options::debounce_ms, then builds its prompt (repository
+// context + the file around the cursor as FIM), runs the model under the stop rules
+// (stop_rules.h) and answers with the text to insert at the cursor. A newer request for the
+// same document supersedes the older one (answered ContentModified, its engine run cancelled).
+// When the user types the start of the completion last shown for a document, the rest of it is
+// returned at once without running the engine.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsp/error_codes.h"
+#include "server/event_loop.h"
+#include "server/options.h"
+#include "server/ports.h"
+
+namespace latent::daemon {
+
+struct CompletionRequest {
+  std::string document;  // identity for supersession and reuse (the URI)
+  std::filesystem::path path;  // file on disk; empty for unsaved buffers
+  std::string language;
+  std::string text;      // the whole document, UTF-8
+  size_t cursor = 0;     // byte offset in text
+};
+
+struct Completion {
+  std::string text;      // inserted at the cursor
+  bool reused = false;   // the rest of the completion shown before, no engine run
+};
+
+struct AskRequest {
+  std::string question;
+  std::filesystem::path path;        // optional anchor: the current file
+  std::optional<uint32_t> line;      // 1-based
+};
+
+struct Source {
+  std::filesystem::path root;
+  std::string path;  // relative to root
+  uint32_t line = 0, end_line = 0;
+  std::string symbol;
+  double score = 0;
+};
+
+struct AskAnswer {
+  std::string answer;
+  bool model_used = false;
+  std::vector<Source> sources;
+};
+
+// Streamed while an answer is being produced: first the sources, then pieces of the answer.
+struct AskPartial {
+  std::vector<Source> sources;
+  std::string text;
+};
+
+struct WorkspaceEvent {
+  enum class Kind { Begin, Report, End };
+  Kind kind = Kind::Begin;
+  std::filesystem::path root;
+  std::string message;
+  std::optional<uint32_t> percentage;
+};
+
+struct CompletionStats {
+  uint64_t requests = 0;
+  uint64_t engine_runs = 0;  // generations started
+  uint64_t reused = 0;       // answered from the completion already shown
+  uint64_t superseded = 0;   // replaced by a newer request for the same document
+  uint64_t cancelled = 0;    // cancelled by the client
+  uint64_t empty = 0;        // answered with nothing (no model, language disabled, empty text)
+};
+
+class Assistant {
+ public:
+  using CompletionCallback = std::function<void(lsp::Result<std::optional<Completion>>)>;
+  using AskCallback = std::function<void(lsp::Result<AskAnswer>)>;
+
+  // Either factory may be empty: then there is no model, or no index, and status() says so.
+  Assistant(EventLoop& loop, Options options, GeneratorFactory generators, IndexFactory indexes);
+  ~Assistant();
+  Assistant(const Assistant&) = delete;
+  Assistant& operator=(const Assistant&) = delete;
+
+  const Options& options() const { return options_; }
+  // New settings; the model is (re)opened when its path, backend or threads changed.
+  void configure(const Options& options);
+
+  void add_workspace(const std::filesystem::path& root);
+  void remove_workspace(const std::filesystem::path& root);
+  std::vector<std::filesystem::path> workspaces() const;
+  // Re-indexes one workspace (the one containing `root`), or all when empty.
+  void reindex(const std::filesystem::path& root = {});
+  // A file changed, appeared or vanished on disk (watched files, didSave).
+  void file_changed(const std::filesystem::path& path);
+  int subscribe(std::function<void(const WorkspaceEvent&)> listener);
+  void unsubscribe(int id);
+
+  // Returns a ticket for cancel(). The callback runs once, on the loop thread, possibly
+  // before complete() returns (reuse, disabled language).
+  uint64_t complete(CompletionRequest request, CompletionCallback callback);
+  uint64_t ask(AskRequest request, std::function<void(const AskPartial&)> on_partial, AskCallback callback);
+  // The request's callback gets RequestCancelled; unknown or finished tickets are ignored.
+  void cancel(uint64_t ticket);
+
+  nlohmann::json status() const;
+  CompletionStats completion_stats() const { return stats_; }
+  bool model_loaded() const { return generator_ != nullptr; }
+  std::string model_problem() const { return model_problem_; }
+
+  // Cancels everything, waits for the workers and closes the indexes (committing their
+  // writes). Called on the loop thread; blocks only for work already running.
+  void shutdown();
+
+  // Test hooks, called from a thread other than the loop's: wait until no work is pending
+  // (timers, workers, engine runs, posted results).
+  void block_until_idle_for_test();
+
+ private:
+  struct Workspace;
+  struct PendingCompletion;
+  struct PendingAsk;
+  struct Shown;
+  struct Workers;
+  struct Poster;
+  Poster poster() const;
+
+  void run_on_worker(std::function<void()> job);
+  void open_model();
+  void start_indexing(const std::shared_ptr<Workspace>& ws);
+  void emit(const WorkspaceEvent& ev);
+  void start_completion(uint64_t ticket);
+  void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);
+  void finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result);
+  std::shared_ptr<Workspace> workspace_for(const std::filesystem::path& path) const;
+  std::vector<std::shared_ptr<WorkspaceIndex>> ready_indexes() const;
+
+  EventLoop& loop_;
+  Options options_;
+  GeneratorFactory generator_factory_;
+  IndexFactory index_factory_;
+  std::shared_ptr<Generator> generator_;
+  std::string model_problem_;
+  bool model_opening_ = false;
+  uint64_t model_generation_ = 0;
+
+  std::vector<std::shared_ptr<Workspace>> workspaces_;
+  std::map<int, std::function<void(const WorkspaceEvent&)>> listeners_;
+  int next_listener_ = 1;
+
+  uint64_t next_ticket_ = 1;
+  std::map<uint64_t, std::unique_ptr<PendingCompletion>> completions_;
+  std::map<std::string, uint64_t> completion_by_document_;
+  std::map<std::string, Shown> shown_;
+  std::map<uint64_t, std::unique_ptr<PendingAsk>> asks_;
+  CompletionStats stats_;
+
+  std::unique_ptr<Workers> workers_;
+  // Posted closures not yet run, engine runs not yet finished: for block_until_idle_for_test.
+  std::shared_ptr<std::atomic<int64_t>> in_flight_;
+  bool shut_down_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace latent::daemon

@@ -1,0 +1,29 @@
+// latentd as a process: the event loop, the Assistant with the real engine and index, and one
+// LSP session on stdio or one per connection on a unix socket. Returns when the (stdio) client
+// sends exit or goes away, or on SIGINT/SIGTERM; indexes are closed (their writes committed)
+// and the log flushed before it returns.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "server/log.h"
+#include "server/options.h"
+#include "server/ports.h"
+
+namespace latent::daemon {
+
+struct DaemonOptions {
+  Options options;
+  std::filesystem::path socket_path;  // empty: speak LSP on stdin/stdout
+};
+
+// The factories latentd uses: the engine for models, the repository indexer for workspaces.
+GeneratorFactory default_generator_factory();
+IndexFactory default_index_factory();
+
+// Runs until the end described above. Returns the process exit code (LSP: 0 after
+// shutdown + exit, 1 for exit without shutdown; 0 when the client went away; 1 on a setup error).
+int run_daemon(const DaemonOptions& options, GeneratorFactory generators, IndexFactory indexes);
+
+}  // namespace latent::daemon
