@@ -6,12 +6,20 @@ namespace latent::cli {
 
 // Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
 Command bench_command();
+Command index_command();
+Command symbols_command();
+Command search_command();
+Command context_command();
 Command logits_command();
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> list = {
       // Entries, one per line, in help order.
       logits_command(),
+      index_command(),
+      symbols_command(),
+      search_command(),
+      context_command(),
       bench_command(),
   };
   return list;

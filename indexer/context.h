@@ -1,0 +1,56 @@
+// The context builder: given a cursor in a file, gathers what the model should see (the
+// definitions of identifiers near the cursor and the signatures of their types, BM25 hits on
+// the local window, files the current file imports, recently changed files, and a repo map of
+// files ranked by the reference graph with their top-level signatures) and assembles it under a
+// token budget, most stable first so that consecutive requests share a long prompt prefix:
+//   repo map -> definitions and type signatures -> search hits -> imported files
+//   -> recently changed files -> the current file around the cursor.
+// Pieces within a section are sorted by a stable key (path, line). The result is a pure
+// function of the index contents and the request.
+//
+// Threads: build_context only reads the index and may run on any thread, concurrently with
+// writes and with other build_context calls.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "indexer/index.h"
+
+namespace latent::indexer {
+
+enum class SourceKind { repo_map, definition, type_signature, search, import, recent, current };
+std::string_view source_kind_name(SourceKind kind);
+
+struct ContextRequest {
+  std::string path;                     // the current file, relative to the root (or absolute)
+  uint32_t line = 1, column = 1;        // 1-based cursor
+  std::optional<std::string> content;   // unsaved buffer; default: the indexed text, else disk
+  size_t budget_tokens = 16384;
+  TokenCounter count_tokens;            // default: the index's counter
+  bool include_current_file = true;     // false when the caller places the current file itself
+  uint32_t identifier_window_lines = 30;  // identifiers this far around the cursor are looked up
+};
+
+struct ContextPiece {
+  SourceKind kind = SourceKind::repo_map;
+  std::string path;
+  uint32_t start_line = 0, end_line = 0;  // 1-based, inclusive; both 0 for an outline (top-level
+                                          // signatures only: the repo map, large imports)
+  size_t tokens = 0;                      // of `text` including its header
+  std::string text;  // header ("# path:start-end\n" or "# path (outline)\n") + content
+};
+
+struct Context {
+  std::vector<ContextPiece> pieces;  // in prompt order
+  std::string text;                  // the pieces concatenated
+  size_t tokens = 0;                 // sum of the pieces' tokens
+  size_t budget_tokens = 0;
+};
+
+// Throws IndexError when the database cannot be read.
+Context build_context(const Index& index, const ContextRequest& request);
+
+}  // namespace latent::indexer
