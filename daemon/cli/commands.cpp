@@ -6,6 +6,7 @@ namespace latent::cli {
 
 // Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
 Command bench_command();
+Command make_model_command();
 Command index_command();
 Command symbols_command();
 Command search_command();
@@ -21,6 +22,7 @@ const std::vector<Command>& all_commands() {
       search_command(),
       context_command(),
       bench_command(),
+      make_model_command(),
   };
   return list;
 }

@@ -291,6 +291,13 @@ struct Model::Impl {
     for (auto& th : pool) th.join();
   }
 
+  // The weight type whose activation format emulation applies to w's inputs.
+  gguf::TensorType activation_type(const Weight& w) const {
+    const bool widen = !opt.round_f16_activations &&
+                       (w.type == gguf::TensorType::F16 || w.type == gguf::TensorType::BF16);
+    return widen ? gguf::TensorType::F32 : w.type;
+  }
+
   // Y[t][r] = Σ_k W[row0 + r][k] · X[t][k] for r < n_rows, t < n_tok; X rows have stride
   // x_stride, Y rows y_stride. With emulation, X is first converted as llama.cpp would.
   void matmul(const Weight& w, int64_t row0, int64_t n_rows, const double* x, int64_t x_stride,
@@ -301,7 +308,7 @@ struct Model::Impl {
       xq.resize(static_cast<size_t>(n_tok * K));
       for (int64_t t = 0; t < n_tok; ++t) {
         std::copy(x + t * x_stride, x + t * x_stride + K, xq.begin() + t * K);
-        quantize_activations_roundtrip(w.type, xq.data() + t * K, K);
+        quantize_activations_roundtrip(activation_type(w), xq.data() + t * K, K);
       }
       x = xq.data();
       x_stride = K;
@@ -420,7 +427,7 @@ struct Model::Impl {
           const double* qh = q.data() + t * H * QH + h * QH;
           std::copy(qh, qh + NOPE, qn.begin());
           // llama.cpp multiplies q_nope by attn_k_b (absorbed); Q(q_nope)·(K_hᵀc) equals that.
-          if (emulate_mla) quantize_activations_roundtrip(L.k_b->type, qn.data(), NOPE);
+          if (emulate_mla) quantize_activations_roundtrip(activation_type(*L.k_b), qn.data(), NOPE);
           double mx = -std::numeric_limits<double>::infinity();
           for (int64_t s = 0; s <= pos; ++s) {
             double sc = dot(qn.data(), L.k_nope.data() + (s * H + h) * NOPE, NOPE) +
@@ -442,7 +449,7 @@ struct Model::Impl {
               const double* cs = L.c.data() + s * R;
               for (int64_t j = 0; j < R; ++j) olat[static_cast<size_t>(j)] += p * cs[j];
             }
-            quantize_activations_roundtrip(L.v_b->type, olat.data(), R);
+            quantize_activations_roundtrip(activation_type(*L.v_b), olat.data(), R);
             for (int64_t d = 0; d < VH; ++d) oh[d] = dot(L.v_b->row(h * VH + d), olat.data(), R);
           } else {
             std::fill(oh, oh + VH, 0.0);

@@ -80,6 +80,9 @@ class Model {
  public:
   struct Options {
     bool emulate_activation_quant = false;  // see the file comment
+    // With emulation: round inputs of F16/BF16-weight matmuls to F16/BF16 as llama.cpp does.
+    // An engine that widens such weights to f32 instead is matched with false.
+    bool round_f16_activations = true;
     int threads = 0;                        // 0: std::thread::hardware_concurrency()
   };
 
