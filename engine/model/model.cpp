@@ -138,6 +138,25 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
   // Tokens grouped by sequence, then cut into micro-batches of at most max_batch_tokens.
   std::vector<int64_t> grouped;
   for (SeqId s : order) grouped.insert(grouped.end(), members[s].begin(), members[s].end());
+  std::vector<std::pair<SeqId, int64_t>> before;
+  for (SeqId s : order) before.emplace_back(s, impl_->length(s));
+  try {
+    run_micro_batches(batch, grouped, out_row, flags, out);
+  } catch (...) {
+    // A failed step leaves the sequences as they were before the batch.
+    for (const auto& [s, len] : before) {
+      impl_->length(s) = len;
+      impl_->store->truncate(s, len);
+    }
+    throw;
+  }
+}
+
+void Context::run_micro_batches(const Batch& batch, const std::vector<int64_t>& grouped,
+                                const std::vector<int64_t>& out_row, const EvalFlags& flags,
+                                Outputs& out) {
+  const HParams& hp = model_->hparams();
+  const int64_t n = int64_t(batch.tokens.size());
   const int64_t step = model_->options().max_batch_tokens;
   for (int64_t b0 = 0; b0 < n; b0 += step) {
     const int64_t b1 = std::min(n, b0 + step);

@@ -195,6 +195,9 @@ class Context {
   void evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags = {});
 
  private:
+  void run_micro_batches(const Batch& batch, const std::vector<int64_t>& grouped,
+                         const std::vector<int64_t>& out_row, const EvalFlags& flags, Outputs& out);
+
   struct Impl;
   std::shared_ptr<Model> model_;
   std::unique_ptr<Impl> impl_;

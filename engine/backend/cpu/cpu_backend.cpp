@@ -21,8 +21,13 @@ namespace {
 }
 
 std::string shape(const Tensor& t) {
-  return "{" + std::to_string(t.ne[0]) + ", " + std::to_string(t.ne[1]) + ", " +
-         std::to_string(t.ne[2]) + ", " + std::to_string(t.ne[3]) + "}";
+  std::string s = "{";
+  for (int i = 0; i < 4; ++i) {
+    if (i) s.append(", ");
+    s.append(std::to_string(t.ne[size_t(i)]));
+  }
+  s.append("}");
+  return s;
 }
 
 void expect_f32(Op op, const Tensor& t) {

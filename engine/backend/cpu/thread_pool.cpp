@@ -1,5 +1,7 @@
 #include "backend/cpu/thread_pool.h"
 
+#include <utility>
+
 namespace latent::backend::cpu {
 
 ThreadPool::ThreadPool(int threads) {
@@ -18,8 +20,14 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::drain(int thread) {
   for (;;) {
     int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-    if (i >= n_items_) break;
-    (*job_)(i, thread);
+    if (i >= n_items_ || failed_.load(std::memory_order_relaxed)) break;
+    try {
+      (*job_)(i, thread);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -51,6 +59,8 @@ void ThreadPool::run(int64_t n_items, const std::function<void(int64_t, int)>& f
     std::lock_guard lock(mutex_);
     job_ = &fn;
     n_items_ = n_items;
+    error_ = nullptr;
+    failed_.store(false, std::memory_order_relaxed);
     next_.store(0, std::memory_order_relaxed);
     active_ = int(workers_.size());
     ++generation_;
@@ -60,6 +70,7 @@ void ThreadPool::run(int64_t n_items, const std::function<void(int64_t, int)>& f
   std::unique_lock lock(mutex_);
   done_.wait(lock, [&] { return active_ == 0; });
   job_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 }  // namespace latent::backend::cpu

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,7 +24,8 @@ class ThreadPool {
 
   int n_threads() const { return int(workers_.size()) + 1; }
   // Calls fn(item, thread) for every item in [0, n_items); thread is in [0, n_threads()) and is
-  // unique among concurrent calls, so it can index per-thread scratch. Returns when all are done.
+  // unique among concurrent calls, so it can index per-thread scratch. Returns when all are done;
+  // the first exception an item threw is rethrown here (remaining items are skipped).
   void run(int64_t n_items, const std::function<void(int64_t item, int thread)>& fn);
 
  private:
@@ -40,6 +42,8 @@ class ThreadPool {
   int active_ = 0;           // workers still inside the current job
   uint64_t generation_ = 0;  // bumped for each job so workers notice a new one
   bool stop_ = false;
+  std::exception_ptr error_;  // first failure of the current job
+  std::atomic<bool> failed_{false};
 };
 
 }  // namespace latent::backend::cpu
