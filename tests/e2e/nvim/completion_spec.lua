@@ -19,7 +19,7 @@ t.describe('latent.nvim completions from latentd', function()
   local function shown()
     return c.lua([[
       local v = require('latent.completion').visible()
-      if not v then return nil end
+      if not v then return false end
       local ns = require('latent.completion').ns
       local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
       return { text = v.text, marks = #marks, virt = marks[1] and marks[1][4].virt_text[1][1] }
@@ -40,6 +40,7 @@ t.describe('latent.nvim completions from latentd', function()
   t.it('shows ghost text while typing and accepts it word by word and whole', function()
     c.input('Goint sub(int a, int b) {<CR>return a')
     local g = t.wait_for(60000, shown, 'ghost text after typing')
+    io.stdout:write('ghost text: ' .. vim.inspect(g.text) .. '\n')
     t.truthy(#g.text > 0 and g.marks == 1, 'one extmark with text: ' .. vim.inspect(g))
     t.eq(vim.split(g.text, '\n', { plain = true })[1], g.virt, 'extmark shows the suggestion')
     local before = table.concat(c.lines(), '\n')

@@ -77,7 +77,7 @@ t.describe('latent.nvim with latentd', function()
   end)
 
   t.it('stops latentd when Neovim quits', function()
-    local pid = c.lua([[return require('latent.client').get(0).rpc.pid]])
+    local pid = c.lua([[local _, cl = next(require('latent.client').all()); return cl.rpc.pid]])
     t.truthy(type(pid) == 'number', 'daemon pid')
     c.stop()
     t.wait_for(10000, function()

@@ -47,7 +47,7 @@ export function uri(p) {
 
 /**
  * Spawns latentd (env LATENTD) for `root`. `overrides` are latent.* settings (modelPath, …).
- * Returns { conn, proc, root, settings, configRequests, progress, stderr(), close() }.
+ * Returns { conn, proc, root, init, settings, configRequests, stderr(), close(), exited }.
  */
 export async function startDaemon(root, overrides = {}) {
   const exe = process.env.LATENTD;
@@ -59,7 +59,6 @@ export async function startDaemon(root, overrides = {}) {
   const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(proc.stdout), new rpc.StreamMessageWriter(proc.stdin));
   const settings = { ...DEFAULT_SETTINGS, ...overrides };
   const configRequests = [];
-  const progress = [];
   conn.onRequest('workspace/configuration', (params) => {
     configRequests.push(params);
     return answerConfiguration(params.items, () => settings);
@@ -67,7 +66,8 @@ export async function startDaemon(root, overrides = {}) {
   conn.onRequest('window/workDoneProgress/create', () => null);
   conn.onNotification('window/logMessage', () => {});
   conn.onNotification('window/showMessage', () => {});
-  conn.onNotification('$/progress', (p) => progress.push(p));
+  // No generic $/progress handler: it would replace vscode-jsonrpc's per-token dispatch
+  // (connection.onProgress), which is how the extension receives partial results.
   conn.listen();
   const init = await conn.sendRequest('initialize', {
     processId: process.pid,
@@ -96,7 +96,7 @@ export async function startDaemon(root, overrides = {}) {
     conn.dispose();
     return r;
   };
-  return { conn, proc, root, init, settings, configRequests, progress, stderr: () => stderr, close, exited };
+  return { conn, proc, root, init, settings, configRequests, stderr: () => stderr, close, exited };
 }
 
 /** Polls latent/status until `pred(status)` holds (default: every workspace ready). */

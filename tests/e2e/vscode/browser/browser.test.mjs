@@ -1,0 +1,180 @@
+// The packaged extension in a real VS Code (code-server 4.99.4) in a real browser (Debian's
+// chromium driven by playwright-core): install latent.vsix, open a C file, type, see the
+// inline completion as ghost text, accept it with Tab, ask a repository question, and keep
+// screenshots of each step.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const codeServer = path.join(here, 'node_modules', '.bin', 'code-server');
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`set ${k} (ctest sets LATENTD, LATENT_TEST_MODEL, LATENT_VSIX)`);
+  return v;
+};
+const out = process.env.LATENT_BROWSER_OUT ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latent-browser-out-'));
+fs.mkdirSync(out, { recursive: true });
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-browser-'));
+const ws = path.join(tmp, 'workspace');
+const userData = path.join(tmp, 'user-data');
+const extensions = path.join(tmp, 'extensions');
+let server, context, page, serverLog = '';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHttp(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`code-server did not answer ${url} within ${ms} ms; its log:\n${serverLog}`);
+}
+
+async function shot(name) {
+  const file = path.join(out, name);
+  await page.screenshot({ path: file });
+  console.log(`screenshot: ${file}`);
+}
+
+/** The text of the editor's rendered lines (non-breaking spaces as spaces). */
+async function editorLines() {
+  return (await page.locator('.editor-instance .view-lines .view-line').allInnerTexts()).map((l) => l.replace(/\u00a0/g, ' '));
+}
+
+before(async () => {
+  fs.mkdirSync(path.join(ws, '.git'), { recursive: true });
+  fs.writeFileSync(path.join(ws, 'math.c'), '// Integer helpers.\nint add(int a, int b) {\n  return a + b;\n}\n');
+  fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    'latent.serverPath': env('LATENTD'),
+    'latent.modelPath': env('LATENT_TEST_MODEL'),
+    'latent.debounceMs': 0,
+    'editor.inlineSuggest.enabled': true,
+    // Keep the word-based suggest widget out of the way of the ghost text.
+    'editor.quickSuggestions': { other: false, comments: false, strings: false },
+    'editor.suggestOnTriggerCharacters': false,
+    'editor.autoClosingBrackets': 'never',
+    'security.workspace.trust.enabled': false,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+  }, null, 2));
+  const xdg = { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'config'), XDG_DATA_HOME: path.join(tmp, 'data') };
+  const common = ['--extensions-dir', extensions, '--user-data-dir', userData];
+  const t0 = Date.now();
+  execFileSync(codeServer, [...common, '--install-extension', env('LATENT_VSIX')], { env: xdg, stdio: 'pipe' });
+  console.log(`installed ${env('LATENT_VSIX')} in ${Date.now() - t0} ms`);
+
+  const port = await freePort();
+  server = spawn(codeServer, [...common, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-getting-started-override', ws], { env: xdg, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => { serverLog += d; });
+  server.stderr.on('data', (d) => { serverLog += d; });
+  await waitHttp(`http://127.0.0.1:${port}/healthz`, 60000);
+
+  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'chromium-')), {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    // Without the background-networking flags chromium floods refused connections here.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  page = context.pages()[0] ?? await context.newPage();
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(ws)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 120000 });
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  if (server) {
+    server.kill('SIGTERM');
+    await new Promise((r) => { server.once('exit', r); setTimeout(r, 5000); });
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the status bar shows latentd with its model', async () => {
+  const item = page.locator('.statusbar-item', { hasText: 'Latent' }).first();
+  await item.waitFor({ timeout: 60000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('.statusbar-item')]
+    .some((e) => /Latent: (?!no model)\S/.test(e.textContent ?? '')), null, { timeout: 90000 });
+  console.log(`status bar: ${(await item.innerText()).trim()}`);
+  await shot('status-bar.png');
+});
+
+test('typing shows ghost text and Tab accepts it', async () => {
+  await page.keyboard.press('Control+P');
+  await page.keyboard.type('math.c');
+  await page.keyboard.press('Enter');
+  await page.locator('.tab', { hasText: 'math.c' }).waitFor({ timeout: 30000 });
+  await page.locator('.editor-instance .view-lines').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\nint sub(int a, int b) {\n  return a', { delay: 20 });
+  const ghost = page.locator('.editor-instance [class*="ghost-text"]').first();
+  await ghost.waitFor({ state: 'attached', timeout: 90000 });
+  const ghostText = (await page.locator('.editor-instance [class*="ghost-text"]').allTextContents())
+    .join('').replace(/\u00a0/g, ' ');
+  console.log(`ghost text: ${JSON.stringify(ghostText)}`);
+  assert.ok(ghostText.trim().length > 0, 'ghost text is empty');
+  await shot('ghost-text.png');
+
+  const before = await editorLines();
+  await page.keyboard.press('Tab');
+  await page.waitForFunction(() => document.querySelectorAll('.editor-instance [class*="ghost-text"]').length === 0, null, { timeout: 10000 });
+  const after = await editorLines();
+  const firstGhostLine = ghostText.split('\n')[0].trimEnd();
+  const line = after.find((l) => l.includes('return a'));
+  assert.ok(line && line.includes('return a' + firstGhostLine.slice(0, 20)),
+    `accepted text not in the editor.\nghost: ${JSON.stringify(ghostText)}\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(after)}`);
+  await shot('accepted.png');
+});
+
+test('"Latent: Ask about this repository" streams an answer with sources', async () => {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.keyboard.type('Latent: Ask about this repository');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Ask about this repository' }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget input').waitFor({ timeout: 10000 });
+  await page.keyboard.type('Where is add defined?');
+  await page.keyboard.press('Enter');
+  let text = '';
+  const end = Date.now() + 90000;
+  while (Date.now() < end && !/Sources/.test(text)) {
+    for (const f of page.frames()) {
+      const t = await f.evaluate(() => document.getElementById('answer')?.innerText ?? '').catch(() => '');
+      if (t) text = t;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  console.log(`answer view: ${JSON.stringify(text.slice(0, 300))}`);
+  assert.match(text, /Sources/);
+  assert.match(text, /math\.c:\d+/);
+  await shot('ask.png');
+});
