@@ -6,6 +6,7 @@ namespace latent::cli {
 
 // Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
 Command bench_command();
+Command inspect_command();
 Command make_model_command();
 Command index_command();
 Command symbols_command();
@@ -25,6 +26,7 @@ const std::vector<Command>& all_commands() {
       symbols_command(),
       search_command(),
       context_command(),
+      inspect_command(),
       bench_command(),
       make_model_command(),
   };

@@ -7,16 +7,16 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <unordered_set>
+#include <algorithm>
 
 namespace latent::gguf {
 
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
-constexpr uint32_t kDefaultAlignment = 32;
 constexpr int kMaxDims = 4;
 
 bool is_integer_type(ValueType t) {
@@ -98,9 +98,15 @@ std::string quoted(std::string_view s, size_t max_chars = 60) {
   return out + "\"";
 }
 
-std::string format_double(double v) {
+// Shortest decimal that reads back as the same value at the stored width (1e-06, not
+// 9.99999997e-07, for a FLOAT32 1e-6).
+std::string format_number(double v, bool is_float32) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  for (int prec = 6; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    const double back = std::strtod(buf, nullptr);
+    if (is_float32 ? static_cast<float>(back) == static_cast<float>(v) : back == v) break;
+  }
   return buf;
 }
 
@@ -285,7 +291,7 @@ std::string Value::to_display_string(size_t max_items) const {
   switch (type_) {
     case ValueType::STRING: return quoted(s_);
     case ValueType::BOOL: return u_ ? "true" : "false";
-    case ValueType::FLOAT32: case ValueType::FLOAT64: return format_double(f_);
+    case ValueType::FLOAT32: case ValueType::FLOAT64: return format_number(f_, type_ == ValueType::FLOAT32);
     case ValueType::ARRAY: break;
     default: return is_signed_type(type_) ? std::to_string(i_) : std::to_string(u_);
   }
@@ -579,6 +585,15 @@ void File::parse() {
       throw Error("tensor '" + ti.name + "': data [" + std::to_string(ti.offset) + ", +" + std::to_string(ti.n_bytes) +
                   ") lies outside the " + std::to_string(data_size) + "-byte data section (file truncated?)");
     ti.data = base_ + data_start + ti.offset;
+    // Kernels read block fields (fp16 scales, f32 values) in place; the largest power of two
+    // (up to 8) dividing the block size is the alignment that makes those reads aligned.
+    // Files with the default 32-byte alignment always satisfy it.
+    auto tr = type_traits(static_cast<uint32_t>(ti.type));
+    const size_t unit = std::min<size_t>(8, tr->block_bytes & (~tr->block_bytes + 1));
+    if (reinterpret_cast<uintptr_t>(ti.data) % unit != 0)
+      throw Error("tensor '" + ti.name + "': data at file offset " + std::to_string(data_start + ti.offset) +
+                  " is not aligned to the " + std::to_string(unit) + " bytes its " + std::string(tr->name) +
+                  " blocks need (general.alignment = " + std::to_string(alignment_) + ")");
   }
 }
 

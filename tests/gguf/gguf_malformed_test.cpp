@@ -199,6 +199,18 @@ TEST(gguf_malformed, tensor_infos) {
   expect_error(one("t.short", {8}, kF32, 0, 31), {"'t.short'", "outside"});
   // Header ends exactly at the file end with tensors declared: no data section at all.
   expect_error(Bytes{}.header(1, 0).tensor("t.nodata", {8}, kF32, 0), {"'t.nodata'"});
+  // With general.alignment 1 an offset can leave F32 data misaligned for in-place use.
+  {
+    auto build = [](uint64_t offset) {
+      Bytes b;
+      b.header(1, 1).kv_u32("general.alignment", 1).tensor("t.odd", {8}, kF32, offset).zeros(64);
+      return b;
+    };
+    const size_t header_end = build(0).b.size() - 64;
+    const uint64_t offset = (4 - header_end % 4) % 4 + 1;  // data address = 1 mod 4
+    expect_error(build(offset), {"'t.odd'", "not aligned to the 4 bytes"});
+    EXPECT_NO_THROW(gguf::File::from_memory(build(offset + 3).b));
+  }
   // Duplicate tensor names.
   Bytes dup;
   dup.header(2, 0).tensor("same", {8}, kF32, 0).tensor("same", {8}, kF32, 32).pad_to(32).zeros(64);

@@ -5,6 +5,7 @@
 //  - the golden README's activation quantizer definitions, re-implemented plainly here;
 //  - float64 dot products of the dequantized operands, and the scalar reference kernels, for
 //    every SIMD level this CPU has.
+#include <cpuid.h>
 #include <gtest/gtest.h>
 #include <immintrin.h>
 
@@ -76,7 +77,8 @@ uint32_t bits(float f) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(quant_convert, fp16_matches_f16c_hardware) {
-  ASSERT_TRUE(__builtin_cpu_supports("f16c")) << "this test needs F16C as its reference";
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  ASSERT_TRUE(__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C)) << "this test needs F16C as its reference";
   for (uint32_t h = 0; h < 65536; ++h) {
     const float a = quant::fp16_to_fp32(static_cast<uint16_t>(h)), b = hw_f16_to_f32(static_cast<uint16_t>(h));
     if (std::isnan(b)) {
@@ -114,7 +116,9 @@ TEST(quant_convert, bf16_rounds_to_nearest_even) {
   EXPECT_EQ(quant::fp32_to_bf16(above), 0x3f81);
   for (uint32_t h = 0; h < 65536; h += 7) {
     const float f = quant::bf16_to_fp32(static_cast<uint16_t>(h));
-    if (!std::isnan(f)) EXPECT_EQ(quant::fp32_to_bf16(f), h);
+    if (!std::isnan(f)) {
+      EXPECT_EQ(quant::fp32_to_bf16(f), h);
+    }
   }
 }
 
@@ -300,7 +304,9 @@ TEST(quant_roundtrip, quantization_error_is_bounded) {
       for (int64_t i = 0; i < n; ++i) err += double(y[i] - x[i]) * (y[i] - x[i]), ref += double(x[i]) * x[i];
       const double rel = std::sqrt(err / ref);
       EXPECT_LE(rel, bound.at(t)) << "scale " << scale;
-      if (t == TensorType::Q8_0 || t == TensorType::Q6_K) EXPECT_GT(rel, 0.0);
+      if (t == TensorType::Q8_0 || t == TensorType::Q6_K) {
+        EXPECT_GT(rel, 0.0);
+      }
     }
     // Constant zero input stays zero (no NaN from 0/0 scales).
     std::vector<float> zeros(static_cast<size_t>(block_of(t) * 2), 0.0f);
