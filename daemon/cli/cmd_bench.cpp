@@ -9,6 +9,7 @@ namespace latent::cli {
 
 // Suites (defined in bench_<suite>.cpp), one per line.
 int bench_engine(const ParsedArgs& args);
+int bench_tokenizer(const ParsedArgs& args);
 
 namespace {
 
@@ -21,6 +22,7 @@ struct Suite {
 const Suite kSuites[] = {
     // {"name", "what it measures", bench_name}, one per line.
     {"engine", "prefill/decode tokens/s vs the memory-bandwidth roofline", bench_engine},
+    {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
 };
 
 int run_bench(const ParsedArgs& args) {

@@ -13,6 +13,8 @@ Command symbols_command();
 Command search_command();
 Command context_command();
 Command logits_command();
+Command tokenize_command();
+Command detokenize_command();
 Command generate_command();
 Command complete_command();
 
@@ -21,6 +23,8 @@ const std::vector<Command>& all_commands() {
       // Entries, one per line, in help order.
       generate_command(),
       complete_command(),
+      tokenize_command(),
+      detokenize_command(),
       logits_command(),
       index_command(),
       symbols_command(),

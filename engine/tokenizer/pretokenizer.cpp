@@ -46,7 +46,8 @@ struct MatchDataDeleter {
 };
 using MatchDataPtr = std::unique_ptr<pcre2_match_data, MatchDataDeleter>;
 
-CodePtr compile(const std::u32string& pattern, uint32_t options, const std::string& shown) {
+CodePtr compile(const std::u32string& pattern, uint32_t options, const std::string& shown,
+                bool* jit = nullptr) {
   int error = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -56,7 +57,8 @@ CodePtr compile(const std::u32string& pattern, uint32_t options, const std::stri
                 std::to_string(error_offset) + ": " + pcre2_message(error));
   }
   // JIT is an optimisation only; the interpreter gives the same results where it is missing.
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  const bool compiled = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  if (jit) *jit = compiled;
   return CodePtr(code);
 }
 
@@ -223,6 +225,7 @@ std::u32string collapse_regex(std::string_view regex) {
 struct CompiledRegex {
   CodePtr code;
   bool collapsed = false;
+  bool jit = false;  // JIT-compiled: matched with pcre2_jit_match, which skips re-validation
 };
 
 }  // namespace
@@ -247,7 +250,7 @@ PreTokenizer::PreTokenizer(std::string_view pre) : impl_(std::make_unique<Impl>(
     // Code units are code points (or category stand-ins), matched without UTF/UCP so that \s,
     // classes and ranges behave like std::regex on the same units. $ only at the very end, as
     // in ECMAScript.
-    c.code = compile(c.collapsed ? collapse_regex(rx) : to_u32(rx), PCRE2_DOLLAR_ENDONLY, rx);
+    c.code = compile(c.collapsed ? collapse_regex(rx) : to_u32(rx), PCRE2_DOLLAR_ENDONLY, rx, &c.jit);
     impl_->any_collapsed |= c.collapsed;
     impl_->regexes.push_back(std::move(c));
   }
@@ -265,15 +268,16 @@ std::vector<std::string> PreTokenizer::supported_names() {
 
 std::vector<std::string> PreTokenizer::regexes(std::string_view pre) { return regex_set(pre); }
 
-void PreTokenizer::split(std::string_view text, std::vector<std::string>& out) const {
+void PreTokenizer::split(std::string_view text, std::string& repaired,
+                         std::vector<std::string_view>& pieces) const {
+  pieces.clear();
   if (text.empty()) return;
   // Code points and the byte offset where each starts (of the re-encoded text when the input
-  // held invalid UTF-8).
-  std::u32string cps;
-  cps.reserve(text.size());
-  std::vector<uint32_t> byte_at;
-  byte_at.reserve(text.size() + 1);
-  std::string repaired;
+  // held invalid UTF-8). Buffers are per thread and reused: this runs once per text fragment.
+  thread_local std::u32string cps, collapsed, spaced;
+  thread_local std::vector<uint32_t> byte_at, lengths, next;
+  cps.clear();
+  byte_at.clear();
   bool canonical = true;
   {
     uint32_t offset = 0;
@@ -281,7 +285,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& out) c
       const size_t start = pos;
       const uint32_t cp = utf8::decode(text, pos);
       const size_t len = utf8::encoded_length(cp);
-      canonical &= (len == pos - start) && (cp != utf8::kReplacement || text.substr(start, 3) == "\xEF\xBF\xBD");
+      if (len != pos - start || (cp == utf8::kReplacement && text.compare(start, 3, "\xEF\xBF\xBD") != 0))
+        canonical = false;
       cps.push_back(cp);
       byte_at.push_back(offset);
       offset += static_cast<uint32_t>(len);
@@ -289,35 +294,33 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& out) c
     byte_at.push_back(offset);
   }
   if (!canonical) {
+    repaired.clear();
     repaired.reserve(byte_at.back());
     for (uint32_t cp : cps) utf8::append(repaired, cp);
     text = repaired;
   }
 
   auto& categories = CategoryTable::instance();
-  std::u32string collapsed;
-  std::u32string spaced;  // code points, non-ASCII whitespace as U+000B
   if (impl_->any_collapsed) {
     collapsed.resize(cps.size());
     for (size_t i = 0; i < cps.size(); ++i) collapsed[i] = categories.get(cps[i]);
   }
-  spaced = cps;
+  spaced = cps;  // code points, non-ASCII whitespace as U+000B
   for (auto& cp : spaced)
     if (cp >= 0x80 && categories.get(cp) == kWhitespace) cp = kWhitespace;
 
-  static thread_local MatchDataPtr md(pcre2_match_data_create(1, nullptr));
-  std::vector<uint32_t> lengths{static_cast<uint32_t>(cps.size())};
-  std::vector<uint32_t> next;
+  thread_local MatchDataPtr md(pcre2_match_data_create(1, nullptr));
+  lengths.assign(1, static_cast<uint32_t>(cps.size()));
   for (const auto& rx : impl_->regexes) {
     const char32_t* subject = rx.collapsed ? collapsed.data() : spaced.data();
     next.clear();
-    next.reserve(lengths.size() * 2);
     size_t start = 0;
     for (uint32_t len : lengths) {
       const auto* chunk = reinterpret_cast<PCRE2_SPTR>(subject + start);
       size_t pos = 0, prev_end = 0;
       while (pos < len) {
-        const int rc = pcre2_match(rx.code.get(), chunk, len, pos, 0, md.get(), nullptr);
+        const int rc = rx.jit ? pcre2_jit_match(rx.code.get(), chunk, len, pos, 0, md.get(), nullptr)
+                              : pcre2_match(rx.code.get(), chunk, len, pos, 0, md.get(), nullptr);
         if (rc < 0) {
           if (rc != PCRE2_ERROR_NOMATCH) {
             throw Error("pre-tokenizer '" + impl_->name + "': regex match failed: " + pcre2_message(rc));
@@ -337,18 +340,20 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& out) c
     lengths.swap(next);
   }
 
+  pieces.reserve(lengths.size());
   size_t cp_pos = 0;
   for (uint32_t len : lengths) {
     const uint32_t b0 = byte_at[cp_pos], b1 = byte_at[cp_pos + len];
-    out.emplace_back(text.substr(b0, b1 - b0));
+    pieces.push_back(text.substr(b0, b1 - b0));
     cp_pos += len;
   }
 }
 
 std::vector<std::string> PreTokenizer::split(std::string_view text) const {
-  std::vector<std::string> out;
-  split(text, out);
-  return out;
+  std::string repaired;
+  std::vector<std::string_view> views;
+  split(text, repaired, views);
+  return {views.begin(), views.end()};
 }
 
 std::string sanitize_utf8(std::string_view text) {

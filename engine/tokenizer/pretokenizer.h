@@ -27,9 +27,12 @@ class PreTokenizer {
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
 
-  // Appends the UTF-8 pieces of `text` (invalid bytes already replaced by U+FFFD) to `out`.
-  void split(std::string_view text, std::vector<std::string>& out) const;
+  // The UTF-8 pieces of `text` (invalid bytes already replaced by U+FFFD).
   std::vector<std::string> split(std::string_view text) const;
+  // The same without copies: the pieces as views into `text`, or into `repaired` (where the text
+  // is rewritten when it holds invalid UTF-8). Both stay valid until the next call that reuses
+  // `repaired`.
+  void split(std::string_view text, std::string& repaired, std::vector<std::string_view>& pieces) const;
 
   const std::string& name() const;
   static std::vector<std::string> supported_names();

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <array>
-#include <queue>
+#include <atomic>
 #include <unordered_map>
 
 #include "tokenizer/pretokenizer.h"
@@ -122,6 +122,52 @@ class MergeTable {
   size_t mask_ = 0;
 };
 
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// BPE results of recent words. Source code repeats its identifiers, keywords and indentation,
+// so most words are found here. One cache per thread and tokenizer (no locking); a tokenizer is
+// identified by a process-unique serial number, never by its address, which could be reused.
+class WordCache {
+ public:
+  static constexpr size_t kMaxWords = size_t(1) << 16;
+  static constexpr size_t kMaxWordBytes = 48;
+
+  const int32_t* find(std::string_view word, size_t& n) const {
+    auto it = index_.find(word);
+    if (it == index_.end()) return nullptr;
+    n = it->second.second;
+    return ids_.data() + it->second.first;
+  }
+  void insert(std::string_view word, const int32_t* ids, size_t n) {
+    if (index_.size() >= kMaxWords) {
+      index_.clear();
+      ids_.clear();
+    }
+    index_.emplace(std::string(word), std::make_pair(uint32_t(ids_.size()), uint32_t(n)));
+    ids_.insert(ids_.end(), ids, ids + n);
+  }
+
+ private:
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, StringHash, std::equal_to<>> index_;
+  std::vector<int32_t> ids_;
+};
+
+std::atomic<uint64_t> g_next_serial{1};
+
+WordCache& word_cache(uint64_t serial) {
+  thread_local std::unordered_map<uint64_t, WordCache> caches;
+  thread_local uint64_t last_serial = 0;
+  thread_local WordCache* last = nullptr;
+  if (serial != last_serial) {
+    last = &caches[serial];
+    last_serial = serial;
+  }
+  return *last;
+}
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -145,6 +191,8 @@ struct Tokenizer::Impl {
 
   int32_t eot = kNoToken, fim_pre = kNoToken, fim_suf = kNoToken, fim_mid = kNoToken;
   std::vector<int32_t> eog;
+
+  const uint64_t serial = g_next_serial.fetch_add(1);
 
   explicit Impl(Vocab v) : vocab(std::move(v)), pre(vocab.pre) {}
 
@@ -364,10 +412,24 @@ struct Tokenizer::Impl {
   }
 
   void encode_text(std::string_view text, std::vector<int32_t>& out) const {
-    thread_local std::vector<std::string> words;
-    words.clear();
-    pre.split(text, words);
-    for (const auto& w : words) bpe_word(w, out);
+    thread_local std::vector<std::string_view> words;
+    thread_local std::string repaired;
+    pre.split(text, repaired, words);
+    WordCache& cache = word_cache(serial);
+    for (const auto& w : words) {
+      if (w.size() < 2 || w.size() > WordCache::kMaxWordBytes) {
+        bpe_word(w, out);
+        continue;
+      }
+      size_t n = 0;
+      if (const int32_t* ids = cache.find(w, n)) {
+        out.insert(out.end(), ids, ids + n);
+        continue;
+      }
+      const size_t before = out.size();
+      bpe_word(w, out);
+      cache.insert(w, out.data() + before, out.size() - before);
+    }
   }
 
   struct Match {

@@ -109,7 +109,7 @@ std::string random_utf8(std::mt19937& rng, size_t n_chars) {
 
 TEST(RoundTrip, RandomUtf8BothVocabs) {
   const Tokenizer llm(load_gguf_vocab(gguf::File::open(testing::golden_file("tokenizer/ggml-vocab-deepseek-llm.gguf"))));
-  std::mt19937 rng(1234);
+  std::mt19937 rng(1234);  // fixed: a failure reproduces
   for (int i = 0; i < 200; ++i) {
     const std::string s = random_utf8(rng, 1 + rng() % 60);
     EXPECT_EQ(coder().decode(coder().encode(s, false, false)), s);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <sstream>
 
 #include "common/golden.h"
@@ -16,8 +17,15 @@ namespace {
 using testing::golden_file;
 using testing::read_text_file;
 
-Tokenizer load(const std::string& name) {
-  return Tokenizer(load_gguf_vocab(gguf::File::open(golden_file("tokenizer/ggml-vocab-" + name + ".gguf"))));
+// Loaded once per vocabulary for the whole test binary.
+const Tokenizer& load(const std::string& name) {
+  static std::map<std::string, Tokenizer> loaded;
+  auto it = loaded.find(name);
+  if (it == loaded.end()) {
+    it = loaded.emplace(name, Tokenizer(load_gguf_vocab(gguf::File::open(
+                                  golden_file("tokenizer/ggml-vocab-" + name + ".gguf"))))).first;
+  }
+  return it->second;
 }
 
 // The .inp format: strings separated by "\n__ggml_vocab_test__\n" (the file ends with one).
@@ -46,7 +54,7 @@ std::vector<std::vector<int32_t>> read_outputs(const std::string& name) {
 class GoldenVocab : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenVocab, ReproducesEveryVector) {
-  const Tokenizer tok = load(GetParam());
+  const Tokenizer& tok = load(GetParam());
   const auto inputs = read_inputs(GetParam());
   const auto expected = read_outputs(GetParam());
   ASSERT_EQ(inputs.size(), expected.size()) << "golden .inp/.out disagree in length";
@@ -61,7 +69,7 @@ TEST_P(GoldenVocab, ReproducesEveryVector) {
 }
 
 TEST_P(GoldenVocab, DecodeInvertsEncode) {
-  const Tokenizer tok = load(GetParam());
+  const Tokenizer& tok = load(GetParam());
   for (const auto& s : read_inputs(GetParam())) {
     EXPECT_EQ(tok.decode(tok.encode(s, false, false)), s);
     EXPECT_EQ(tok.decode(tok.encode(s, false, true)), s);
@@ -71,7 +79,7 @@ TEST_P(GoldenVocab, DecodeInvertsEncode) {
 INSTANTIATE_TEST_SUITE_P(DeepSeek, GoldenVocab, ::testing::Values("deepseek-coder", "deepseek-llm"));
 
 TEST(GoldenPrompts, MatchLlamaCppWithBosAndSpecialTokens) {
-  const Tokenizer tok = load("deepseek-coder");
+  const Tokenizer& tok = load("deepseek-coder");
   for (const char* name : {"p1_short", "p2_fim", "p3_long"}) {
     const std::string text = read_text_file(golden_file(std::string("prompts/") + name + ".txt"));
     const auto expected = nlohmann::json::parse(
@@ -84,7 +92,7 @@ TEST(GoldenPrompts, MatchLlamaCppWithBosAndSpecialTokens) {
 }
 
 TEST(GoldenPrompts, FimTokensAreTextWithoutSpecialParsing) {
-  const Tokenizer tok = load("deepseek-coder");
+  const Tokenizer& tok = load("deepseek-coder");
   const std::string text = read_text_file(golden_file("prompts/p2_fim.txt"));
   const auto ids = tok.encode(text, false, false);
   for (int32_t id : {32015, 32016, 32017})
@@ -93,7 +101,7 @@ TEST(GoldenPrompts, FimTokensAreTextWithoutSpecialParsing) {
 }
 
 TEST(SpecialTokens, DeepSeekCoderIds) {
-  const Tokenizer tok = load("deepseek-coder");
+  const Tokenizer& tok = load("deepseek-coder");
   EXPECT_EQ(tok.find_token("<｜fim▁begin｜>"), 32016);
   EXPECT_EQ(tok.find_token("<｜fim▁hole｜>"), 32015);
   EXPECT_EQ(tok.find_token("<｜fim▁end｜>"), 32017);
@@ -116,7 +124,7 @@ TEST(SpecialTokens, DeepSeekCoderIds) {
 }
 
 TEST(SpecialTokens, DeepSeekLlmIds) {
-  const Tokenizer tok = load("deepseek-llm");
+  const Tokenizer& tok = load("deepseek-llm");
   EXPECT_EQ(tok.bos_id(), 100000);
   EXPECT_EQ(tok.eos_id(), 100001);
   EXPECT_EQ(tok.n_vocab(), 102400);
