@@ -144,8 +144,20 @@ class Chunker {
       bool definition;
     };
     std::vector<Unit> units;
+    // Comments join the unit after them, so a definition keeps its doc comment.
+    bool comment_pending = false;
+    uint32_t comment_start = 0;
     for (TSNode child : children) {
       uint32_t s = ts_node_start_point(child).row;
+      if (std::string_view(ts_node_type(child)).find("comment") != std::string_view::npos) {
+        if (!comment_pending) comment_start = s;
+        comment_pending = true;
+        continue;
+      }
+      if (comment_pending) {
+        s = std::min(s, comment_start);
+        comment_pending = false;
+      }
       TSPoint end = ts_node_end_point(child);
       uint32_t e = (end.column == 0 && end.row > s) ? end.row - 1 : end.row;
       s = std::clamp(s, lo, hi);
@@ -157,6 +169,10 @@ class Chunker {
         continue;
       }
       units.push_back({s, e, child, def});
+    }
+    if (units.empty()) {
+      split_lines(lo, hi);
+      return;
     }
     // Gaps (leading comments, blank lines, a class's opening line) belong to the next unit;
     // what trails the last child (closing braces) to the last one.
