@@ -50,6 +50,9 @@ int run_logits(const ParsedArgs& args) {
   else if (mla != "absorbed")
     throw UsageError("--mla: expected absorbed or plain, got '" + mla + "'");
 
+  std::vector<int32_t> tokens;
+  if (args.has("tokens")) tokens = parse_tokens(*args.get("tokens"));
+
   std::shared_ptr<model::Model> model;
   try {
     model = model::Model::load(model_path, o);
@@ -58,10 +61,7 @@ int run_logits(const ParsedArgs& args) {
     return 1;
   }
 
-  std::vector<int32_t> tokens;
-  if (args.has("tokens")) {
-    tokens = parse_tokens(*args.get("tokens"));
-  } else {
+  if (!args.has("tokens")) {
     try {
       tokenizer::Tokenizer tok(tokenizer::load_gguf_vocab(model->file()));
       tokens = tok.encode(*args.get("prompt"), /*add_special=*/true, /*parse_special=*/true);
