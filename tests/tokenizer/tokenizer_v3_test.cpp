@@ -54,6 +54,26 @@ TEST(DeepSeekV3, ImportsTokenizerJson) {
   EXPECT_EQ(tok.token_text(tok.fim_prefix_id()), "<｜fim▁begin｜>");
 }
 
+TEST(DeepSeekV3, MatchesAnIndependentHuggingFaceImplementation) {
+  // Ids from @lenml/tokenizers (JavaScript), see gen_deepseek_v3_vectors.js.
+  const auto j = nlohmann::json::parse(std::ifstream(std::filesystem::path(LATENT_TOKENIZER_TEST_DATA) /
+                                                     "deepseek_v3_hf_vectors.json"));
+  const auto& vectors = j.at("vectors");
+  ASSERT_GE(vectors.size(), 40u);
+  for (const auto& v : vectors) {
+    const auto text = v.at("text").get<std::string>();
+    EXPECT_EQ(v3().encode(text, false, false), v.at("ids").get<std::vector<int32_t>>()) << text;
+  }
+}
+
+TEST(DeepSeekV3, AsciiTildeIsNoSymbolAsInLlamaCpp) {
+  // llama.cpp's collapsed regexes give \p{S} the ASCII members $+<=>^`| only; Hugging Face's
+  // " ?[\p{P}\p{S}]+" would take " ~~" whole. We follow llama.cpp, the reference for GGUF models.
+  const PreTokenizer pre("deepseek-v3");
+  EXPECT_EQ(pre.split("x ~~ y"), (Pieces{"x", " ", "~~", " y"}));
+  EXPECT_EQ(pre.split("a +- b"), (Pieces{"a", " +-", " b"}));
+}
+
 TEST(DeepSeekV3, SplitsDigitsInGroupsOfThree) {
   const PreTokenizer pre("deepseek-v3");
   EXPECT_EQ(pre.split("1234567"), (Pieces{"123", "456", "7"}));
