@@ -13,7 +13,7 @@ if [ ! -x "$ext/node_modules/.bin/vsce" ] || [ "$ext/package-lock.json" -nt "$ex
 fi
 mkdir -p "$(dirname "$out")"
 cd "$ext"
-npm run --silent compile
+# vsce runs the "vscode:prepublish" script (npm run compile) before packaging.
 # --skip-license: the extension ships inside Latent and carries no separate LICENSE file;
 # --allow-missing-repository: there is no public repository URL to link from the marketplace.
 npx --no-install vsce package --skip-license --allow-missing-repository --out "$out" >/dev/null
