@@ -209,8 +209,18 @@ TEST_P(CpuOps, GroupLimitedSigmoidRoutingWithBiasNormAndScale) {
   }
 }
 
-TEST_P(CpuOps, LatentAttentionOverPagesMatchesNaiveSoftmax) {
-  const int64_t L = 24, rope = 8, W = L + rope, H = 3, T = 4, first = 9, S = first + T;
+struct AttentionShape {
+  int64_t T, first;
+};
+
+class CpuLatentAttention : public ::testing::TestWithParam<std::tuple<int, AttentionShape>> {};
+
+// Prefill-like (several queries) and decode-like (one query over a long cache, where the keys
+// are split into chunks whose partial softmax results are combined).
+TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
+  auto be_ = make_backend("cpu", {.threads = std::get<0>(GetParam())});
+  const auto [T, first] = std::get<1>(GetParam());
+  const int64_t L = 24, rope = 8, W = L + rope, H = 3, S = first + T;
   const int64_t rows_per_page = 4, n_pages = (S + rows_per_page - 1) / rows_per_page;
   // Pages hold two layers; layer 1's rows start half a page in (page_offset).
   std::vector<std::vector<float>> pages(size_t(n_pages), std::vector<float>(size_t(2 * rows_per_page * W), 0.0f));
@@ -250,6 +260,11 @@ TEST_P(CpuOps, LatentAttentionOverPagesMatchesNaiveSoftmax) {
   for (const auto& pg : pages)
     for (int64_t i = 0; i < rows_per_page * W; ++i) ASSERT_EQ(pg[size_t(i)], 0.0f);
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CpuLatentAttention,
+                         ::testing::Combine(::testing::Values(0, 3),
+                                            ::testing::Values(AttentionShape{4, 9}, AttentionShape{1, 300},
+                                                              AttentionShape{2, 130})));
 
 TEST_P(CpuOps, RejectsRowsOutsideTheTable) {
   std::vector<float> table(8 * 4, 1.0f), out(8 * 2);

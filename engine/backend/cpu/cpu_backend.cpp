@@ -441,34 +441,85 @@ class CpuBackend final : public Backend {
     if (first_pos + T > cache.n_rows)
       fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
                                        " but the cache holds " + std::to_string(cache.n_rows));
-    // Items are (token, block of heads): each cache row is read once per item and used by all
-    // heads of the block; the block size keeps every thread busy in single-token decode.
-    const int64_t hb = std::max<int64_t>(1, std::min<int64_t>(H, (H * T) / (2 * pool_.n_threads())));
-    const int64_t n_hb = (H + hb - 1) / hb;
-    pool_.run(T * n_hb, [&](int64_t item, int thread) {
-      const int64_t t = item / n_hb, h0 = (item % n_hb) * hb, h1 = std::min(H, h0 + hb);
-      const int64_t S = first_pos + t + 1;
+    // Items are (token, chunk of its keys) covering all heads, so each cache row is read once
+    // per token and used by every head while it is in L1. Prefill has tokens enough to keep
+    // the threads busy with one chunk each; decode splits a token's keys into chunks whose
+    // partial softmax results are combined afterwards (as flash decoding does).
+    const int64_t threads = pool_.n_threads();
+    auto chunks_for = [&](int64_t S) -> int64_t {
+      if (T >= 2 * threads) return 1;
+      const int64_t want = (2 * threads + T - 1) / T;
+      return std::clamp<int64_t>((S + 63) / 64, 1, want);
+    };
+    std::vector<int64_t> first_item(size_t(T) + 1, 0);
+    for (int64_t t = 0; t < T; ++t)
+      first_item[size_t(t) + 1] = first_item[size_t(t)] + chunks_for(first_pos + t + 1);
+    const int64_t n_items = first_item[size_t(T)];
+    const bool chunked = n_items > T;
+    const int64_t P = L + 2;  // a partial result: max, sum, then the unnormalized output
+    if (chunked) partial_.resize(size_t(n_items * H * P));
+    pool_.run(n_items, [&](int64_t item, int thread) {
+      const int64_t t = int64_t(std::upper_bound(first_item.begin(), first_item.end(), item) - first_item.begin()) - 1;
+      const int64_t nc = first_item[size_t(t) + 1] - first_item[size_t(t)], c = item - first_item[size_t(t)];
+      const int64_t S = first_pos + t + 1, len = (S + nc - 1) / nc;
+      const int64_t s0 = c * len, s1 = std::min(S, s0 + len), n = s1 - s0;
       auto& sc = thread_scratch_[size_t(thread)];
-      sc.resize(size_t((h1 - h0) * S));
-      // Scores page by page: a page's rows are strided like a weight matrix, so the quant
-      // library's F32 row kernel computes each head's scores against a whole page at once.
-      for (int64_t s0 = 0; s0 < S; s0 += cache.rows_per_page) {
-        const int64_t rows = std::min(cache.rows_per_page, S - s0);
-        for (int64_t h = h0; h < h1; ++h)
-          quant::vec_dot_rows(TensorType::F32, W, cache.row(s0), cache.row_stride, rows, q.row(h, t),
-                              &sc[size_t((h - h0) * S + s0)]);
+      sc.resize(size_t(H * n));
+      // Scores page run by page run: a page's rows are strided like a weight matrix, so the
+      // quant library's F32 row kernel computes a head's scores against them in one call.
+      for (int64_t s = s0; s < s1;) {
+        const int64_t rows = std::min(cache.rows_per_page - s % cache.rows_per_page, s1 - s);
+        for (int64_t h = 0; h < H; ++h)
+          quant::vec_dot_rows(TensorType::F32, W, cache.row(s), cache.row_stride, rows, q.row(h, t),
+                              &sc[size_t(h * n + s - s0)]);
+        s += rows;
       }
-      for (int64_t h = h0; h < h1; ++h) {
-        float* hs = &sc[size_t((h - h0) * S)];
-        for (int64_t s = 0; s < S; ++s) hs[s] *= scale;
-        softmax_inplace(hs, S);
-        std::memset(out.row(h, t), 0, size_t(L) * sizeof(float));
+      for (int64_t h = 0; h < H; ++h) {
+        float* hs = &sc[size_t(h * n)];
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < n; ++i) mx = std::max(mx, hs[i] *= scale);
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += (hs[i] = std::exp(hs[i] - mx));
+        float* o;
+        if (nc == 1) {
+          // Whole softmax here: normalize first, as ggml's soft_max does before the V product.
+          const float inv = float(1.0 / sum);
+          for (int64_t i = 0; i < n; ++i) hs[i] *= inv;
+          o = reinterpret_cast<float*>(out.row(h, t));
+        } else {
+          float* part = &partial_[size_t((item * H + h) * P)];
+          part[0] = mx;
+          part[1] = float(sum);
+          o = part + 2;
+        }
+        std::memset(o, 0, size_t(L) * sizeof(float));
       }
-      for (int64_t s = 0; s < S; ++s) {
+      for (int64_t s = s0; s < s1; ++s) {
         const float* r = cache.row(s);
-        for (int64_t h = h0; h < h1; ++h)
-          axpy_f32(reinterpret_cast<float*>(out.row(h, t)), r, sc[size_t((h - h0) * S + s)], L);
+        for (int64_t h = 0; h < H; ++h) {
+          float* o = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
+          axpy_f32(o, r, sc[size_t(h * n + s - s0)], L);
+        }
       }
+    });
+    if (!chunked) return;
+    pool_.run(T * H, [&](int64_t th, int) {
+      const int64_t t = th / H, h = th % H;
+      const int64_t i0 = first_item[size_t(t)], i1 = first_item[size_t(t) + 1];
+      if (i1 - i0 == 1) return;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t i = i0; i < i1; ++i) mx = std::max(mx, partial_[size_t((i * H + h) * P)]);
+      float* o = reinterpret_cast<float*>(out.row(h, t));
+      std::memset(o, 0, size_t(L) * sizeof(float));
+      double sum = 0;
+      for (int64_t i = i0; i < i1; ++i) {
+        const float* part = &partial_[size_t((i * H + h) * P)];
+        const float w = std::exp(part[0] - mx);
+        sum += double(w) * part[1];
+        axpy_f32(o, part + 2, w, L);
+      }
+      const float inv = float(1.0 / sum);
+      for (int64_t i = 0; i < L; ++i) o[i] *= inv;
     });
   }
 
@@ -536,6 +587,7 @@ class CpuBackend final : public Backend {
   size_t cur_ = 0;                  // block holding the top of the stack
   size_t arena_used_ = 0;           // bytes used in arena_[cur_]
   std::vector<uint8_t> act_;                      // activations in the weight's vec_dot type
+  std::vector<float> partial_;                    // chunked attention: per chunk max, sum, output
   std::vector<std::vector<float>> thread_scratch_;  // per worker: scores, rope tables
 };
 
