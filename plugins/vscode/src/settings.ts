@@ -1,5 +1,6 @@
 // The extension's settings (latent.*) and what latentd receives from them. No `vscode` import:
 // the node tests load this module without VS Code.
+import { homedir } from 'os';
 
 /** The `latent.*` settings as read from the configuration. */
 export interface LatentSettings {
@@ -56,7 +57,8 @@ export function daemonSettings(s: LatentSettings): Record<string, unknown> {
   if (s.languages['*'] === false) {
     out.enabledLanguages = Object.keys(s.languages).filter((k) => k !== '*' && s.languages[k]);
   }
-  if (s.modelPath) out.model = s.modelPath;
+  // latentd gets the path as is; a leading "~" is the editor's to expand.
+  if (s.modelPath) out.model = s.modelPath.replace(/^~(?=$|[\\/])/, homedir());
   if (s.backend && s.backend !== 'auto') out.backend = s.backend;
   if (s.contextBudget > 0) out.contextBudget = s.contextBudget;
   return out;

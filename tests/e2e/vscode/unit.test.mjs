@@ -89,3 +89,8 @@ test('answer stream appends chunks, takes final sources, renders file:line links
   assert.match(a.markdown('Where?'), /- \[\/w\/b\.c:1\]\(file:\/\/\/w\/b\.c#L1\)/);
   assert.deepEqual(normalizeSources('junk'), []);
 });
+
+test('a model path starting with ~ reaches the daemon expanded', () => {
+  assert.equal(daemonSettings({ ...DEFAULT_SETTINGS, modelPath: '~/m.gguf' }).model, path.join(os.homedir(), 'm.gguf'));
+  assert.equal(daemonSettings({ ...DEFAULT_SETTINGS, modelPath: '/a/~b.gguf' }).model, '/a/~b.gguf');
+});

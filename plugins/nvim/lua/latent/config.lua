@@ -77,6 +77,10 @@ function M.server_settings()
       s[k] = v
     end
   end
+  if type(s.model) == 'string' then
+    -- latentd gets the path as is; '~' and $VARS are the editor's to expand.
+    s.model = vim.fn.expand(s.model)
+  end
   s.debounceMs = M.options.debounce_ms
   if #M.options.filetypes > 0 then
     s.enabledLanguages = M.options.filetypes
