@@ -162,6 +162,11 @@ WordCache& word_cache(uint64_t serial) {
   thread_local uint64_t last_serial = 0;
   thread_local WordCache* last = nullptr;
   if (serial != last_serial) {
+    if (!caches.count(serial) && caches.size() >= 4) {
+      // Bounded per thread: drop the cache of the oldest tokenizer (likely destroyed by now).
+      caches.erase(std::min_element(caches.begin(), caches.end(),
+                                    [](const auto& a, const auto& b) { return a.first < b.first; }));
+    }
     last = &caches[serial];
     last_serial = serial;
   }

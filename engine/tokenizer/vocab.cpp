@@ -13,6 +13,10 @@ void validate_vocab(const Vocab& v, const std::string& source) {
     fail("tokenizer model '" + v.model +
          "' is not supported (tokenizer.ggml.model must be gpt2: byte-level BPE as DeepSeek uses)");
   }
+  if (v.pre.empty()) {
+    fail("no pre-tokenizer type (tokenizer.ggml.pre); llama.cpp would fall back to a generic regex "
+         "that degrades DeepSeek models: reconvert the model with a current llama.cpp converter");
+  }
   const auto names = PreTokenizer::supported_names();
   if (std::find(names.begin(), names.end(), v.pre) == names.end()) {
     std::string list;

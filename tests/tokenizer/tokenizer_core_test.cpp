@@ -5,6 +5,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 #include "common/golden.h"
 #include "gguf/gguf.h"
@@ -142,6 +143,29 @@ TEST(StreamDecoder, HoldsBackIncompleteCharacters) {
   streamed += dec.flush();
   EXPECT_TRUE(split_seen) << "the text should contain a character split across tokens";
   EXPECT_EQ(streamed, text);
+}
+
+TEST(Threads, ConcurrentEncodesAgreeWithSequentialOnes) {
+  // A fresh tokenizer: its per-thread word caches start empty and fill while the threads race.
+  const Tokenizer tok(coder().vocab());
+  std::mt19937 rng(99);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 64; ++i) texts.push_back(random_utf8(rng, 200) + " int x = 42; // " + std::to_string(i));
+  std::vector<std::vector<std::vector<int32_t>>> results(4, std::vector<std::vector<int32_t>>(texts.size()));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t k = 0; k < texts.size(); ++k) {
+        const size_t i = (k + t * 16) % texts.size();
+        results[t][i] = tok.encode(texts[i], false, true);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto expected = coder().encode(texts[i], false, true);
+    for (size_t t = 0; t < results.size(); ++t) EXPECT_EQ(results[t][i], expected) << "thread " << t << " text " << i;
+  }
 }
 
 TEST(GgufRoundTrip, WrittenVocabReadsBackIdentically) {
