@@ -14,8 +14,8 @@
 // With Options::emulate_activation_quant, every matmul input is first converted to the
 // activation format llama.cpp feeds its kernels for that weight type (Q8_0/Q8_K/F16/BF16, see
 // quantize_activations_roundtrip), including the absorbed attention's q_nope (for attn_k_b) and
-// attention output latent (for attn_v_b). Q8_1's fp16-rounded block sum (Q4_1/Q5_1 weights) is
-// not emulated.
+// attention output latent (for attn_v_b). For Q4_1/Q5_1 weights the min term uses the exact sum
+// of the Q8_1 activations (as engine/quant does); ggml rounds that sum to fp16 first.
 #pragma once
 
 #include <cstdint>
