@@ -42,6 +42,10 @@ export function cacheHitRate(status: Record<string, unknown>): number | undefine
   if (hits !== undefined && misses !== undefined && hits + misses > 0) return hits / (hits + misses);
   const lookups = num(c.lookups);
   if (hits !== undefined && lookups) return hits / lookups;
+  // Prompt tokens served from the prefix cache versus those the engine had to evaluate.
+  const cached = num(c.promptTokensCached) ?? num(c.promptTokensReused);
+  const evaluated = num(c.promptTokensEvaluated);
+  if (cached !== undefined && evaluated !== undefined && cached + evaluated > 0) return cached / (cached + evaluated);
   return undefined;
 }
 
@@ -104,7 +108,7 @@ export function formatStatusBar(result: unknown): StatusBarView {
   const tooltip = [
     `Model: ${model ?? `none loaded (${problem ?? 'set latent.modelPath'})`}`,
     `Backend: ${backend ?? 'unknown'}`,
-    rate !== undefined ? `Prefix cache hit rate: ${(rate * 100).toFixed(1)}%` : 'Prefix cache: no requests yet',
+    rate !== undefined ? `Prefix cache hit rate: ${(rate * 100).toFixed(1)}%` : 'Prefix cache: no hit statistics from latentd yet',
     ...idx.lines.map((l) => `Index ${l}`),
   ];
   const queue = obj(status.queue);

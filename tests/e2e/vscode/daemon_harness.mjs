@@ -58,6 +58,7 @@ export async function startDaemon(root, overrides = {}) {
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(proc.stdout), new rpc.StreamMessageWriter(proc.stdin));
   const settings = { ...DEFAULT_SETTINGS, ...overrides };
+  // Tests change fields of `settings` and notify; answers always read the current values.
   const configRequests = [];
   conn.onRequest('workspace/configuration', (params) => {
     configRequests.push(params);

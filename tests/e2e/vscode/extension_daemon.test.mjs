@@ -82,3 +82,15 @@ test('the daemon asked for the latent configuration section and got the extensio
   const asked = d.configRequests.flatMap((p) => p.items.map((i) => i.section));
   assert.ok(asked.includes('latent'), `configuration requests: ${JSON.stringify(d.configRequests)}`);
 });
+
+test('settings reach the daemon at start and after a change (workspace/configuration pull)', async () => {
+  let s = await d.conn.sendRequest('latent/status', {});
+  assert.equal(s.settings.debounceMs, 0, JSON.stringify(s.settings));
+  d.settings.contextBudget = 777;
+  d.settings.languages = { '*': false, c: true };
+  const pulls = d.configRequests.length;
+  await d.conn.sendNotification('workspace/didChangeConfiguration', { settings: null });
+  s = await waitStatus(d, (st) => st.settings?.contextBudget === 777, 10000);
+  assert.deepEqual(s.settings.enabledLanguages, ['c']);
+  assert.ok(d.configRequests.length > pulls, 'the daemon pulled the configuration again');
+});

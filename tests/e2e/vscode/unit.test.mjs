@@ -94,3 +94,9 @@ test('a model path starting with ~ reaches the daemon expanded', () => {
   assert.equal(daemonSettings({ ...DEFAULT_SETTINGS, modelPath: '~/m.gguf' }).model, path.join(os.homedir(), 'm.gguf'));
   assert.equal(daemonSettings({ ...DEFAULT_SETTINGS, modelPath: '/a/~b.gguf' }).model, '/a/~b.gguf');
 });
+
+test('cache hit rate from prompt tokens served by the prefix cache', () => {
+  const v = formatStatusBar({ model: { loaded: true, name: 'm' }, backend: 'cpu', cache: { promptTokensCached: 900, promptTokensEvaluated: 100 } });
+  assert.equal(v.text, 'Latent: m · cpu · cache 90%');
+  assert.match(formatStatusBar({ model: { loaded: true, name: 'm' }, cache: { steps: 3 } }).tooltip, /no hit statistics/);
+});
