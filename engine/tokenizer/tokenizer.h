@@ -9,7 +9,8 @@
 // StreamDecoder holds back until it is complete.
 //
 // A Tokenizer is immutable after construction; all const methods are safe to call from several
-// threads at once.
+// threads at once. Each thread keeps a bounded cache of recent words' BPE results (64k words
+// per tokenizer, for the 4 most recent tokenizers it used), since code repeats its identifiers.
 #pragma once
 
 #include <cstdint>
