@@ -317,7 +317,7 @@ void LspSession::register_handlers() {
         auto on_partial = [this, alive, partial_token](const AskPartial& part) {
           if (alive.expired() || partial_token.is_null()) return;
           Json value;
-          if (!part.sources.empty()) {
+          if (part.text.empty()) {
             Json sources = Json::array();
             for (const auto& s : part.sources) sources.push_back(to_ask_source(s));
             value = Json{{"sources", sources}};

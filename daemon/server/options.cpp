@@ -40,13 +40,15 @@ std::vector<std::string> apply_settings(const nlohmann::json& settings, Options&
   for (const auto& [key, v] : settings.items()) {
     if (v.is_null()) continue;
     int64_t n = 0;
-    if (key == "model") {
+    if (key == "model" || key == "modelPath") {
       if (v.is_string()) o.model_path = v.get<std::string>();
       else problems.push_back("setting model: expected a file path string, got " + v.dump());
     } else if (key == "backend") {
       std::string b = v.is_string() ? v.get<std::string>() : std::string();
-      if (b == "cpu" || b == "vulkan" || b == "cuda") o.backend = b;
-      else problems.push_back("setting backend: expected \"cpu\", \"vulkan\" or \"cuda\", got " + v.dump());
+      // "auto" lets the daemon choose; it chooses the CPU backend, the one every machine has.
+      if (b == "auto") o.backend = "cpu";
+      else if (b == "cpu" || b == "vulkan" || b == "cuda") o.backend = b;
+      else problems.push_back("setting backend: expected \"cpu\", \"vulkan\", \"cuda\" or \"auto\", got " + v.dump());
     } else if (key == "threads") {
       if (read_int(v, key, 0, 1024, n, problems)) o.engine_threads = static_cast<int>(n);
     } else if (key == "contextBudget") {
@@ -64,7 +66,7 @@ std::vector<std::string> apply_settings(const nlohmann::json& settings, Options&
     } else if (key == "indexOnStartup") {
       if (v.is_boolean()) o.index_on_startup = v.get<bool>();
       else problems.push_back("setting indexOnStartup: expected true or false, got " + v.dump());
-    } else if (key == "enabledLanguages") {
+    } else if (key == "enabledLanguages" || key == "languages") {
       bool ok = v.is_array() && std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string(); });
       if (ok) o.enabled_languages = v.get<std::vector<std::string>>();
       else problems.push_back("setting enabledLanguages: expected an array of language ids, got " + v.dump());

@@ -3,6 +3,8 @@
 // camelCase keys (editors expose them as latent.<key>):
 //   model, backend, threads, contextBudget, debounceMs, enabledLanguages, maxLines, maxTokens,
 //   askMaxTokens, askSources, indexOnStartup
+// ("modelPath" and "languages" are accepted as aliases of model and enabledLanguages; backend
+// "auto" means the daemon's choice.)
 #pragma once
 
 #include <cstdint>

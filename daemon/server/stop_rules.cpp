@@ -41,7 +41,12 @@ CompletionMode choose_completion_mode(std::string_view line_prefix, std::string_
   // block to be written before them.
   bool suffix_is_closers = rest.find_first_not_of(")]};,") == std::string_view::npos;
   if (!suffix_is_closers) return CompletionMode::SingleLine;
-  if (is_blank(line_prefix) || ends_with_opener(line_prefix)) return CompletionMode::MultiLine;
+  if (is_blank(line_prefix)) return CompletionMode::MultiLine;
+  std::string_view t = trim_right(line_prefix);
+  char c = t.back();
+  if (c == '{' || c == ':' || (t.size() >= 2 && t.substr(t.size() - 2) == "=>")) return CompletionMode::MultiLine;
+  // "f(" at the end of a line starts arguments on the next lines; "f(|)" is filled in place.
+  if ((c == '(' || c == '[') && rest.empty()) return CompletionMode::MultiLine;
   return CompletionMode::SingleLine;
 }
 
