@@ -1,8 +1,7 @@
 // AVX-512 (F, BW, VL) + VNNI dot kernels; this file alone is compiled with those target flags
-// and is only called after the dispatcher checked the CPU. Legacy 32-element formats take two
-// blocks per 512-bit register and use VPDPBUSD (unsigned x signed bytes, accumulated into
-// int32): signed weights are biased to unsigned and the bias is removed with a second VPDPBUSD
-// against the same activations. K-quants use 512-bit VPMADDUBSW with per-32 scales.
+// and is only called after the dispatcher checked the CPU. Float formats use 512-bit FMA,
+// legacy 32-element formats VPDPBUSD on 256-bit registers, K-quants 512-bit VPMADDUBSW with
+// per-32 scales (two sub-blocks per register).
 #include "quant/kernels_x86.h"
 
 namespace latent::quant::detail {
@@ -73,52 +72,49 @@ inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_c
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Per-block float scales for a pair of blocks: lanes 0..7 d0, lanes 8..15 d1.
-inline __m512 pair_scale(float d0, float d1) {
-  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+
+// Legacy formats against Q8_0/Q8_1, one block per 256-bit register. VPDPBUSD multiplies
+// unsigned by signed bytes and sums groups of four into int32 in one instruction (AVX2 needs
+// VPMADDUBSW + VPMADDWD): unsigned quants (Q4_1, Q5_1) go in directly, signed ones (Q4_0, Q5_0,
+// Q8_0) as |w| with w's sign moved onto the activations. Two blocks per 512-bit register were
+// measured slower on the development machine: the per-block scale work, not the byte math,
+// dominates, and 512-bit ops halve the ports available for it.
+template <typename WBlock, typename XBlock, __m256i (*Quants)(const WBlock&), bool kSigned, bool kHasMin>
+inline __m256 legacy_block(const WBlock& a, const XBlock& b, __m256 acc, float& acc_m) {
+  const __m256i q = Quants(a);
+  const __m256i y = load256(b.qs);
+  const __m256i s = kSigned ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q))
+                            : _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, y);
+  const float dy = h2f(b.d);
+  if constexpr (kHasMin) acc_m += h2f(a.m) * (dy * static_cast<float>(b.s));
+  return _mm256_fmadd_ps(_mm256_set1_ps(h2f(a.d) * dy), _mm256_cvtepi32_ps(s), acc);
 }
 
-// Legacy formats against Q8_0/Q8_1: Unsigned(a, i) returns the weight quants of block i as
-// unsigned bytes u = q + bias; the exact integer dot is dpbusd(u, y) − dpbusd(bias, y).
-template <typename WBlock, typename XBlock, __m256i (*Unsigned)(const WBlock&), int kBias, bool kHasMin>
+template <typename WBlock, typename XBlock, __m256i (*Quants)(const WBlock&), bool kSigned, bool kHasMin>
 float dot_legacy(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const WBlock*>(w);
   auto* b = static_cast<const XBlock*>(x);
-  const int64_t nb = n / kQK;
-  __m512 acc = _mm512_setzero_ps();
+  // Two accumulators halve the FMA latency chain.
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   float acc_m = 0;
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(kBias));
+  const int64_t nb = n / kQK;
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    const __m512i u = join(Unsigned(a[i]), Unsigned(a[i + 1]));
-    const __m512i y = join(load256(b[i].qs), load256(b[i + 1].qs));
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
-    if (kBias) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, y));
-    const float dy0 = h2f(b[i].d), dy1 = h2f(b[i + 1].d);
-    acc = _mm512_fmadd_ps(pair_scale(h2f(a[i].d) * dy0, h2f(a[i + 1].d) * dy1), _mm512_cvtepi32_ps(s), acc);
-    if constexpr (kHasMin)
-      acc_m += h2f(a[i].m) * (dy0 * static_cast<float>(b[i].s)) + h2f(a[i + 1].m) * (dy1 * static_cast<float>(b[i + 1].s));
+    acc0 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i], b[i], acc0, acc_m);
+    acc1 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i + 1], b[i + 1], acc1, acc_m);
   }
-  float tail = 0;
-  if (i < nb) {
-    const __m256i u = Unsigned(a[i]);
-    const __m256i y = load256(b[i].qs);
-    __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, y);
-    if (kBias) s = _mm256_sub_epi32(s, _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(static_cast<char>(kBias)), y));
-    const float dy = h2f(b[i].d);
-    tail = static_cast<float>(hsum_i32(s)) * (h2f(a[i].d) * dy);
-    if constexpr (kHasMin) tail += h2f(a[i].m) * (dy * static_cast<float>(b[i].s));
-  }
-  return hsum512(acc) + acc_m + tail;
+  if (i < nb) acc0 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i], b[i], acc0, acc_m);
+  return hsum(_mm256_add_ps(acc0, acc1)) + acc_m;
 }
 
-inline __m256i u_q8_0(const BlockQ8_0& blk) { return _mm256_xor_si256(load256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80))); }
-inline __m256i u_q4_0(const BlockQ4_0& blk) { return nibbles_32(blk.qs); }
-inline __m256i u_q4_1(const BlockQ4_1& blk) { return nibbles_32(blk.qs); }
-inline __m256i u_q5_0(const BlockQ5_0& blk) {
-  return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
+inline __m256i q_q8_0(const BlockQ8_0& blk) { return load256(blk.qs); }
+inline __m256i q_q4_0(const BlockQ4_0& blk) { return _mm256_sub_epi8(nibbles_32(blk.qs), _mm256_set1_epi8(8)); }
+inline __m256i q_q4_1(const BlockQ4_1& blk) { return nibbles_32(blk.qs); }
+// Q5_0: nibble | 0xF0 where the fifth bit is clear, i.e. nibble + 16*bit - 16 as int8.
+inline __m256i q_q5_0(const BlockQ5_0& blk) {
+  return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(~load_u32(blk.qh), static_cast<char>(0xF0)));
 }
-inline __m256i u_q5_1(const BlockQ5_1& blk) {
+inline __m256i q_q5_1(const BlockQ5_1& blk) {
   return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
 }
 
@@ -226,11 +222,11 @@ void rows_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const vo
 
 constexpr DotFn kF16 = dot_half<load_f16x16, load_f16x16_masked>;
 constexpr DotFn kBF16 = dot_half<load_bf16x16, load_bf16x16_masked>;
-constexpr DotFn kQ4_0 = dot_legacy<BlockQ4_0, BlockQ8_0, u_q4_0, 8, false>;
-constexpr DotFn kQ4_1 = dot_legacy<BlockQ4_1, BlockQ8_1, u_q4_1, 0, true>;
-constexpr DotFn kQ5_0 = dot_legacy<BlockQ5_0, BlockQ8_0, u_q5_0, 16, false>;
-constexpr DotFn kQ5_1 = dot_legacy<BlockQ5_1, BlockQ8_1, u_q5_1, 0, true>;
-constexpr DotFn kQ8_0 = dot_legacy<BlockQ8_0, BlockQ8_0, u_q8_0, 128, false>;
+constexpr DotFn kQ4_0 = dot_legacy<BlockQ4_0, BlockQ8_0, q_q4_0, true, false>;
+constexpr DotFn kQ4_1 = dot_legacy<BlockQ4_1, BlockQ8_1, q_q4_1, false, true>;
+constexpr DotFn kQ5_0 = dot_legacy<BlockQ5_0, BlockQ8_0, q_q5_0, true, false>;
+constexpr DotFn kQ5_1 = dot_legacy<BlockQ5_1, BlockQ8_1, q_q5_1, false, true>;
+constexpr DotFn kQ8_0 = dot_legacy<BlockQ8_0, BlockQ8_0, q_q8_0, true, false>;
 
 }  // namespace
 
