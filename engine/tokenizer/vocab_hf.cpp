@@ -55,6 +55,12 @@ std::string pre_from_tokenizer_json(const json& pre, const std::string& source) 
   const auto collect = [&](const json& node) {
     const std::string type = node.value("type", "");
     if (type == "Split") {
+      // llama.cpp keeps both the matches and the text between them: "Isolated", not inverted.
+      const std::string behavior = node.value("behavior", "Isolated");
+      if (behavior != "Isolated" || node.value("invert", false)) {
+        regexes.push_back("<Split " + behavior + (node.value("invert", false) ? " inverted" : "") + ">");
+        return;
+      }
       const json& pattern = node.at("pattern");
       if (pattern.contains("Regex")) regexes.push_back(normalize_regex(pattern["Regex"].get<std::string>()));
       else if (pattern.contains("String")) regexes.push_back(pattern["String"].get<std::string>());
