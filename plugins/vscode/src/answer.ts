@@ -60,14 +60,24 @@ export class AnswerStream {
     this.error = message;
   }
 
-  /** Markdown of the whole view; sources link to `file:///…#L<line>`. */
+  /** Markdown of the question and the answer so far. */
   markdown(question: string): string {
     const parts = [`### ${question}`, '', this.text || (this.done ? '' : '_Thinking…_')];
     if (this.error) parts.push('', `**latentd could not answer:** ${this.error}`);
-    if (this.sources.length > 0) {
-      parts.push('', '#### Sources', '');
-      for (const s of this.sources) parts.push(`- [${s.label}](${s.uri}#L${s.line})`);
-    }
     return parts.join('\n');
   }
+
+  /**
+   * The sources as HTML links carrying `data-open="file:///…#L<line>"`. Not markdown: markdown
+   * renderers (markdown-it's validateLink) drop file: links.
+   */
+  sourcesHtml(): string {
+    if (this.sources.length === 0) return '';
+    const items = this.sources.map((s) => `<li><a href="#" data-open="${escapeHtml(`${s.uri}#L${s.line}`)}">${escapeHtml(s.label)}</a></li>`);
+    return `<h4>Sources</h4><ul>${items.join('')}</ul>`;
+  }
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

@@ -1,10 +1,10 @@
 // "Latent: Ask about this repository": sends latent/ask with a partialResultToken and streams
-// the answer into a webview as markdown (rendered by VS Code's own markdown engine), with the
-// cited file:line sources as links that open the file at that line.
+// the answer into a webview as markdown (rendered by VS Code's own markdown engine), followed by
+// the cited file:line sources as links that open the file at that line.
 import * as crypto from 'crypto';
 import * as vscode from 'vscode';
 import { ProgressType } from 'vscode-languageclient/node';
-import { AnswerStream } from './answer';
+import { AnswerStream, escapeHtml } from './answer';
 import { Latent } from './latent';
 
 const RENDER_INTERVAL_MS = 80;
@@ -14,8 +14,7 @@ async function renderMarkdown(md: string): Promise<string> {
     return await vscode.commands.executeCommand<string>('markdown.api.render', md);
   } catch {
     // The built-in markdown extension is disabled: show the text as it is.
-    const esc = md.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    return `<pre>${esc}</pre>`;
+    return `<pre>${escapeHtml(md)}</pre>`;
   }
 }
 
@@ -29,10 +28,10 @@ pre,code{font-family:var(--vscode-editor-font-family)}</style></head>
 const vscode = acquireVsCodeApi();
 window.addEventListener('message', (e) => { document.getElementById('answer').innerHTML = e.data.html; });
 document.addEventListener('click', (e) => {
-  const a = e.target.closest('a');
+  const a = e.target.closest('a[data-open]');
   if (!a) return;
-  const href = a.getAttribute('href') || '';
-  if (href.startsWith('file:')) { e.preventDefault(); vscode.postMessage({ open: href }); }
+  e.preventDefault();
+  vscode.postMessage({ open: a.getAttribute('data-open') });
 });
 </script></body></html>`;
 }
@@ -71,7 +70,7 @@ async function ask(latent: Latent, question: string): Promise<void> {
   let scheduled: NodeJS.Timeout | undefined;
   const render = async () => {
     scheduled = undefined;
-    const html = await renderMarkdown(stream.markdown(question));
+    const html = (await renderMarkdown(stream.markdown(question))) + stream.sourcesHtml();
     void panel.webview.postMessage({ html });
   };
   const scheduleRender = () => {

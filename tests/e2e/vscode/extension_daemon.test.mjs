@@ -55,7 +55,7 @@ test('latent/ask streams through the partial result token and cites workspace fi
   assert.ok(stream.sources.length > 0, `no sources in ${JSON.stringify(result)}`);
   assert.ok(stream.sources.some((s) => s.uri === uri(path.join(d.root, 'math.c'))), JSON.stringify(stream.sources));
   assert.ok(partials > 0, 'no $/progress partial result arrived');
-  assert.match(stream.markdown('Where is add defined?'), /\(file:\/\/.*math\.c#L\d+\)/);
+  assert.match(stream.sourcesHtml(), /data-open="file:\/\/[^"]*math\.c#L\d+"/);
 });
 
 test('latent/reindex is accepted and the index is ready again', async () => {

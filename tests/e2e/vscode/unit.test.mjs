@@ -86,7 +86,10 @@ test('answer stream appends chunks, takes final sources, renders file:line links
   assert.deepEqual(a.sources, [{ uri: 'file:///w/a.c', line: 10, label: 'a.c:10 (main)' }]);
   a.finish({ answer: 'It is in main().', sources: [{ uri: 'file:///w/b.c', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }] });
   assert.equal(a.text, 'It is in main().');
-  assert.match(a.markdown('Where?'), /- \[\/w\/b\.c:1\]\(file:\/\/\/w\/b\.c#L1\)/);
+  assert.match(a.markdown('Where?'), /^### Where\?\n\nIt is in main\(\)\.$/);
+  assert.equal(a.sourcesHtml(), '<h4>Sources</h4><ul><li><a href="#" data-open="file:///w/b.c#L1">/w/b.c:1</a></li></ul>');
+  a.sources = [{ uri: 'file:///w/x.c', line: 3, label: '<x>.c:3' }];
+  assert.match(a.sourcesHtml(), />&lt;x&gt;\.c:3</);
   assert.deepEqual(normalizeSources('junk'), []);
 });
 

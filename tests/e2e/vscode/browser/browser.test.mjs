@@ -58,6 +58,12 @@ async function shot(name) {
   console.log(`screenshot: ${file}`);
 }
 
+/** The cursor column the status bar shows ("Ln 7, Col 13"). */
+async function cursorColumn() {
+  const t = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText();
+  return Number(/Col (\d+)/.exec(t)[1]);
+}
+
 /** The text of the editor's rendered lines (non-breaking spaces as spaces). */
 async function editorLines() {
   return (await page.locator('.editor-instance .view-lines .view-line').allInnerTexts()).map((l) => l.replace(/\u00a0/g, ' '));
@@ -144,16 +150,28 @@ test('typing shows ghost text and Tab accepts it', async () => {
   assert.ok(ghostText.trim().length > 0, 'ghost text is empty');
   await shot('ghost-text.png');
 
-  const before = await editorLines();
+  // Ctrl+Right: VS Code's "accept next word" of an inline suggestion.
+  const typed = (await editorLines()).findLast((l) => l.includes('return a'));
+  const typedPart = typed.slice(0, typed.length - ghostText.split('\n')[0].length);
+  const colBefore = await cursorColumn();
+  await page.keyboard.press('Control+ArrowRight');
+  await page.waitForFunction((c) => {
+    const item = [...document.querySelectorAll('.statusbar-item')].find((e) => /Ln \d+, Col \d+/.test(e.textContent ?? ''));
+    return item && Number(/Col (\d+)/.exec(item.textContent)[1]) > c;
+  }, colBefore, { timeout: 10000 });
+  // The rest of the suggestion stays on screen (re-rendered right after the edit).
+  await page.locator('.editor-instance [class*="ghost-text"]').first().waitFor({ state: 'attached', timeout: 5000 });
+  await shot('accepted-word.png');
+
   await page.keyboard.press('Tab');
   await page.waitForFunction(() => document.querySelectorAll('.editor-instance [class*="ghost-text"]').length === 0, null, { timeout: 10000 });
   const after = await editorLines();
   const firstGhostLine = ghostText.split('\n')[0].trimEnd();
   // The typed line is the last "return a" line; with no ghost text left on screen, what it
-  // shows past "return a" is buffer text.
+  // shows past the typed text is buffer text.
   const line = after.findLast((l) => l.includes('return a'));
-  assert.ok(line && line.includes('return a' + firstGhostLine.slice(0, 20)),
-    `accepted text not in the editor.\nghost: ${JSON.stringify(ghostText)}\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(after)}`);
+  assert.ok(line && line.startsWith(typedPart + firstGhostLine.slice(0, 20)),
+    `accepted text not in the editor.\nghost: ${JSON.stringify(ghostText)}\ntyped: ${JSON.stringify(typedPart)}\nafter: ${JSON.stringify(after)}`);
   await shot('accepted.png');
 });
 
@@ -179,4 +197,28 @@ test('"Latent: Ask about this repository" streams an answer with sources', async
   assert.match(text, /Sources/);
   assert.match(text, /math\.c:\d+/);
   await shot('ask.png');
+
+  // A source link opens the file at its line.
+  for (const f of page.frames()) {
+    const link = f.locator('#answer a[data-open]', { hasText: /math\.c:\d+/ }).first();
+    if (await link.count().catch(() => 0)) {
+      const label = await link.innerText();
+      const wantLine = Number(/math\.c:(\d+)/.exec(label)[1]);
+      await link.click();
+      await page.locator('.statusbar-item', { hasText: `Ln ${wantLine},` }).waitFor({ timeout: 10000 });
+      await page.locator('.tab.active', { hasText: 'math.c' }).waitFor({ timeout: 10000 });
+      return;
+    }
+  }
+  assert.fail('no math.c source link in the answer view');
+});
+
+test('"Latent: Show status" opens the daemon status', async () => {
+  await page.keyboard.press('F1');
+  await page.keyboard.type('Latent: Show status');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show status' }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => [...document.querySelectorAll('.editor-instance .view-lines')]
+    .some((e) => /"model"/.test(e.textContent ?? '')), null, { timeout: 15000 });
+  await shot('status.png');
 });
