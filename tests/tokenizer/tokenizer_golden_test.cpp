@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -80,15 +81,20 @@ INSTANTIATE_TEST_SUITE_P(DeepSeek, GoldenVocab, ::testing::Values("deepseek-code
 
 TEST(GoldenPrompts, MatchLlamaCppWithBosAndSpecialTokens) {
   const Tokenizer& tok = load("deepseek-coder");
-  for (const char* name : {"p1_short", "p2_fim", "p3_long"}) {
-    const std::string text = read_text_file(golden_file(std::string("prompts/") + name + ".txt"));
-    const auto expected = nlohmann::json::parse(
-        read_text_file(golden_file(std::string("prompts/") + name + ".tokens.json"))).get<std::vector<int32_t>>();
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(testing::golden_dir() / "prompts")) {
+    if (entry.path().extension() != ".txt") continue;
+    auto expected_path = entry.path();
+    expected_path.replace_extension(".tokens.json");
+    const std::string text = read_text_file(entry.path());
+    const auto expected = nlohmann::json::parse(read_text_file(expected_path)).get<std::vector<int32_t>>();
     const auto ids = tok.encode(text, /*add_special=*/true, /*parse_special=*/true);
-    EXPECT_EQ(ids, expected) << name;
+    EXPECT_EQ(ids, expected) << entry.path();
     // Special tokens rendered, BOS included: the text comes back behind the BOS text.
-    EXPECT_EQ(tok.decode(ids, /*render_special=*/true), tok.token_text(tok.bos_id()) + text) << name;
+    EXPECT_EQ(tok.decode(ids, /*render_special=*/true), tok.token_text(tok.bos_id()) + text) << entry.path();
+    ++n;
   }
+  EXPECT_GE(n, 3u) << "expected the golden prompts p1_short, p2_fim, p3_long";
 }
 
 TEST(GoldenPrompts, FimTokensAreTextWithoutSpecialParsing) {
