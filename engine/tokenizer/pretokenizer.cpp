@@ -347,6 +347,14 @@ void PreTokenizer::split(std::string_view text, std::string& repaired,
     pieces.push_back(text.substr(b0, b1 - b0));
     cp_pos += len;
   }
+
+  // The buffers take ~20 bytes per code point; a daemon thread that once tokenized a huge file
+  // should not keep that much memory for good.
+  constexpr size_t kKeep = size_t(1) << 20;
+  if (cps.capacity() > kKeep) {
+    for (auto* b : {&cps, &collapsed, &spaced}) std::u32string().swap(*b);
+    for (auto* b : {&byte_at, &lengths, &next}) std::vector<uint32_t>().swap(*b);
+  }
 }
 
 std::vector<std::string> PreTokenizer::split(std::string_view text) const {

@@ -435,6 +435,10 @@ struct Tokenizer::Impl {
       bpe_word(w, out);
       cache.insert(w, out.data() + before, out.size() - before);
     }
+    if (words.capacity() > (size_t(1) << 20)) {  // not kept after a huge text, see split()
+      std::vector<std::string_view>().swap(words);
+      std::string().swap(repaired);
+    }
   }
 
   struct Match {
