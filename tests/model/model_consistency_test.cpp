@@ -10,6 +10,7 @@
 
 #include "common/golden.h"
 #include "gguf/gguf.h"
+#include "model/latent_cache.h"
 #include "model/model.h"
 
 namespace latent::model {
@@ -127,6 +128,28 @@ TEST(ModelConsistency, TruncateThenContinueMatchesFullPrefill) {
   for (size_t i = 20; i < tokens.size(); ++i) b.add(s, tokens[i], true);
   ctx.evaluate(b, out);
   EXPECT_LE(max_diff(out.logits, std::vector<float>(full.begin() + 20 * V, full.end())), 1e-4);
+}
+
+TEST(ModelConsistency, SequencesShareAStoreAndReleaseTheirPages) {
+  auto model = Model::load(testing::golden_model("ds3-tiny"), opts(MlaMode::Absorbed, 0));
+  const HParams& hp = model->hparams();
+  auto store = std::make_shared<PagedLatentStore>(hp.n_layer, hp.latent_width(), CacheType::F32, 16);
+  Context ctx(model, store);
+  const auto tokens = prompt_tokens("p1_short");  // 60 tokens: 4 pages of 16
+  const SeqId a = ctx.create_sequence(), b = ctx.create_sequence();
+  Batch batch;
+  for (int32_t t : tokens) batch.add(a, t, false);
+  for (size_t i = 0; i < 20; ++i) batch.add(b, tokens[i], false);
+  Outputs out;
+  ctx.evaluate(batch, out);
+  EXPECT_EQ(store->pages_in_use(), 4 + 2);
+  ctx.truncate(a, 17);
+  EXPECT_EQ(store->pages_in_use(), 2 + 2);
+  ctx.free_sequence(b);
+  EXPECT_EQ(store->pages_in_use(), 2);
+  EXPECT_THROW(ctx.sequence_length(b), Error);
+  EXPECT_THROW(ctx.truncate(a, 18), Error);
+  EXPECT_EQ(store->page_bytes(), size_t(16 * hp.n_layer * hp.latent_width()) * sizeof(float));
 }
 
 TEST(ModelConsistency, RejectsBadBatchesWithoutChangingCaches) {

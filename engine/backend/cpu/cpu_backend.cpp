@@ -145,8 +145,14 @@ class CpuBackend final : public Backend {
     arena_used_ = mark - arena_base_[cur_];
   }
 
-  void write(const Tensor& dst, const void* src, size_t bytes) override { std::memcpy(dst.data, src, bytes); }
-  void read(const Tensor& src, void* dst, size_t bytes) override { std::memcpy(dst, src.data, bytes); }
+  void write(const Tensor& dst, const void* src, size_t bytes) override {
+    check_transfer(dst, bytes);
+    std::memcpy(dst.data, src, bytes);
+  }
+  void read(const Tensor& src, void* dst, size_t bytes) override {
+    check_transfer(src, bytes);
+    std::memcpy(dst, src.data, bytes);
+  }
 
   void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) override {
     expect_f32(Op::GetRows, out);
@@ -557,6 +563,13 @@ class CpuBackend final : public Backend {
     const int64_t target = 4 * int64_t(pool_.n_threads());
     const int64_t cache_rows = std::max<int64_t>(1, int64_t((size_t(256) << 10) / std::max<size_t>(row_bytes, 1)));
     return std::clamp<int64_t>((rows + target - 1) / target, 1, std::min<int64_t>(256, cache_rows));
+  }
+
+  static void check_transfer(const Tensor& t, size_t bytes) {
+    const size_t size = t.nb[1] * size_t(t.ne[1] * t.ne[2] * t.ne[3]);
+    if (!t.is_contiguous() || bytes > size)
+      throw Error(std::string("cpu backend: copy of ") + std::to_string(bytes) + " bytes to/from '" + t.name +
+                  "' needs a contiguous tensor of at least that size");
   }
 
   // Calls fn(i1, i2, i3) for every row of t, in parallel.
