@@ -72,7 +72,8 @@ void LspSession::end(const std::string& reason) {
   ended_ = true;
   log_info("session ended: " + reason);
   endpoint_->close(reason);
-  if (on_exit_) on_exit_(shutdown_received_ ? 0 : 1);
+  // A client that goes away is a normal end, not an error of the daemon.
+  if (on_exit_) on_exit_(0);
 }
 
 void LspSession::show_message(int type, const std::string& message) {

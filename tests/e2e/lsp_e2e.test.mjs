@@ -1,0 +1,233 @@
+// latentd end to end, driven by an independent LSP client (vscode-languageserver-protocol and
+// vscode-jsonrpc from npm) over stdio and over the unix socket:
+// initialize, open, edit, inline completion, a cancel storm, latent/ask with streamed partial
+// results, latent/status, shutdown/exit; with LATENT_TEST_MODEL a completion from a real model.
+// Run: LATENTD=<build>/daemon/latentd [LATENT_TEST_MODEL=<gguf>] node --test lsp_e2e.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const rpc = require('vscode-jsonrpc/node');
+const protocol = require('vscode-languageserver-protocol/node');
+
+const LATENTD = process.env.LATENTD;
+const MODEL = process.env.LATENT_TEST_MODEL;
+if (!LATENTD) throw new Error('set LATENTD to the latentd binary');
+
+const RequestCancelled = -32800;
+const ContentModified = -32801;
+
+function makeRepo() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-e2e-'));
+  fs.mkdirSync(path.join(root, 'lib'));
+  fs.writeFileSync(path.join(root, 'lib', 'geometry.py'),
+    'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius * radius\n\n\n' +
+    'class Rectangle:\n    def __init__(self, w, h):\n        self.w = w\n        self.h = h\n');
+  fs.writeFileSync(path.join(root, 'main.py'),
+    'from lib.geometry import circle_area\n\nprint(circle_area(2.0))\n');
+  return root;
+}
+
+function startStdio(args = []) {
+  const child = spawn(LATENTD, ['--stdio', '--no-log-file', '--log-level', 'warn', ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const connection = protocol.createProtocolConnection(
+    new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  return { child, connection, exited, stderr: () => stderr };
+}
+
+function serveClientRequests(connection) {
+  connection.onRequest('window/workDoneProgress/create', () => null);
+  connection.onRequest('workspace/configuration', (params) => params.items.map(() => ({})));
+  connection.onRequest('client/registerCapability', () => null);
+}
+
+async function initialize(connection, root, extra = {}) {
+  const result = await connection.sendRequest('initialize', {
+    processId: process.pid,
+    clientInfo: { name: 'latent-e2e' },
+    rootUri: pathToFileURL(root).href,
+    workspaceFolders: [{ uri: pathToFileURL(root).href, name: path.basename(root) }],
+    capabilities: {
+      general: { positionEncodings: ['utf-16'] },
+      window: { workDoneProgress: true },
+      workspace: { configuration: true, workspaceFolders: true },
+      textDocument: { inlineCompletion: {} },
+    },
+    ...extra,
+  });
+  await connection.sendNotification('initialized', {});
+  return result;
+}
+
+async function waitFor(predicate, what, timeoutMs = 20000) {
+  const start = Date.now();
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function indexed(connection) {
+  return waitFor(async () => {
+    const s = await connection.sendRequest('latent/status', {});
+    return s.workspaces.length > 0 && s.workspaces.every((w) => w.state === 'ready' && w.lastRun) ? s : null;
+  }, 'the workspace to be indexed');
+}
+
+test('stdio: lifecycle, documents, completion, cancel storm, ask, shutdown', async () => {
+  const root = makeRepo();
+  const { connection, exited, stderr } = startStdio();
+  serveClientRequests(connection);
+  const progress = [];
+  connection.onNotification('$/progress', (p) => progress.push(p));
+  connection.listen();
+
+  const init = await initialize(connection, root);
+  assert.equal(init.capabilities.positionEncoding, 'utf-16');
+  assert.equal(init.capabilities.inlineCompletionProvider, true);
+  assert.equal(init.serverInfo.name, 'latentd');
+
+  await indexed(connection);
+  assert.ok(progress.some((p) => p.value && p.value.kind === 'begin'), 'indexing reported $/progress begin');
+  assert.ok(progress.some((p) => p.value && p.value.kind === 'end'), 'indexing reported $/progress end');
+
+  // Open, then edit incrementally across an astral character (2 UTF-16 units).
+  const uri = pathToFileURL(path.join(root, 'main.py')).href;
+  await connection.sendNotification('textDocument/didOpen', {
+    textDocument: { uri, languageId: 'python', version: 1, text: 'x = "😀"\n' },
+  });
+  await connection.sendNotification('textDocument/didChange', {
+    textDocument: { uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 0, character: 7 }, end: { line: 0, character: 8 } }, text: "'\ny = " }],
+  });
+  const completion = await connection.sendRequest('textDocument/inlineCompletion', {
+    textDocument: { uri }, position: { line: 1, character: 4 }, context: { triggerKind: 1 },
+  });
+  assert.deepEqual(completion.items, [], 'no model: no completion');
+
+  // Cancel storm: hundreds of requests, most cancelled, each superseding the last.
+  const outcomes = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => {
+    const source = new rpc.CancellationTokenSource();
+    const p = connection.sendRequest('textDocument/inlineCompletion', {
+      textDocument: { uri }, position: { line: 1, character: i % 5 }, context: { triggerKind: 2 },
+    }, source.token);
+    if (i % 3 !== 2) source.cancel();
+    return p;
+  }));
+  for (const o of outcomes) {
+    if (o.status === 'rejected') {
+      assert.ok([RequestCancelled, ContentModified].includes(o.reason.code), `unexpected error ${o.reason.message}`);
+    } else {
+      assert.ok(Array.isArray(o.value.items));
+    }
+  }
+  assert.ok(outcomes.filter((o) => o.status === 'rejected' && o.reason.code === RequestCancelled).length >= 200);
+  const t0 = Date.now();
+  const status = await connection.sendRequest('latent/status', {});
+  assert.ok(Date.now() - t0 < 2000, 'responsive after the storm');
+  assert.equal(status.queue.pendingCompletions, 0);
+  assert.equal(status.model.loaded, false);
+
+  // latent/ask streams partial results ($/progress on the partialResultToken), ends with sources.
+  // (All $/progress notifications are collected above, so they are filtered by token here.)
+  const token = 'ask-1';
+  const answer = await connection.sendRequest('latent/ask', { question: 'circle_area radius', partialResultToken: token });
+  const partials = progress.filter((p) => p.token === token).map((p) => p.value);
+  assert.ok(partials.length >= 1, 'partial results streamed');
+  assert.ok(Array.isArray(partials[0].sources));
+  assert.equal(answer.modelUsed, false);
+  assert.match(answer.answer, /No model is loaded/);
+  const geometry = answer.sources.find((s) => s.path === 'lib/geometry.py');
+  assert.ok(geometry, `sources name lib/geometry.py: ${JSON.stringify(answer.sources)}`);
+  assert.equal(geometry.location.uri, pathToFileURL(path.join(root, 'lib', 'geometry.py')).href);
+  assert.ok(geometry.line >= 1 && geometry.line <= 11);
+
+  await connection.sendRequest('shutdown');
+  await connection.sendNotification('exit');
+  const { code } = await exited;
+  assert.equal(code, 0, stderr());
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('stdio: inline completion from a model returns an item with a valid range', { skip: !MODEL && 'LATENT_TEST_MODEL not set' }, async () => {
+  const root = makeRepo();
+  const { connection, exited, stderr } = startStdio(['--workers', '1']);
+  serveClientRequests(connection);
+  connection.listen();
+  await initialize(connection, root, { initializationOptions: { model: MODEL, maxTokens: 12, debounceMs: 0 } });
+  await waitFor(async () => (await connection.sendRequest('latent/status', {})).model.loaded, 'the model to load');
+  const uri = pathToFileURL(path.join(root, 'main.py')).href;
+  const text = 'def add(a, b):\n    return a\n';
+  await connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'python', version: 1, text } });
+  const position = { line: 1, character: 12 };
+  const result = await connection.sendRequest('textDocument/inlineCompletion', {
+    textDocument: { uri }, position, context: { triggerKind: 1 },
+  });
+  assert.equal(result.items.length, 1, JSON.stringify(result));
+  const item = result.items[0];
+  assert.equal(typeof item.insertText, 'string');
+  assert.ok(item.insertText.length > 0);
+  assert.ok(!item.insertText.includes('\n'), 'single-line mode in the middle of a statement');
+  assert.deepEqual(item.range, { start: position, end: position });
+  const status = await connection.sendRequest('latent/status', {});
+  assert.equal(status.completions.engineRuns, 1);
+  await connection.sendRequest('shutdown');
+  await connection.sendNotification('exit');
+  assert.equal((await exited).code, 0, stderr());
+  connection.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('unix socket: two editors share one daemon', async () => {
+  const root = makeRepo();
+  const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'latent-sock-')), 'latentd.sock');
+  const child = spawn(LATENTD, ['--socket', sock, '--no-log-file', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  await waitFor(() => fs.existsSync(sock), 'the socket');
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+
+  const connect = () => new Promise((resolve, reject) => {
+    const s = net.connect(sock, () => resolve(s));
+    s.on('error', reject);
+  });
+  const a = protocol.createProtocolConnection(...(await connect().then((s) => [new rpc.SocketMessageReader(s), new rpc.SocketMessageWriter(s)])));
+  const b = protocol.createProtocolConnection(...(await connect().then((s) => [new rpc.SocketMessageReader(s), new rpc.SocketMessageWriter(s)])));
+  for (const c of [a, b]) { serveClientRequests(c); c.listen(); }
+  await initialize(a, root);
+  await initialize(b, root);
+  await a.sendRequest('shutdown');
+  await a.sendNotification('exit');
+  const status = await b.sendRequest('latent/status', {});
+  assert.equal(status.workspaces.length, 1, 'one shared workspace for both editors');
+  // A second daemon on the same socket is refused, naming the socket.
+  const second = spawn(LATENTD, ['--socket', sock, '--no-log-file'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let secondErr = '';
+  second.stderr.on('data', (d) => { secondErr += d; });
+  const secondExit = await new Promise((resolve) => second.on('exit', (code) => resolve(code)));
+  assert.equal(secondExit, 1);
+  assert.match(secondErr, /already listening/);
+
+  child.kill('SIGTERM');
+  const { code } = await exited;
+  assert.equal(code, 0, stderr);
+  assert.ok(!fs.existsSync(sock), 'socket removed on exit');
+  a.dispose();
+  b.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
