@@ -4,10 +4,8 @@
 
 #include <pcre2.h>
 
-#include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
 
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"

@@ -9,7 +9,9 @@
 //    semantics (so \s is ASCII whitespace plus the whitespace stand-in, and ASCII '~' is no \p{S});
 //  - other regexes run on code points with non-ASCII whitespace replaced by U+000B.
 // We reproduce this with PCRE2 (32-bit code units, so offsets are code points); the Unicode
-// categories come from PCRE2's tables, looked up once per code point and cached.
+// categories come from PCRE2's tables, looked up once per code point and cached. Known limit:
+// PCRE2's Unicode version (14.0 in Debian 12) can be older than llama.cpp's tables, so a code
+// point assigned later (a new emoji, say) counts as "other" here and may split differently.
 #pragma once
 
 #include <memory>
