@@ -116,7 +116,7 @@ Command tokenize_command() {
       {"text", "TEXT", "the text to tokenize"},
       {"file", "PATH", "read the text from this file"},
       {"json", "", "print one JSON array of ids"},
-      {"no-bos", "", "do not add BOS even when the model's metadata asks for it"},
+      {"no-bos", "", "do not add BOS (nor EOS) even when the model's metadata asks for it"},
       {"no-special", "", "treat special-token spellings such as <｜fim▁begin｜> as plain text"},
   };
   c.run = run_tokenize;

@@ -346,8 +346,11 @@ struct Tokenizer::Impl {
     }
     if (a & kAttrByte) {
       // "<0xAB>" byte tokens.
-      if (text.size() == 6 && text.compare(0, 3, "<0x") == 0)
-        return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+      const auto hex = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      };
+      if (text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>' && hex(text[3]) >= 0 && hex(text[4]) >= 0)
+        return std::string(1, static_cast<char>(hex(text[3]) * 16 + hex(text[4])));
       throw Error("byte token " + std::to_string(id) + " '" + text + "' is not of the form <0xAB>");
     }
     return {};
