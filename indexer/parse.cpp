@@ -360,7 +360,8 @@ size_t approximate_token_count(std::string_view text) {
       if (newline || j - i > 1) ++tokens;
       i = j;
     } else {
-      size_t j = i;
+      // Punctuation runs, and any other byte (control characters) on its own.
+      size_t j = i + 1;
       while (j < n && std::ispunct(static_cast<unsigned char>(text[j]))) ++j;
       tokens += (j - i + 1) / 2;
       i = j;

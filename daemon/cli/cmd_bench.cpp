@@ -10,6 +10,7 @@ namespace latent::cli {
 // Suites (defined in bench_<suite>.cpp), one per line.
 int bench_engine(const ParsedArgs& args);
 int bench_tokenizer(const ParsedArgs& args);
+int bench_index(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
 
 namespace {
@@ -24,6 +25,7 @@ const Suite kSuites[] = {
     // {"name", "what it measures", bench_name}, one per line.
     {"engine", "prefill/decode tokens/s vs the memory-bandwidth roofline", bench_engine},
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
+    {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
 };
 

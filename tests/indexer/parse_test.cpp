@@ -258,6 +258,16 @@ TEST(Parse, DeepNestingAndHugeLinesFinish) {
   expect_chunks_partition(f, blocks);
 }
 
+TEST(Parse, ApproximateTokenCountHandlesEveryByte) {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  size_t n = approximate_token_count(all);
+  EXPECT_GT(n, 50u);
+  EXPECT_LE(n, all.size());
+  EXPECT_EQ(approximate_token_count("\f\f\v"), 3u);  // one per control byte
+  EXPECT_EQ(approximate_token_count(""), 0u);
+}
+
 TEST(Parse, IdentifierWords) {
   auto words = identifier_words("foo(bar_1, 2x);\n$baz = a.b_c\n", 10);
   std::vector<std::string> texts;
