@@ -28,12 +28,24 @@ export function activate(ctx: vscode.ExtensionContext, latent: Latent): void {
       void vscode.window.showErrorMessage(`Latent: reindex failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   });
+  // The status is a read-only virtual document, refreshed on each "Show status": unlike an
+  // untitled document it never asks to be saved when closed.
+  const statusUri = vscode.Uri.parse('latent-status:/latentd-status.jsonc');
+  const statusChanged = new vscode.EventEmitter<vscode.Uri>();
+  let statusText = '';
+  ctx.subscriptions.push(statusChanged, vscode.workspace.registerTextDocumentContentProvider('latent-status', {
+    onDidChange: statusChanged.event,
+    provideTextDocumentContent: () => statusText,
+  }));
   reg('latent.showStatus', async () => {
     const client = latent.client?.isRunning() ? latent.client : undefined;
-    const body = client
-      ? JSON.stringify(await client.sendRequest('latent/status', {}).catch((e) => ({ error: String(e) })), null, 2)
-      : '"latentd is not running: see the Latent output channel, then run Latent: Restart"';
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: body });
+    const when = new Date().toLocaleTimeString();
+    statusText = client
+      ? `// latent/status at ${when}\n` + JSON.stringify(await client.sendRequest('latent/status', {}).catch((e) => ({ error: String(e) })), null, 2)
+      : `// ${when}: latentd is not running. See the "Latent" output, then run "Latent: Restart".\n`;
+    statusChanged.fire(statusUri);
+    const doc = await vscode.workspace.openTextDocument(statusUri);
+    await vscode.languages.setTextDocumentLanguage(doc, 'jsonc');
     await vscode.window.showTextDocument(doc, { preview: true });
   });
   reg('latent.restart', () => latent.restart());

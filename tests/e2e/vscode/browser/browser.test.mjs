@@ -58,6 +58,27 @@ async function shot(name) {
   console.log(`screenshot: ${file}`);
 }
 
+/** Pids of the latentd processes that descend from code-server (started by the extension). */
+function latentdPids() {
+  const parent = new Map();
+  const exe = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      exe.set(Number(d), fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')[0]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const descends = (pid) => {
+    for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === server.pid) return true;
+    return false;
+  };
+  return [...exe].filter(([pid, cmd]) => cmd === env('LATENTD') && descends(pid)).map(([pid]) => pid);
+}
+
 /** The cursor column the status bar shows ("Ln 7, Col 13"). */
 async function cursorColumn() {
   const t = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText();
@@ -172,6 +193,9 @@ test('typing shows ghost text and Tab accepts it', async () => {
   const line = after.findLast((l) => l.includes('return a'));
   assert.ok(line && line.startsWith(typedPart + firstGhostLine.slice(0, 20)),
     `accepted text not in the editor.\nghost: ${JSON.stringify(ghostText)}\ntyped: ${JSON.stringify(typedPart)}\nafter: ${JSON.stringify(after)}`);
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+S');
+  await page.locator('.tab.dirty').waitFor({ state: 'detached', timeout: 10000 });
   await shot('accepted.png');
 });
 
@@ -213,12 +237,43 @@ test('"Latent: Ask about this repository" streams an answer with sources', async
   assert.fail('no math.c source link in the answer view');
 });
 
-test('"Latent: Show status" opens the daemon status', async () => {
+async function command(title) {
   await page.keyboard.press('F1');
-  await page.keyboard.type('Latent: Show status');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show status' }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^[^:]*: /, '') }).first().waitFor({ timeout: 10000 });
   await page.keyboard.press('Enter');
+}
+
+/** Runs "Latent: Show status" in a clean window; resolves when latentd's answer is shown. */
+async function showStatus() {
+  await command('View: Close All Editors');
+  await page.waitForFunction(() => document.querySelectorAll('.editor-instance').length === 0, null, { timeout: 10000 });
+  await command('Latent: Show status');
+  // Only latentd's JSON has a "model" key; the not-running message has none.
   await page.waitForFunction(() => [...document.querySelectorAll('.editor-instance .view-lines')]
     .some((e) => /"model"/.test(e.textContent ?? '')), null, { timeout: 15000 });
+}
+
+test('"Latent: Show status" opens the daemon status', async () => {
+  await showStatus();
   await shot('status.png');
+});
+
+test('a crashed latentd is restarted and serves again', async () => {
+  const [pid] = latentdPids();
+  assert.ok(pid, 'latentd started by the extension');
+  process.kill(pid, 'SIGKILL');
+  const end = Date.now() + 30000;
+  let pids = [];
+  while (Date.now() < end) {
+    pids = latentdPids();
+    if (pids.length > 0 && !pids.includes(pid)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(pids.length > 0 && !pids.includes(pid), `no new latentd after killing ${pid}`);
+  await showStatus();
+  // latent/status reports the daemon's pid: the answer came from the new process.
+  const shown = (await editorLines()).join('\n');
+  assert.match(shown, new RegExp(`"pid": ${pids[0]}\\b`), shown);
+  await shot('restarted.png');
 });
