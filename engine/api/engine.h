@@ -3,14 +3,15 @@
 // talks to inference only through this header.
 //
 // An Engine owns one scheduler thread. Each scheduler step evaluates one batch that holds the
-// next token of every live request in its decode phase plus a bounded chunk of one request's
-// prompt (continuous batching with chunked prefill), so a new prompt never stalls running
-// decodes for longer than one chunk. Higher priorities go first: while a request of higher
+// next token of every live request in its decode phase plus at most `prefill_chunk` prompt
+// tokens of prefilling requests, highest priority first (continuous batching with chunked
+// prefill), so a new prompt never stalls running decodes for longer than one chunk. Higher priorities go first: while a request of higher
 // priority than others is prefilling, lower-priority decodes wait, so an editor completion gets
 // its first token ahead of a running repository question; afterwards both decode together.
 //
 // Callbacks run on the scheduler thread, in token order per request; they must return quickly
-// (post to another thread, e.g. with uv_async_send) and may call cancel(). Cancellation is a
+// (post to another thread, e.g. with uv_async_send); they may call cancel() and submit(), never
+// wait_idle() or the destructor (the scheduler would wait for itself). Cancellation is a
 // flag checked before every token: after cancel() returns, at most one more token of that
 // request (one already being delivered) is streamed, and none when cancel() is called from that
 // request's own on_token callback. Every accepted request gets exactly one on_done call; a

@@ -33,11 +33,16 @@ std::vector<int32_t> golden_greedy(const std::string& prompt) {
   return golden_json("logits/ds2-lite-tiny/" + prompt + ".json")["greedy"].get<std::vector<int32_t>>();
 }
 
-std::unique_ptr<Engine> open_tiny() {
-  EngineOptions o;
-  o.model_path = latent::testing::golden_model("ds2-lite-tiny");
-  o.threads = 2;
-  return open_engine(o);
+// One engine for the whole suite (every test waits for its own requests), opened on first use
+// so that a missing model fails the test that needs it.
+Engine* open_tiny() {
+  static std::unique_ptr<Engine> engine = [] {
+    EngineOptions o;
+    o.model_path = latent::testing::golden_model("ds2-lite-tiny");
+    o.threads = 2;
+    return open_engine(o);
+  }();
+  return engine.get();
 }
 
 // Collects one request's stream and waits for its end.
@@ -169,7 +174,7 @@ TEST(EngineApi, CancelFromCallbackStopsAtOnce) {
   Collector c;
   std::atomic<RequestId> id{0};
   std::atomic<int> seen{0};
-  Engine* eng = e.get();
+  Engine* eng = e;
   auto inner = c.on_token();
   id = e->submit(greedy_request(golden_prompt("p1_short"), 64),
                  [&, inner](const TokenPiece& p) {
