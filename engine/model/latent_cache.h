@@ -26,7 +26,9 @@ class LatentStore {
   virtual void add_sequence(SeqId seq) = 0;
   // Drops a sequence and releases its pages.
   virtual void remove_sequence(SeqId seq) = 0;
-  // Makes rows [0, n_rows) of every layer addressable (allocating pages as needed).
+  // Makes rows [0, n_rows) of every layer addressable (allocating pages as needed). Rows at
+  // and after the sequence's current length are about to be written: a store that shares
+  // pages between sequences must hand this sequence private pages for them (copy on write).
   virtual void reserve(SeqId seq, int64_t n_rows) = 0;
   // Keeps rows [0, n_rows); later pages are released.
   virtual void truncate(SeqId seq, int64_t n_rows) = 0;

@@ -138,6 +138,7 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
   // Tokens grouped by sequence, then cut into micro-batches of at most max_batch_tokens.
   std::vector<int64_t> grouped;
   for (SeqId s : order) grouped.insert(grouped.end(), members[s].begin(), members[s].end());
+  std::lock_guard lock(model_->eval_mutex_);
   std::vector<std::pair<SeqId, int64_t>> before;
   for (SeqId s : order) before.emplace_back(s, impl_->length(s));
   try {

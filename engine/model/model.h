@@ -8,13 +8,14 @@
 // (shared/golden/README.md): MLA in absorbed form over a latent cache `[c_kv | k_pe]`, YaRN rope,
 // DeepSeekMoE routing with softmax or sigmoid gating, group limits, bias, normalisation, scale.
 //
-// Threading: one Context evaluates at a time per Model (the backend's worker pool is shared);
-// all other calls are cheap and must not race with evaluate() on the same Context.
+// Threading: evaluate() calls on Contexts of one Model are serialized (they share the backend's
+// worker pool and scratch memory); a Context's other calls must not race with its evaluate().
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -131,6 +132,7 @@ class Model {
   std::unique_ptr<gguf::File> file_;
   std::unique_ptr<backend::Backend> backend_;
   std::unique_ptr<Weights> weights_;
+  std::mutex eval_mutex_;  // serializes Context::evaluate over the shared backend
 };
 
 using SeqId = int32_t;
