@@ -945,6 +945,22 @@ void vec_dot_rows(TensorType t, int64_t n, const void* w, size_t w_row_stride, i
   pick(current_level().load(std::memory_order_relaxed), rows_member(t))(n, w, w_row_stride, n_rows, x_prepared, out);
 }
 
+void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
+                  size_t x_stride, int64_t n_cols, float* out, size_t out_col_stride) {
+  check_n(t, n, "vec_dot_tile");
+  const DotRowsFn rows = pick(current_level().load(std::memory_order_relaxed), rows_member(t));
+  constexpr size_t kChunkBytes = size_t(64) << 10;
+  const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / std::max<size_t>(1, w_row_stride)));
+  auto* wb = static_cast<const uint8_t*>(w);
+  auto* xb = static_cast<const uint8_t*>(x);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+    const int64_t nr = std::min(chunk, n_rows - r0);
+    for (int64_t c = 0; c < n_cols; ++c)
+      rows(n, wb + static_cast<size_t>(r0) * w_row_stride, w_row_stride, nr, xb + static_cast<size_t>(c) * x_stride,
+           out + static_cast<size_t>(c) * out_col_stride + static_cast<size_t>(r0));
+  }
+}
+
 float vec_dot_reference(TensorType t, int64_t n, const void* w_row, const void* x_prepared) {
   check_n(t, n, "vec_dot_reference");
   return (scalar_kernels().*dot_member(t))(n, w_row, x_prepared);

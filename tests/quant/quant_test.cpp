@@ -382,6 +382,28 @@ TEST(quant_dot, every_level_matches_float64_and_scalar_reference) {
   }
 }
 
+TEST(quant_dot, tile_equals_vec_dot_per_element) {
+  // Enough rows to span several 64 KiB chunks, and an odd number of activation rows.
+  for (TensorType t : {TensorType::Q4_K, TensorType::Q8_0, TensorType::F16}) {
+    SCOPED_TRACE(gguf::type_name(t));
+    const int64_t n = 512, n_rows = 300, n_cols = 3;
+    const size_t rb = gguf::row_bytes(t, n), xb = quant::activation_row_bytes(t, n);
+    auto ws = gaussian(static_cast<size_t>(n * n_rows), 5, 0.1f);
+    auto xs = gaussian(static_cast<size_t>(n * n_cols), 6);
+    std::vector<uint8_t> w(rb * n_rows), x(xb * n_cols);
+    quant::quantize_row(t, ws.data(), w.data(), n * n_rows);
+    for (int64_t c = 0; c < n_cols; ++c) quant::quantize_activations(t, xs.data() + c * n, x.data() + c * xb, n);
+    const size_t out_stride = n_rows + 5;  // a padded result layout
+    std::vector<float> out(out_stride * n_cols, -1.0f);
+    quant::vec_dot_tile(t, n, w.data(), rb, n_rows, x.data(), xb, n_cols, out.data(), out_stride);
+    for (int64_t c = 0; c < n_cols; ++c) {
+      for (int64_t r = 0; r < n_rows; ++r)
+        ASSERT_EQ(out[c * out_stride + r], quant::vec_dot(t, n, w.data() + r * rb, x.data() + c * xb)) << r << "," << c;
+      for (size_t p = n_rows; p < out_stride; ++p) ASSERT_EQ(out[c * out_stride + p], -1.0f) << "padding written";
+    }
+  }
+}
+
 TEST(quant_dot, unsupported_types_and_lengths_are_rejected) {
   std::vector<uint8_t> buf(1024);
   EXPECT_THROW(quant::vec_dot(TensorType::Q2_K, 256, buf.data(), buf.data()), std::invalid_argument);
