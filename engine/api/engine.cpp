@@ -39,6 +39,9 @@ struct Live {
   RequestId id = 0;
   Priority priority = Priority::question;
   std::vector<int32_t> prompt;  // kept whole so the paged KV store can match prefixes later
+  // Tokens that must be in the cache before the next sample: the prompt, or after a preemption
+  // the prompt and every token sampled so far.
+  std::vector<int32_t> feed;
   int32_t max_tokens = 0;
   StopRules stop;
   OnToken on_token;
@@ -49,16 +52,17 @@ struct Live {
   std::optional<StopMatcher> matcher;
 
   model::SeqId seq = -1;
-  size_t n_evaluated = 0;  // prompt tokens in the cache
-  size_t chunk = 0;        // prompt tokens in the batch being evaluated
+  size_t n_evaluated = 0;  // feed tokens in the cache
+  size_t chunk = 0;        // feed tokens in the batch being evaluated
   int32_t next_token = -1; // sampled, evaluated in the next step
   bool done = false;
   Finished fin;
 
   Clock::time_point t_submit, t_start, t_prefill_start, t_prefill_end, t_first, t_last;
   bool started = false;
+  bool prefilled = false;  // the prompt was evaluated once (stats; refills after preemption don't count)
 
-  bool prefilling() const { return n_evaluated < prompt.size(); }
+  bool prefilling() const { return n_evaluated < feed.size(); }
 };
 
 // Higher priority first, then arrival order.
@@ -87,6 +91,7 @@ class LocalEngine final : public Engine {
   void warn(const std::string& message) const;
   void run();
   void step();
+  bool preempt_for(const Live& waiting);
   void accept_token(Live& r, int32_t token);
   void finish(Live& r, FinishReason reason, std::string error = {});
   void release_text(Live& r);
@@ -204,6 +209,7 @@ RequestId LocalEngine::submit(Request request, OnToken on_token, OnDone on_done)
     throw Error("request: the prompt has " + std::to_string(r->prompt.size()) +
                 " tokens but the context holds " + std::to_string(model_->n_ctx()) +
                 " (prompt and reply together); shorten the prompt or raise the context length");
+  r->feed = r->prompt;
   r->priority = request.priority;
   r->max_tokens = request.max_tokens;
   r->sampler.emplace(request.sampling);
@@ -293,9 +299,15 @@ void LocalEngine::run() {
       std::unique_lock lk(mu_);
       work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !live_.empty(); });
       if (stopping_) break;
-      while (static_cast<int32_t>(live_.size()) < options_.max_live_requests && !queue_.empty()) {
+      for (;;) {
+        if (queue_.empty()) break;
         auto best = std::min_element(queue_.begin(), queue_.end(),
                                      [](const auto& a, const auto& b) { return runs_before(*a, *b); });
+        if (static_cast<int32_t>(live_.size()) >= options_.max_live_requests) {
+          // preempt_for() appends to queue_, so `best` is looked up again afterwards.
+          if (!preempt_for(**best)) break;
+          continue;
+        }
         admitted.push_back(best->get());
         live_.push_back(std::move(*best));
         queue_.erase(best);
@@ -339,6 +351,28 @@ void LocalEngine::run() {
   idle_cv_.notify_all();
 }
 
+// All slots are taken and `waiting` outranks a live request: the lowest-priority, most recent
+// live request goes back to the queue. Its sequence is freed and, when it is admitted again, its
+// prompt and the tokens it sampled so far are evaluated anew (with the paged KV store that
+// becomes a prefix hit), so its reply continues exactly where it stopped. Called with mu_ held.
+bool LocalEngine::preempt_for(const Live& waiting) {
+  Live* victim = nullptr;
+  for (auto& r : live_)
+    if (!r->done && (!victim || runs_before(*victim, *r))) victim = r.get();
+  if (!victim || victim->priority >= waiting.priority) return false;
+  if (victim->seq >= 0) context_->free_sequence(victim->seq);
+  victim->seq = -1;
+  victim->feed = victim->prompt;
+  victim->feed.insert(victim->feed.end(), victim->fin.tokens.begin(), victim->fin.tokens.end());
+  victim->n_evaluated = 0;
+  victim->next_token = -1;
+  auto it = std::find_if(live_.begin(), live_.end(), [&](const auto& r) { return r.get() == victim; });
+  queue_.push_back(std::move(*it));
+  live_.erase(it);
+  stats_.preemptions++;
+  return true;
+}
+
 void LocalEngine::step() {
   for (auto& r : live_)
     if (!r->done && r->cancelled->load()) finish(*r, FinishReason::cancelled);
@@ -368,15 +402,15 @@ void LocalEngine::step() {
   int64_t budget = options_.prefill_chunk;
   for (Live* r : order) {
     if (!r->prefilling() || budget <= 0) continue;
-    size_t n = std::min<size_t>(budget, r->prompt.size() - r->n_evaluated);
-    if (r->n_evaluated == 0) r->t_prefill_start = now;
+    size_t n = std::min<size_t>(budget, r->feed.size() - r->n_evaluated);
+    if (r->n_evaluated == 0 && !r->prefilled) r->t_prefill_start = now;
     for (size_t i = 0; i < n; ++i) {
       size_t pos = r->n_evaluated + i;
-      batch_.add(r->seq, r->prompt[pos], pos + 1 == r->prompt.size());
+      batch_.add(r->seq, r->feed[pos], pos + 1 == r->feed.size());
     }
     r->chunk = n;
     budget -= static_cast<int64_t>(n);
-    if (r->n_evaluated + n == r->prompt.size()) rows.push_back(r);
+    if (r->n_evaluated + n == r->feed.size()) rows.push_back(r);
     in_batch.push_back(r);
   }
   for (Live* r : in_batch) {
@@ -400,7 +434,10 @@ void LocalEngine::step() {
     r->n_evaluated += r->chunk;
     prompt_tokens += r->chunk;
     r->chunk = 0;
-    if (!r->prefilling()) r->t_prefill_end = done_eval;
+    if (!r->prefilling() && !r->prefilled) {
+      r->prefilled = true;
+      r->t_prefill_end = done_eval;
+    }
   }
   {
     std::lock_guard lk(mu_);
@@ -496,7 +533,7 @@ void LocalEngine::finish(Live& r, FinishReason reason, std::string error) {
   s.generated_tokens = static_cast<int32_t>(r.fin.tokens.size());
   s.queue_s = r.started ? seconds(r.t_submit, r.t_start) : seconds(r.t_submit, now);
   if (!r.fin.tokens.empty()) s.time_to_first_token_s = seconds(r.t_submit, r.t_first);
-  if (r.n_evaluated == r.prompt.size() && r.t_prefill_end > r.t_prefill_start)
+  if (r.prefilled && r.t_prefill_end > r.t_prefill_start)
     s.prefill_tokens_per_s = double(r.prompt.size()) / seconds(r.t_prefill_start, r.t_prefill_end);
   if (r.fin.tokens.size() > 1 && r.t_last > r.t_first)
     s.decode_tokens_per_s = double(r.fin.tokens.size() - 1) / seconds(r.t_first, r.t_last);

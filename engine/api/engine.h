@@ -8,6 +8,8 @@
 // prefill), so a new prompt never stalls running decodes for longer than one chunk. Higher priorities go first: while a request of higher
 // priority than others is prefilling, lower-priority decodes wait, so an editor completion gets
 // its first token ahead of a running repository question; afterwards both decode together.
+// When every slot (max_live_requests) is taken, a waiting request preempts the lowest-priority
+// live one if it outranks it; the preempted request later resumes where it stopped.
 //
 // Callbacks run on the scheduler thread, in token order per request; they must return quickly
 // (post to another thread, e.g. with uv_async_send); they may call cancel() and submit(), never
@@ -138,6 +140,7 @@ struct EngineStats {
   uint64_t steps = 0;            // scheduler steps (batches evaluated)
   uint64_t prompt_tokens_evaluated = 0;
   uint64_t tokens_generated = 0;
+  uint64_t preemptions = 0;      // live requests sent back to the queue for a higher priority
 };
 
 class Engine {

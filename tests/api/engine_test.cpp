@@ -247,6 +247,34 @@ TEST(EngineApi, CompletionOvertakesRunningQuestion) {
   EXPECT_LE(question_tokens_between, 1);
 }
 
+TEST(EngineApi, CompletionPreemptsQuestionWhenSlotsAreFull) {
+  EngineOptions o;
+  o.model_path = latent::testing::golden_model("ds2-lite-tiny");
+  o.threads = 2;
+  o.max_live_requests = 1;
+  auto e = open_engine(o);
+  auto alone = run_alone(*e, greedy_request(golden_prompt("p1_short"), 24));
+
+  Collector question, completion;
+  Request q = greedy_request(golden_prompt("p1_short"), 24);
+  q.priority = Priority::question;
+  e->submit(std::move(q), question.on_token(), question.on_done());
+  while (question.n_token_pieces() < 3) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  Request c = greedy_request(golden_prompt("p2_fim"), 4);
+  c.priority = Priority::completion;
+  e->submit(std::move(c), completion.on_token(), completion.on_done());
+  const Finished& cf = completion.wait();
+  const Finished& qf = question.wait();
+  auto golden = golden_greedy("p2_fim");
+  EXPECT_EQ(cf.tokens, std::vector<int32_t>(golden.begin(), golden.begin() + 4));
+  EXPECT_LT(completion.done_at, question.done_at);
+  EXPECT_EQ(e->stats().preemptions, 1u);
+  // The preempted question resumed where it stopped: the same reply as when it ran alone.
+  EXPECT_EQ(qf.reason, FinishReason::length);
+  EXPECT_EQ(qf.tokens, alone);
+  EXPECT_EQ(question.text(), as_valid_utf8(e->detokenize(alone)));
+}
+
 TEST(EngineApi, StopStringEndsTheReplyBeforeIt) {
   auto e = open_tiny();
   auto tokens = golden_greedy("p1_short");
