@@ -125,6 +125,16 @@ TEST(RoundTrip, InvalidUtf8BecomesReplacementCharacters) {
   EXPECT_EQ(coder().decode(coder().encode(bad, false, false)), repaired);
 }
 
+TEST(RoundTrip, RandomBytesNeverBreakEncoding) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    std::string bytes(1 + rng() % 40, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng() % 256);
+    const auto ids = coder().encode(bytes, false, true);
+    EXPECT_EQ(coder().decode(ids), sanitize_utf8(bytes));
+  }
+}
+
 TEST(StreamDecoder, HoldsBackIncompleteCharacters) {
   const Tokenizer& tok = coder();
   const std::string text = "emoji 🦙 and 東京 and é";
