@@ -71,9 +71,9 @@ class PrefixStore final : public model::LatentStore {
   // Attaches the longest cached page-aligned prefix of `tokens` to an empty sequence (from
   // memory, else from the disk tier); returns the rows attached. Callers keep at least the last
   // prompt token out of `tokens` so that it is evaluated and yields logits.
-  int64_t attach_prefix(model::SeqId seq, std::span<const int32_t> tokens);
+  int64_t attach_prefix(model::SeqId seq, std::span<const int32_t> tokens) override;
   // The sequence's cache holds these tokens: its full pages join the tree for later requests.
-  void publish(model::SeqId seq, std::span<const int32_t> tokens);
+  void publish(model::SeqId seq, std::span<const int32_t> tokens) override;
 
   // Writes every cached page not yet on disk (shutdown). No-op without the disk tier.
   void flush();

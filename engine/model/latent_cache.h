@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,12 @@ class LatentStore {
   virtual void truncate(SeqId seq, int64_t n_rows) = 0;
   // Rows [0, n_rows) of one layer; n_rows must be reserved.
   virtual backend::LatentRows rows(SeqId seq, int64_t layer, int64_t n_rows) const = 0;
+  // Prefix reuse (engine/kv's PrefixStore shares pages; a private store caches nothing):
+  // attaches cached rows for the longest known prefix of `tokens` to an empty sequence and
+  // returns how many rows it holds now.
+  virtual int64_t attach_prefix(SeqId, std::span<const int32_t>) { return 0; }
+  // The sequence's cache holds `tokens`: offers its rows for reuse by later sequences.
+  virtual void publish(SeqId, std::span<const int32_t>) {}
 };
 
 class PagedLatentStore final : public LatentStore {

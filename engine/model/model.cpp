@@ -80,6 +80,21 @@ void Context::free_sequence(SeqId seq) {
 
 int64_t Context::sequence_length(SeqId seq) const { return impl_->length(seq); }
 
+int64_t Context::reuse_prefix(SeqId seq, std::span<const int32_t> tokens) {
+  int64_t& len = impl_->length(seq);
+  if (len != 0) throw Error("sequence " + std::to_string(seq) + " already holds tokens; reuse_prefix needs an empty one");
+  const int64_t limit = std::min<int64_t>(int64_t(tokens.size()), model_->n_ctx());
+  len = impl_->store->attach_prefix(seq, tokens.first(size_t(limit)));
+  return len;
+}
+
+void Context::publish(SeqId seq, std::span<const int32_t> tokens) {
+  if (int64_t(tokens.size()) > impl_->length(seq))
+    throw Error("sequence " + std::to_string(seq) + " holds " + std::to_string(impl_->length(seq)) +
+                " tokens; cannot publish " + std::to_string(tokens.size()));
+  impl_->store->publish(seq, tokens);
+}
+
 void Context::truncate(SeqId seq, int64_t n_tokens) {
   int64_t& len = impl_->length(seq);
   if (n_tokens < 0 || n_tokens > len)

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -190,6 +191,12 @@ class Context {
   int64_t sequence_length(SeqId seq) const;
   // Keeps the first n_tokens of the sequence's cache (prefix reuse); n_tokens <= length.
   void truncate(SeqId seq, int64_t n_tokens);
+  // For an empty sequence: takes the longest prefix of `tokens` the latent store has cached
+  // (evaluated before, by any sequence or an earlier process) and returns its length; evaluate
+  // continues after it. Keep the last prompt token out of `tokens` to get its logits.
+  int64_t reuse_prefix(SeqId seq, std::span<const int32_t> tokens);
+  // The sequence's first tokens.size() cached rows are these tokens: lets later sequences reuse them.
+  void publish(SeqId seq, std::span<const int32_t> tokens);
 
   // Runs the batch and appends its tokens to their sequences. Throws Error on an unknown
   // sequence, a token id outside the vocabulary, or a sequence that would exceed n_ctx; the
