@@ -333,8 +333,8 @@ std::vector<TensorPlan> plan(const Options& o, int64_t n_vocab) {
 
 // Fills one row of a tensor with its values.
 void fill_row(const Options& o, const TensorPlan& p, uint64_t seed, int64_t row, float* dst) {
-  const int64_t n = p.ne[0];
   if (!p.assembled_kv_b) {
+    const int64_t n = p.ne[0];
     for (int64_t j = 0; j < n; ++j) dst[j] = value_at(seed, static_cast<uint64_t>(row * n + j), p.dist);
     return;
   }
@@ -353,7 +353,6 @@ void fill_row(const Options& o, const TensorPlan& p, uint64_t seed, int64_t row,
     for (int64_t j = 0; j < R; ++j)
       dst[j] = value_at(vs, static_cast<uint64_t>((h * s.v_head + (i - s.qk_nope)) * R + j), p.dist);
   }
-  (void)n;
 }
 
 std::vector<uint8_t> make_tensor(const Options& o, const TensorPlan& p, int threads) {

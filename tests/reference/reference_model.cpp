@@ -89,10 +89,9 @@ Hparams read_hparams(const gguf::File& f) {
     h.qk_nope = static_cast<int64_t>(f.require_uint(key("attention.key_length"))) - h.qk_rope;
     h.v_head = static_cast<int64_t>(f.require_uint(key("attention.value_length")));
   }
-  // README: "absent" and 0 mean the same; the tensors decide.
-  h.q_lora_rank = f.find_tensor("blk.0.attn_q_a.weight")
-                      ? static_cast<int64_t>(f.require_uint(key("attention.q_lora_rank")))
-                      : 0;
+  // README: "absent" and 0 mean the same; the tensors decide (and give the rank).
+  const gguf::TensorInfo* q_a = f.find_tensor("blk.0.attn_q_a.weight");
+  h.q_lora_rank = q_a && q_a->ne.size() == 2 ? q_a->ne[1] : 0;
   h.n_ff = static_cast<int64_t>(f.get_uint(key("feed_forward_length")).value_or(0));
   h.n_dense_lead = static_cast<int64_t>(f.get_uint(key("leading_dense_block_count")).value_or(0));
   h.n_expert = static_cast<int64_t>(f.get_uint(key("expert_count")).value_or(0));
@@ -357,8 +356,8 @@ struct Model::Impl {
   }
 
   void attention(Layer& L, std::vector<double>& cur, int64_t n) {
-    const int64_t E = hp.n_embd, H = hp.n_head, NOPE = hp.qk_nope, ROPE = hp.qk_rope,
-                  VH = hp.v_head, R = hp.kv_lora_rank, QH = NOPE + ROPE;
+    const int64_t H = hp.n_head, NOPE = hp.qk_nope, ROPE = hp.qk_rope, VH = hp.v_head,
+                  R = hp.kv_lora_rank, QH = NOPE + ROPE;
     // q: [n][H][NOPE + ROPE]
     std::vector<double> q;
     if (L.attn_q_a) {
@@ -463,7 +462,6 @@ struct Model::Impl {
       }
     });
     cur = matmul(*L.attn_output, o, n);
-    (void)E;
   }
 
   // One FFN h -> down(silu(gate·h) ⊙ up·h) for a single token, with rows [row0, row0+F) of
