@@ -31,7 +31,7 @@ t.describe('latent.nvim completions from latentd', function()
       return c.lua([[
         local cl = require('latent.client').get(0)
         if not (cl and cl.initialized) then return false end
-        local r = cl.request_sync('latent/status', vim.empty_dict(), 2000, 0)
+        local r = require('latent.client').request_sync(cl, 'latent/status', vim.empty_dict(), 2000, 0)
         return r and r.result and r.result.model.loaded == true
       ]])
     end, 'latent/status model.loaded')

@@ -33,7 +33,7 @@ t.describe('latent.nvim with latentd', function()
     t.wait_for(60000, function()
       return c.lua([[
         local cl = require('latent.client').get(0)
-        local r = cl.request_sync('latent/status', vim.empty_dict(), 2000, 0)
+        local r = require('latent.client').request_sync(cl, 'latent/status', vim.empty_dict(), 2000, 0)
         local ws = r and r.result and r.result.workspaces or {}
         return #ws > 0 and ws[1].state == 'ready'
       ]])

@@ -79,7 +79,13 @@ t.describe('completion with a fake client', function()
     id = 999,
     name = 'latent',
     offset_encoding = 'utf-16',
-    request = function(method, params, handler)
+    -- Called as client.request(...) before Neovim 0.11 and client:request(...) since.
+    request = function(...)
+      local args = { ... }
+      if type(args[1]) == 'table' then
+        table.remove(args, 1)
+      end
+      local method, params, handler = args[1], args[2], args[3]
       table.insert(requests, { method = method, params = params })
       vim.schedule(function() handler(nil, answer) end)
       return true, #requests

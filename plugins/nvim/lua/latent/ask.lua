@@ -130,7 +130,7 @@ function M.ask(question)
   local buf, win = open_float(question)
   local st = { buf = buf, win = win, text = '' }
   streams[token] = st
-  client.request('latent/ask', params, function(err, result)
+  client_mod.request(client, 'latent/ask', params, function(err, result)
     streams[token] = nil
     if err then
       set_text(st, '# ' .. question, { '', '**latentd could not answer:** ' .. (err.message or vim.inspect(err)) })

@@ -15,7 +15,41 @@ M.max_restarts = 3
 -- Indexing progress by client id: token -> WorkDoneProgress value; read by the status line.
 M.progress = {}
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
+
+-- Neovim 0.11 made the client's functions methods (client:request(...)) and deprecated the
+-- 0.7-0.10 form client.request(...); these call whichever this Neovim has.
+local methods = vim.fn.has('nvim-0.11') == 1
+function M.request(c, method, params, handler, bufnr)
+  if methods then
+    return c:request(method, params, handler, bufnr)
+  end
+  return c.request(method, params, handler, bufnr)
+end
+function M.request_sync(c, method, params, timeout_ms, bufnr)
+  if methods then
+    return c:request_sync(method, params, timeout_ms, bufnr)
+  end
+  return c.request_sync(method, params, timeout_ms, bufnr)
+end
+function M.notify(c, method, params)
+  if methods then
+    return c:notify(method, params)
+  end
+  return c.notify(method, params)
+end
+function M.cancel_request(c, id)
+  if methods then
+    return c:cancel_request(id)
+  end
+  return c.cancel_request(id)
+end
+function M.stop(c)
+  if methods then
+    return c:stop()
+  end
+  return c.stop()
+end
 
 local function exists(path)
   return path and uv.fs_stat(path) ~= nil
@@ -37,7 +71,7 @@ function M.find_daemon()
     if not exe or vim.fn.executable(exe) ~= 1 then
       return nil, string.format("latent: cmd[1] = '%s' is not an executable; fix setup({ cmd = ... })", tostring(exe))
     end
-    return vim.list_extend(vim.deepcopy(o.cmd), {})
+    return vim.deepcopy(o.cmd)
   end
   local exe = vim.fn.exepath('latentd')
   if exe == '' then
@@ -179,7 +213,9 @@ end
 -- The latent client attached to `bufnr`, if any.
 function M.get(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  for _, c in pairs(vim.lsp.buf_get_clients(bufnr)) do
+  -- vim.lsp.get_clients arrived in 0.10, where buf_get_clients became deprecated.
+  local list = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr }) or vim.lsp.buf_get_clients(bufnr)
+  for _, c in pairs(list) do
     if c.name == 'latent' then
       return c
     end
@@ -201,7 +237,7 @@ end
 -- Stops every latent client and forgets crash counts, then re-attaches open buffers.
 function M.restart()
   for _, c in pairs(M.all()) do
-    c.stop()
+    M.stop(c)
   end
   clients, crashes, notified = {}, {}, {}
   vim.defer_fn(function()
@@ -218,7 +254,7 @@ function M.push_settings()
   local settings = config.server_settings()
   for _, c in pairs(M.all()) do
     c.config.settings = { latent = settings }
-    c.notify('workspace/didChangeConfiguration', { settings = { latent = settings } })
+    M.notify(c, 'workspace/didChangeConfiguration', { settings = { latent = settings } })
   end
 end
 

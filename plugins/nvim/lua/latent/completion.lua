@@ -27,7 +27,7 @@ end
 
 local function cancel_pending()
   if pending then
-    pending.client.cancel_request(pending.id)
+    client_mod.cancel_request(pending.client, pending.id)
     pending = nil
   end
 end
@@ -127,7 +127,7 @@ function M.request(invoked)
   }
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
   local ok, id
-  ok, id = client.request('textDocument/inlineCompletion', params, function(err, result)
+  ok, id = client_mod.request(client, 'textDocument/inlineCompletion', params, function(err, result)
     if pending and pending.id == id then
       pending = nil
     end
@@ -140,7 +140,7 @@ end
 
 local function schedule_request()
   if not timer then
-    timer = vim.loop.new_timer()
+    timer = (vim.uv or vim.loop).new_timer()
   end
   timer:stop()
   timer:start(config.options.debounce_ms, 0, vim.schedule_wrap(function()

@@ -14,7 +14,7 @@ local function reporter()
 end
 
 local function status_of(client)
-  local resp = client.request_sync('latent/status', vim.empty_dict(), 5000, 0)
+  local resp = require('latent.client').request_sync(client, 'latent/status', vim.empty_dict(), 5000, 0)
   if not resp then
     return nil, 'no answer to latent/status within 5 s'
   end
@@ -44,7 +44,7 @@ function M.check()
 
   h.start('model')
   local model = config.options.server.model
-  if model and vim.loop.fs_stat(vim.fn.expand(model)) == nil then
+  if model and (vim.uv or vim.loop).fs_stat(vim.fn.expand(model)) == nil then
     h.error('model ' .. model .. ' does not exist; fix setup({ server = { model = ... } })')
   elseif model then
     h.info('model ' .. model)

@@ -75,7 +75,7 @@ function M.restart() require('latent.client').restart() end
 function M.reindex()
   local clients = require('latent.client').all()
   for root, c in pairs(clients) do
-    c.request('latent/reindex', vim.empty_dict(), function(err)
+    require('latent.client').request(c, 'latent/reindex', vim.empty_dict(), function(err)
       if err then
         vim.notify('latent: reindex of ' .. root .. ' failed: ' .. (err.message or ''), vim.log.levels.ERROR)
       else

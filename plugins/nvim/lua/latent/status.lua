@@ -19,7 +19,7 @@ function M.format(value, indent, out)
     table.insert(out, indent .. scalar(value))
     return out
   end
-  if vim.tbl_islist(value) then
+  if (vim.islist or vim.tbl_islist)(value) then
     for _, v in ipairs(value) do
       if type(v) == 'table' then
         table.insert(out, indent .. '-')
@@ -52,7 +52,7 @@ function M.show()
     return
   end
   for root, c in pairs(clients) do
-    c.request('latent/status', vim.empty_dict(), function(err, result)
+    client_mod.request(c, 'latent/status', vim.empty_dict(), function(err, result)
       local lines = { 'latentd for ' .. root, '' }
       if err then
         table.insert(lines, 'error: ' .. (err.message or vim.inspect(err)))
