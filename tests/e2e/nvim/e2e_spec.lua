@@ -40,6 +40,22 @@ t.describe('latent.nvim with latentd', function()
     end, 'workspace state ready')
   end)
 
+  t.it(':LatentReindex rebuilds the index and the statusline is idle afterwards', function()
+    c.cmd('LatentReindex')
+    t.wait_for(10000, function()
+      return c.lua([[return vim.fn.execute('messages'):find('latent: reindexing', 1, true) ~= nil]])
+    end, 'latent/reindex answered')
+    t.wait_for(60000, function()
+      return c.lua([[
+        local cl = require('latent.client').get(0)
+        local r = require('latent.client').request_sync(cl, 'latent/status', vim.empty_dict(), 2000, 0)
+        local ws = r and r.result and r.result.workspaces or {}
+        return #ws > 0 and ws[1].state == 'ready'
+      ]])
+    end, 'workspace ready after reindex')
+    t.wait_for(10000, function() return c.lua([[return require('latent').statusline()]]) == 'latent' end, 'idle statusline')
+  end)
+
   t.it(':LatentStatus shows the daemon status', function()
     c.cmd('LatentStatus')
     local text = t.wait_for(5000, function()
