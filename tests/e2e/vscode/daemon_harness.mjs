@@ -95,6 +95,7 @@ export async function startDaemon(root, overrides = {}) {
     const r = await exited;
     clearTimeout(t);
     conn.dispose();
+    fs.rmSync(root, { recursive: true, force: true });
     return r;
   };
   return { conn, proc, root, init, settings, configRequests, stderr: () => stderr, close, exited };
