@@ -107,7 +107,10 @@ class File {
  public:
   // Maps and validates the file. Throws Error("<path>: <reason>").
   static File open(const std::filesystem::path& path);
-  // Validates a buffer that the caller keeps alive (fuzzing, tests). Throws Error.
+  // Validates a buffer that the caller keeps alive (fuzzing, tests). Throws Error. Tensor data
+  // must be aligned for in-place use (2 to 8 bytes depending on the type, checked): a buffer
+  // from the heap (16-byte aligned) or a mapping satisfies that whenever general.alignment >= 8,
+  // which includes the default of 32.
   static File from_memory(std::span<const uint8_t> bytes);
 
   File(File&&) noexcept;
