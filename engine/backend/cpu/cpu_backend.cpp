@@ -56,6 +56,28 @@ void axpy_f32(float* y, const float* x, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define LATENT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LATENT_CLONES
+#endif
+
+// o[h][0:L] += p[h * n + s - s0] * row_s[0:L] for the cache rows s in [s0, s1) and every head:
+// the V product of latent attention, each row read once for all heads. Built for AVX2 and
+// baseline x86-64 and picked at load time; both do the same element-wise multiply-adds (no
+// contraction), so results do not depend on the CPU.
+LATENT_CLONES void accumulate_rows(const LatentRows& cache, int64_t s0, int64_t s1, const float* p,
+                                   int64_t n, float* const* o, int64_t H, int64_t L) {
+  for (int64_t s = s0; s < s1; ++s) {
+    const float* r = cache.row(s);
+    for (int64_t h = 0; h < H; ++h) {
+      const float a = p[h * n + s - s0];
+      float* oh = o[h];
+      for (int64_t i = 0; i < L; ++i) oh[i] += a * r[i];
+    }
+  }
+}
+
 // ggml's softmax in place: max-subtracted expf, the sum accumulated in double, then one scale.
 void softmax_inplace(float* x, int64_t n) {
   float mx = -std::numeric_limits<float>::infinity();
@@ -83,6 +105,7 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& o) : pool_(std::max(1, o.threads)) {
     thread_scratch_.resize(size_t(pool_.n_threads()));
+    thread_rows_.resize(size_t(pool_.n_threads()));
   }
 
   std::string_view name() const override { return "cpu"; }
@@ -500,13 +523,11 @@ class CpuBackend final : public Backend {
         }
         std::memset(o, 0, size_t(L) * sizeof(float));
       }
-      for (int64_t s = s0; s < s1; ++s) {
-        const float* r = cache.row(s);
-        for (int64_t h = 0; h < H; ++h) {
-          float* o = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
-          axpy_f32(o, r, sc[size_t(h * n + s - s0)], L);
-        }
-      }
+      auto& outs = thread_rows_[size_t(thread)];
+      outs.resize(size_t(H));
+      for (int64_t h = 0; h < H; ++h)
+        outs[size_t(h)] = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
+      accumulate_rows(cache, s0, s1, sc.data(), n, outs.data(), H, L);
     });
     if (!chunked) return;
     pool_.run(T * H, [&](int64_t th, int) {
@@ -602,6 +623,7 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_;                      // activations in the weight's vec_dot type
   std::vector<float> partial_;                    // chunked attention: per chunk max, sum, output
   std::vector<std::vector<float>> thread_scratch_;  // per worker: scores, rope tables
+  std::vector<std::vector<float*>> thread_rows_;    // per worker: output row per head
 };
 
 }  // namespace
