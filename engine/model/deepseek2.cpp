@@ -2,7 +2,6 @@
 // attention (absorbed or plain MLA), dense FFN, MoE. Intermediates carry llama.cpp's names.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "backend/backend.h"
 #include "model/forward.h"

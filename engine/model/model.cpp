@@ -24,7 +24,11 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
   } catch (const gguf::Error& e) {
     throw Error(e.what());
   }
-  m->hp_ = read_hparams(*m->file_);
+  try {
+    m->hp_ = read_hparams(*m->file_);
+  } catch (const gguf::Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
   if (options.n_ctx < 0) throw Error(path.string() + ": n_ctx must not be negative");
   if (options.n_ctx > m->hp_.n_ctx_train)
     throw Error(path.string() + ": a context of " + std::to_string(options.n_ctx) +
@@ -38,6 +42,8 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
     m->backend_ = backend::make_backend(options.backend, bo);
     m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->backend_);
   } catch (const backend::Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  } catch (const gguf::Error& e) {
     throw Error(path.string() + ": " + e.what());
   }
   return m;
