@@ -277,3 +277,25 @@ test('a crashed latentd is restarted and serves again', async () => {
   assert.match(shown, new RegExp(`"pid": ${pids[0]}\\b`), shown);
   await shot('restarted.png');
 });
+
+test('completions can be switched off and on for a language', async () => {
+  const ghosts = page.locator('.editor-instance [class*="ghost-text"]');
+  await command('View: Close All Editors');
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'math.c' }).click();
+  await page.locator('.tab', { hasText: 'math.c' }).waitFor({ timeout: 30000 });
+  await command('Latent: Disable completions for this language');
+  await page.locator('.notifications-toasts', { hasText: 'disabled for c' }).waitFor({ timeout: 10000 });
+  await page.locator('.editor-instance .view-lines').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\nint x = ', { delay: 20 });
+  // With the language off, no suggestion may appear; give the daemon ample time to have answered.
+  await new Promise((r) => setTimeout(r, 5000));
+  assert.equal(await ghosts.count(), 0, 'ghost text shown for a disabled language');
+  await command('Latent: Enable completions for this language');
+  await page.locator('.notifications-toasts', { hasText: 'enabled for c' }).waitFor({ timeout: 10000 });
+  await page.locator('.editor-instance .view-lines').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('1', { delay: 20 });
+  await ghosts.first().waitFor({ state: 'attached', timeout: 60000 });
+  await shot('language-enabled.png');
+});
