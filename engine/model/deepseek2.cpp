@@ -191,21 +191,26 @@ class Graph {
     }
   }
 
-  // output_norm and the LM head for the requested tokens only.
+  // output_norm and the LM head for the requested tokens only, in chunks of rows so that the
+  // logits' scratch stays bounded when every position of a long prompt is requested.
   void output(const Tensor& x) {
-    const int64_t R = int64_t(ub_.outputs.size()), E = hp_.n_embd;
-    if (R == 0) return;
-    Tensor sel = f32({E, R, 1, 1}, "inp_out");
-    for (int64_t r = 0; r < R; ++r) {
-      Tensor dst = view(sel, {E, 1, 1, 1}, {E, E, E}, r * E, "inp_out");
-      be_.copy(view(x, {E, 1, 1, 1}, {E, E, E}, ub_.outputs[size_t(r)] * E, "l_out"), dst);
+    const int64_t R = int64_t(ub_.outputs.size()), E = hp_.n_embd, V = hp_.n_vocab;
+    constexpr int64_t kRowsPerChunk = 64;
+    for (int64_t r0 = 0; r0 < R; r0 += kRowsPerChunk) {
+      const size_t mark = be_.scratch_mark();
+      const int64_t n = std::min(kRowsPerChunk, R - r0);
+      Tensor sel = f32({E, n, 1, 1}, "inp_out");
+      for (int64_t r = 0; r < n; ++r)
+        be_.copy(view(x, {E, 1, 1, 1}, {E, E, E}, ub_.outputs[size_t(r0 + r)] * E, "l_out"),
+                 view(sel, {E, 1, 1, 1}, {E, E, E}, r * E, "inp_out"));
+      Tensor hn = f32({E, n, 1, 1}, "result_norm");
+      be_.rms_norm(sel, w_.output_norm, hp_.rms_eps, hn);
+      if (ub_.hidden) be_.read(hn, ub_.hidden + r0 * E, size_t(E * n) * sizeof(float));
+      Tensor logits = f32({V, n, 1, 1}, "result_output");
+      be_.mul_mat(w_.output, hn, logits);
+      be_.read(logits, ub_.logits + r0 * V, size_t(V * n) * sizeof(float));
+      be_.release_scratch(mark);
     }
-    Tensor hn = f32({E, R, 1, 1}, "result_norm");
-    be_.rms_norm(sel, w_.output_norm, hp_.rms_eps, hn);
-    if (ub_.hidden) be_.read(hn, ub_.hidden, size_t(E * R) * sizeof(float));
-    Tensor logits = f32({hp_.n_vocab, R, 1, 1}, "result_output");
-    be_.mul_mat(w_.output, hn, logits);
-    be_.read(logits, ub_.logits, size_t(hp_.n_vocab * R) * sizeof(float));
   }
 
   const HParams& hp_;

@@ -197,19 +197,27 @@ void Context::run_micro_batches(const Batch& batch, const std::vector<int64_t>& 
       if (t.logits) ub.outputs.push_back(local);
       ++len;
     }
-    // Output rows of this micro-batch are not contiguous in the batch's order, so they are
-    // written to a staging area and scattered.
-    std::vector<float> logits(ub.outputs.size() * size_t(hp.n_vocab));
-    std::vector<float> hidden(flags.hidden ? ub.outputs.size() * size_t(hp.n_embd) : 0);
-    ub.logits = logits.data();
-    ub.hidden = flags.hidden ? hidden.data() : nullptr;
+    // Rows go straight to their place in `out` when this micro-batch's output rows are
+    // consecutive there (one sequence, or sequences not interleaved in the batch); otherwise
+    // through a staging area, scattered below.
+    const size_t R = ub.outputs.size();
+    bool direct = true;
+    for (size_t r = 1; r < R && direct; ++r)
+      direct = out_row[size_t(grouped[size_t(b0 + ub.outputs[r])])] ==
+               out_row[size_t(grouped[size_t(b0 + ub.outputs[r - 1])])] + 1;
+    const int64_t row0 = R ? out_row[size_t(grouped[size_t(b0 + ub.outputs[0])])] : 0;
+    std::vector<float> logits(direct ? 0 : R * size_t(hp.n_vocab));
+    std::vector<float> hidden(direct || !flags.hidden ? 0 : R * size_t(hp.n_embd));
+    ub.logits = direct ? out.logits.data() + row0 * hp.n_vocab : logits.data();
+    ub.hidden = !flags.hidden ? nullptr : direct ? out.hidden.data() + row0 * hp.n_embd : hidden.data();
     if (flags.routing) {
       ub.expert_ids = out.expert_ids.data();
       ub.expert_weights = out.expert_weights.data();
       ub.routing_tokens = n;
     }
     forward(*model_, *impl_->store, ub);
-    for (size_t r = 0; r < ub.outputs.size(); ++r) {
+    if (direct) continue;
+    for (size_t r = 0; r < R; ++r) {
       const int64_t row = out_row[size_t(grouped[size_t(b0 + ub.outputs[r])])];
       std::copy_n(logits.data() + r * size_t(hp.n_vocab), hp.n_vocab,
                   out.logits.data() + row * hp.n_vocab);
