@@ -624,18 +624,4 @@ void Model::reset() {
   }
 }
 
-std::vector<int32_t> Model::greedy(std::span<const double> last_logits, int n) {
-  std::vector<int32_t> out;
-  std::vector<double> logits(last_logits.begin(), last_logits.end());
-  for (int i = 0; i < n; ++i) {
-    const auto tok = static_cast<int32_t>(argmax(logits));
-    out.push_back(tok);
-    if (i + 1 < n) {
-      Output o = impl_->eval(std::span<const int32_t>(&out.back(), 1));
-      logits = std::move(o.logits);
-    }
-  }
-  return out;
-}
-
 }  // namespace latent::reference

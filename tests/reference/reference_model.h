@@ -103,10 +103,6 @@ class Model {
   int64_t n_past() const;
   void reset();
 
-  // Greedy continuation: n tokens of plain argmax after the tokens evaluated so far, given the
-  // logits of the last evaluated position. Appends them to the cache (all but the last).
-  std::vector<int32_t> greedy(std::span<const double> last_logits, int n);
-
  private:
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
