@@ -284,6 +284,16 @@ Context ContextBuilder::build() {
   uint32_t n_lines = static_cast<uint32_t>(std::count(content.begin(), content.end(), '\n')) +
                      (content.empty() || content.back() == '\n' ? 0 : 1);
   uint32_t cursor = std::clamp<uint32_t>(req_.line, 1, std::max<uint32_t>(n_lines, 1));
+  std::vector<size_t> starts = {0};
+  for (size_t i = 0; i < content.size(); ++i)
+    if (content[i] == '\n') starts.push_back(i + 1);
+  // Lines [s, e] (1-based, clamped) of the current content, in O(1).
+  auto slice = [&](uint32_t s, uint32_t e) -> std::string {
+    if (n_lines == 0 || s > n_lines) return {};
+    e = std::min(e, n_lines);
+    size_t b = starts[s - 1], end = e < starts.size() ? starts[e] : content.size();
+    return content.substr(b, end - b);
+  };
   int64_t current_id = file_id(rel);
   std::string language = "text";
   {
@@ -297,14 +307,14 @@ Context ContextBuilder::build() {
   if (req_.include_current_file && n_lines > 0) {
     size_t cap = budget / 4;
     uint32_t s = cursor, e = cursor;
-    size_t approx = approximate_token_count(lines_of(content, s, e));
+    size_t approx = approximate_token_count(slice(s, e));
     bool grew = true;
     while (grew) {
       grew = false;
       for (int side = 0; side < 2; ++side) {
         uint32_t ns = side == 0 && s > 1 ? s - 1 : s, ne = side == 1 && e < n_lines ? e + 1 : e;
         if (ns == s && ne == e) continue;
-        size_t add = approximate_token_count(lines_of(content, ns == s ? ne : ns, ns == s ? ne : ns));
+        size_t add = approximate_token_count(slice(ns == s ? ne : ns, ns == s ? ne : ns));
         if (approx + add > cap) continue;
         approx += add;
         s = ns;
@@ -312,12 +322,17 @@ Context ContextBuilder::build() {
         grew = true;
       }
     }
-    Candidate c{SourceKind::current, rel, s, e, lines_of(content, s, e)};
-    // The approximation may undercount: shrink from the far end until it fits.
-    while (tokens(piece_text(c)) > cap && c.end_line > c.start_line) {
-      if (cursor - c.start_line > c.end_line - cursor) ++c.start_line;
-      else --c.end_line;
-      c.body = lines_of(content, c.start_line, c.end_line);
+    Candidate c{SourceKind::current, rel, s, e, slice(s, e)};
+    // The approximation may undercount: shrink from the far ends, in proportion to the excess
+    // (each count of a large window is expensive with a real tokenizer).
+    for (size_t n = tokens(piece_text(c)); n > cap && c.end_line > c.start_line; n = tokens(piece_text(c))) {
+      uint32_t span = c.end_line - c.start_line + 1;
+      uint32_t drop = std::max<uint32_t>(1, static_cast<uint32_t>(uint64_t(span) * (n - cap) / n));
+      for (uint32_t k = 0; k < drop && c.end_line > c.start_line; ++k) {
+        if (cursor - c.start_line > c.end_line - cursor) ++c.start_line;
+        else --c.end_line;
+      }
+      c.body = slice(c.start_line, c.end_line);
     }
     take(std::move(c), cap);
   }
@@ -326,7 +341,7 @@ Context ContextBuilder::build() {
   //    types their signatures name.
   uint32_t ws = cursor > req_.identifier_window_lines ? cursor - req_.identifier_window_lines : 1;
   uint32_t we = std::min(n_lines, cursor + req_.identifier_window_lines);
-  std::vector<Word> words = identifier_words(lines_of(content, ws, we), ws);
+  std::vector<Word> words = identifier_words(slice(ws, we), ws);
   std::stable_sort(words.begin(), words.end(), [&](const Word& a, const Word& b) {
     uint32_t da = a.line > cursor ? a.line - cursor : cursor - a.line;
     uint32_t db = b.line > cursor ? b.line - cursor : cursor - b.line;
@@ -384,7 +399,7 @@ Context ContextBuilder::build() {
   {
     size_t cap = budget * 15 / 100;
     uint32_t bs = cursor > 15 ? cursor - 15 : 1, be = std::min(n_lines, cursor + 15);
-    std::string match = fts_query(lines_of(content, bs, be), 48);
+    std::string match = fts_query(slice(bs, be), 48);
     if (!match.empty()) {
       Statement q = db_->prepare(
           "SELECT f.path, c.start_line, c.end_line, c.text, bm25(chunks_fts) AS score FROM chunks_fts "

@@ -37,9 +37,9 @@ CREATE TABLE symbols(
 CREATE INDEX symbols_by_name ON symbols(name_id);
 CREATE INDEX symbols_by_file ON symbols(file_id);
 CREATE TABLE refs(
-  file_id INTEGER NOT NULL, name_id INTEGER NOT NULL, line INTEGER NOT NULL,
-  col INTEGER NOT NULL, kind INTEGER NOT NULL);
-CREATE INDEX refs_by_name ON refs(name_id);
+  name_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER NOT NULL,
+  col INTEGER NOT NULL, kind INTEGER NOT NULL,
+  PRIMARY KEY(name_id, file_id, line, col)) WITHOUT ROWID;
 CREATE INDEX refs_by_file ON refs(file_id);
 CREATE TABLE imports(file_id INTEGER NOT NULL, module TEXT NOT NULL);
 CREATE INDEX imports_by_file ON imports(file_id);
@@ -109,40 +109,45 @@ struct FileRecord {
 void delete_file_rows(WriteContext& w, int64_t file_id) {
   for (const char* sql : {"DELETE FROM symbols WHERE file_id = ?", "DELETE FROM refs WHERE file_id = ?",
                           "DELETE FROM imports WHERE file_id = ?", "DELETE FROM chunks WHERE file_id = ?"}) {
-    w.db.prepare(sql).bind(1, file_id).run();
+    w.stmt(sql).bind(1, file_id).run();
   }
 }
 
 void write_delete(WriteContext& w, const std::string& path) {
-  Statement q = w.db.prepare("SELECT id FROM files WHERE path = ?");
+  Statement& q = w.stmt("SELECT id FROM files WHERE path = ?");
   q.bind(1, path);
-  if (!q.step()) return;
+  if (!q.step()) {
+    q.reset();
+    return;
+  }
   int64_t id = q.int64(0);
+  q.reset();
   delete_file_rows(w, id);
-  w.db.prepare("DELETE FROM file_rank WHERE file_id = ?").bind(1, id).run();
-  w.db.prepare("DELETE FROM files WHERE id = ?").bind(1, id).run();
+  w.stmt("DELETE FROM file_rank WHERE file_id = ?").bind(1, id).run();
+  w.stmt("DELETE FROM files WHERE id = ?").bind(1, id).run();
 }
 
 void write_record(WriteContext& w, const FileRecord& r) {
   int64_t id = 0;
   {
-    Statement q = w.db.prepare("SELECT id FROM files WHERE path = ?");
+    Statement& q = w.stmt("SELECT id FROM files WHERE path = ?");
     q.bind(1, r.path);
     if (q.step()) id = q.int64(0);
+    q.reset();
   }
   if (id) {
     delete_file_rows(w, id);
-    w.db.prepare("UPDATE files SET language=?, size=?, mtime_ns=?, hash=?, lines=?, from_buffer=? WHERE id=?")
+    w.stmt("UPDATE files SET language=?, size=?, mtime_ns=?, hash=?, lines=?, from_buffer=? WHERE id=?")
         .bind(1, r.parsed.language).bind(2, int64_t(r.size)).bind(3, r.mtime_ns).bind(4, int64_t(r.hash))
         .bind(5, int64_t(r.parsed.lines)).bind(6, int64_t(r.from_buffer)).bind(7, id).run();
   } else {
-    Statement ins = w.db.prepare(
+    Statement& ins = w.stmt(
         "INSERT INTO files(path, language, size, mtime_ns, hash, lines, from_buffer) VALUES (?,?,?,?,?,?,?)");
     ins.bind(1, r.path).bind(2, r.parsed.language).bind(3, int64_t(r.size)).bind(4, r.mtime_ns)
         .bind(5, int64_t(r.hash)).bind(6, int64_t(r.parsed.lines)).bind(7, int64_t(r.from_buffer)).run();
     id = sqlite3_last_insert_rowid(w.db.get());
   }
-  Statement sym = w.db.prepare(
+  Statement& sym = w.stmt(
       "INSERT INTO symbols(file_id, name_id, kind, line, end_line, col, top_level, scope, signature) "
       "VALUES (?,?,?,?,?,?,?,?,?)");
   for (const auto& s : r.parsed.symbols) {
@@ -150,14 +155,14 @@ void write_record(WriteContext& w, const FileRecord& r) {
         .bind(5, int64_t(s.end_line)).bind(6, int64_t(s.column)).bind(7, int64_t(s.top_level))
         .bind(8, s.scope).bind(9, s.signature).run();
   }
-  Statement ref = w.db.prepare("INSERT INTO refs(file_id, name_id, line, col, kind) VALUES (?,?,?,?,?)");
+  Statement& ref = w.stmt("INSERT OR IGNORE INTO refs(file_id, name_id, line, col, kind) VALUES (?,?,?,?,?)");
   for (const auto& x : r.parsed.references) {
     ref.bind(1, id).bind(2, w.name_id(x.name)).bind(3, int64_t(x.line)).bind(4, int64_t(x.column))
         .bind(5, reference_kind_code(x.kind)).run();
   }
-  Statement imp = w.db.prepare("INSERT INTO imports(file_id, module) VALUES (?,?)");
+  Statement& imp = w.stmt("INSERT INTO imports(file_id, module) VALUES (?,?)");
   for (const auto& m : r.parsed.imports) imp.bind(1, id).bind(2, m).run();
-  Statement ch = w.db.prepare(
+  Statement& ch = w.stmt(
       "INSERT INTO chunks(file_id, start_line, end_line, tokens, symbol, text) VALUES (?,?,?,?,?,?)");
   for (const auto& c : r.parsed.chunks) {
     ch.bind(1, id).bind(2, int64_t(c.start_line)).bind(3, int64_t(c.end_line)).bind(4, int64_t(c.tokens))
@@ -217,13 +222,19 @@ int64_t reference_kind_code(std::string_view kind) {
 int64_t WriteContext::name_id(std::string_view name) {
   std::string key(name);
   if (auto it = name_ids.find(key); it != name_ids.end()) return it->second;
-  Statement ins = db.prepare("INSERT INTO names(name) VALUES (?) ON CONFLICT(name) DO NOTHING");
-  ins.bind(1, name).run();
-  Statement q = db.prepare("SELECT id FROM names WHERE name = ?");
+  stmt("INSERT INTO names(name) VALUES (?) ON CONFLICT(name) DO NOTHING").bind(1, name).run();
+  Statement& q = stmt("SELECT id FROM names WHERE name = ?");
   q.bind(1, name);
   int64_t id = q.step() ? q.int64(0) : 0;
+  q.reset();
   name_ids.emplace(std::move(key), id);
   return id;
+}
+
+Statement& WriteContext::stmt(const char* sql) {
+  auto it = statements.find(sql);
+  if (it == statements.end()) it = statements.emplace(sql, db.prepare(sql)).first;
+  return it->second;
 }
 
 std::string_view symbol_kind_name(SymbolKind kind) {
@@ -291,6 +302,7 @@ void Writer::loop() {
     open_error = e.what();
   }
   std::unordered_map<std::string, int64_t> name_ids;
+  std::unordered_map<const char*, Statement> statements;
   while (true) {
     std::vector<std::unique_ptr<Job>> batch;
     {
@@ -313,7 +325,7 @@ void Writer::loop() {
     if (!db) {
       for (auto& j : batch) j->done.set_exception(std::make_exception_ptr(IndexError(open_error)));
     } else {
-      WriteContext ctx{*db, name_ids};
+      WriteContext ctx{*db, name_ids, statements};
       std::vector<std::exception_ptr> errors(batch.size());
       std::exception_ptr fatal;
       try {
@@ -352,6 +364,7 @@ void Writer::loop() {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_ = 0;
   }
+  statements.clear();
   if (db) sqlite3_exec(db->get(), "PRAGMA optimize", nullptr, nullptr, nullptr);
 }
 
@@ -616,7 +629,7 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
     if (old && old->hash == hash) {
       // Touched but identical: only the stat data moves.
       submit([path = e.path, size = e.size, mtime = e.mtime_ns](WriteContext& w) {
-        w.db.prepare("UPDATE files SET size=?, mtime_ns=?, from_buffer=0 WHERE path=?")
+        w.stmt("UPDATE files SET size=?, mtime_ns=?, from_buffer=0 WHERE path=?")
             .bind(1, int64_t(size)).bind(2, mtime).bind(3, path).run();
       });
       std::lock_guard<std::mutex> lock(mu);
@@ -906,6 +919,14 @@ std::optional<FileInfo> Index::file_info(const std::string& path) const {
   q.bind(1, rel);
   if (!q.step()) return std::nullopt;
   return FileInfo{rel, q.text(0), uint64_t(q.int64(1)), q.int64(2), uint32_t(q.int64(3))};
+}
+
+std::vector<FileInfo> Index::list_files() const {
+  auto db = impl_->read();
+  Statement q = db->prepare("SELECT path, language, size, mtime_ns, lines FROM files ORDER BY path");
+  std::vector<FileInfo> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), uint64_t(q.int64(2)), q.int64(3), uint32_t(q.int64(4))});
+  return out;
 }
 
 uint64_t Index::file_count() const {

@@ -154,6 +154,8 @@ class Index {
   // BM25 over chunks. `query` is free text; identifiers and words are OR-ed.
   std::vector<SearchHit> search(std::string_view query, size_t limit = 20) const;
   std::optional<FileInfo> file_info(const std::string& path) const;
+  // Every indexed file, sorted by path.
+  std::vector<FileInfo> list_files() const;
   uint64_t file_count() const;
 
   // Blocks until every write submitted so far is committed (test hook).

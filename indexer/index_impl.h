@@ -31,7 +31,10 @@ std::string fts_query(std::string_view text, size_t max_terms);
 struct WriteContext {
   Connection& db;
   std::unordered_map<std::string, int64_t>& name_ids;  // names table cache, cleared on rollback
+  // Prepared statements by SQL text (string literals), kept for the connection's lifetime.
+  std::unordered_map<const char*, Statement>& statements;
   int64_t name_id(std::string_view name);
+  Statement& stmt(const char* sql);
 };
 
 class Writer {

@@ -14,7 +14,9 @@ namespace {
 ParsedFile parse(std::string_view lang, std::string_view src, uint32_t max_tokens = 384,
                  TokenCounter counter = approximate_token_count) {
   const Language* l = lang == "text" ? nullptr : language_by_name(lang);
-  if (lang != "text") EXPECT_NE(l, nullptr) << lang;
+  if (lang != "text") {
+    EXPECT_NE(l, nullptr) << lang;
+  }
   return parse_source(l, src, {max_tokens, counter});
 }
 
@@ -144,7 +146,9 @@ TEST(Parse, EveryLanguageFindsDefinitionsAndImports) {
     ASSERT_TRUE(s) << "no definition of " << c.name;
     EXPECT_EQ(s->kind, c.kind);
     EXPECT_EQ(s->line, c.line);
-    if (c.import) EXPECT_NE(std::find(f.imports.begin(), f.imports.end(), c.import), f.imports.end()) << c.import;
+    if (c.import) {
+      EXPECT_NE(std::find(f.imports.begin(), f.imports.end(), c.import), f.imports.end()) << c.import;
+    }
   }
 }
 
@@ -164,7 +168,9 @@ void expect_chunks_partition(const ParsedFile& f, std::string_view src) {
   while (pos < src.size()) {
     size_t nl = src.find('\n', pos);
     std::string_view text = src.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (text.find_first_not_of(" \t\r") != std::string_view::npos) EXPECT_NE(owner[line], 0) << "line " << line;
+    if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
+      EXPECT_NE(owner[line], 0) << "line " << line;
+    }
     pos = nl == std::string_view::npos ? src.size() : nl + 1;
     ++line;
   }
