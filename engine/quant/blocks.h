@@ -37,16 +37,18 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
-// ggml's get_scale_min_k4 for all 8 sub-blocks at once.
+// ggml's get_scale_min_k4 for all 8 sub-blocks at once, as word operations on the 12 bytes
+// W0 W1 W2: bytes 0-3 hold sc0..3 (low 6 bits) and the top bits of sc4..7, bytes 4-7 mn0..3 and
+// the top bits of mn4..7, bytes 8-11 the low nibbles of sc4..7 (low) and mn4..7 (high).
 inline void unpack_scales_k4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    mn[j] = q[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    mn[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
+  const uint32_t w0 = load_u32(q), w1 = load_u32(q + 4), w2 = load_u32(q + 8);
+  const uint32_t s_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
+  const uint32_t s_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
+  const uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
+  std::memcpy(sc, &s_lo, 4);
+  std::memcpy(sc + 4, &s_hi, 4);
+  std::memcpy(mn, &m_lo, 4);
+  std::memcpy(mn + 4, &m_hi, 4);
 }
 
 using DotFn = float (*)(int64_t n, const void* w, const void* x);

@@ -118,14 +118,22 @@ inline __m256i q_q5_1(const BlockQ5_1& blk) {
   return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
 }
 
+// Σ_j mn[j]·(bsums[2j] + bsums[2j+1]): each min widened to two int16 lanes, one VPMADDWD.
 inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
-  int s = 0;
-  for (int j = 0; j < 8; ++j) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-  return s;
+  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  return hsum_i32(_mm256_madd_epi16(m16, load256(bsums)));
 }
 
-inline __m512i scale_pair_epi16(int s0, int s1) {
-  return join(_mm256_set1_epi16(static_cast<short>(s0)), _mm256_set1_epi16(static_cast<short>(s1)));
+// The 8 sub-block scales as int16 in the low lanes of a zmm; scale_pair(s, j) spreads scale
+// 2j over int16 lanes 0..15 and 2j+1 over lanes 16..31 (the products of sub-blocks 2j, 2j+1).
+inline __m512i scales_epi16(const uint8_t sc[8]) {
+  return _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
+}
+inline __m512i scale_pair(__m512i s16, int j) {
+  const __m512i idx = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(static_cast<short>(2 * j)),
+                                              _mm512_set1_epi16(static_cast<short>(2 * j + 1)));
+  return _mm512_permutexvar_epi16(idx, s16);
 }
 
 float dot_q4_k(int64_t n, const void* w, const void* x) {
@@ -137,12 +145,13 @@ float dot_q4_k(int64_t n, const void* w, const void* x) {
   for (int64_t i = 0; i < n / kQKK; ++i) {
     uint8_t sc[8], mn[8];
     unpack_scales_k4(a[i].scales, sc, mn);
+    const __m512i s16 = scales_epi16(sc);
     __m512i sumi = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       const __m256i q = load256(a[i].qs + 32 * j);
       const __m512i u = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
       const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair_epi16(sc[2 * j], sc[2 * j + 1])));
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair(s16, j)));
     }
     acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
     acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
@@ -160,6 +169,7 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
     uint8_t sc[8], mn[8];
     unpack_scales_k4(a[i].scales, sc, mn);
     const __m256i hb = load256(a[i].qh);
+    const __m512i s16 = scales_epi16(sc);
     __m512i sumi = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       const __m256i q = load256(a[i].qs + 32 * j);
@@ -168,7 +178,7 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
       const __m512i u = join(_mm256_or_si256(_mm256_and_si256(q, m4), h0),
                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1));
       const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair_epi16(sc[2 * j], sc[2 * j + 1])));
+      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair(s16, j)));
     }
     acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
     acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
