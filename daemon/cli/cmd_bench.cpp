@@ -9,9 +9,11 @@ namespace latent::cli {
 
 // Suites (defined in bench_<suite>.cpp), one per line.
 int bench_engine(const ParsedArgs& args);
+int bench_kv(const ParsedArgs& args);
+int bench_lsp(const ParsedArgs& args);
 int bench_tokenizer(const ParsedArgs& args);
-int bench_index(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
+int bench_index(const ParsedArgs& args);
 
 namespace {
 
@@ -24,9 +26,11 @@ struct Suite {
 const Suite kSuites[] = {
     // {"name", "what it measures", bench_name}, one per line.
     {"engine", "prefill/decode tokens/s vs the memory-bandwidth roofline", bench_engine},
+    {"kv", "time to first token cold / warm / after restart with the latent KV store", bench_kv},
+    {"lsp", "inline-completion latency p50/p99 under a 30 keys/s typing storm", bench_lsp},
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
-    {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
+    {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
 };
 
 int run_bench(const ParsedArgs& args) {
