@@ -97,6 +97,8 @@ int bench_engine(const ParsedArgs& args) {
   o.model_path = model;
   o.backend = args.get_or("backend", "cpu");
   o.threads = threads;
+  // Every measurement evaluates its whole prompt (the prompts share prefixes by construction).
+  o.prefix_cache = false;
   o.context_length = static_cast<int32_t>(wb.context_length > 0 ? std::min(need, wb.context_length) : need);
   auto eng = engine::open_engine(o);
   const int64_t n_ctx = eng->model_info().context_length;

@@ -13,6 +13,8 @@
 
 #include "api/chat_format.h"
 #include "api/text_stream.h"
+#include "kv/fingerprint.h"
+#include "kv/prefix_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -52,6 +54,7 @@ struct Live {
   std::optional<StopMatcher> matcher;
 
   model::SeqId seq = -1;
+  int32_t cached = 0;      // prompt tokens the KV store supplied at first admission
   size_t n_evaluated = 0;  // feed tokens in the cache
   size_t chunk = 0;        // feed tokens in the batch being evaluated
   int32_t next_token = -1; // sampled, evaluated in the next step
@@ -136,7 +139,17 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
   mo.n_ctx = options.context_length;
   try {
     model_ = model::Model::load(options.model_path, mo);
-    context_ = std::make_unique<model::Context>(model_);
+    std::shared_ptr<model::LatentStore> store;
+    if (options.prefix_cache) {
+      kv::StoreOptions so;
+      so.disk = options.disk_cache;
+      so.disk_dir = options.cache_dir;
+      so.memory_budget_bytes = options.cache_memory_bytes;
+      const model::HParams& hp = model_->hparams();
+      store = std::make_shared<kv::PrefixStore>(hp.n_layer, hp.latent_width(), model::CacheType::F32,
+                                                kv::model_fingerprint(model_->file()), so);
+    }
+    context_ = std::make_unique<model::Context>(model_, std::move(store));
     tokenizer_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::load_gguf_vocab(model_->file()));
   } catch (const Error&) {
     throw;
@@ -316,12 +329,22 @@ void LocalEngine::run() {
       stats_.live_requests = n_live_;
       stats_.queued_requests = static_cast<int32_t>(queue_.size());
     }
+    uint64_t reused = 0;
     for (Live* r : admitted) {
       try {
         r->seq = context_->create_sequence();
+        // The last feed token stays out so that its evaluation yields the logits to sample.
+        auto head = std::span<const int32_t>(r->feed).first(r->feed.size() - 1);
+        r->n_evaluated = static_cast<size_t>(context_->reuse_prefix(r->seq, head));
+        if (!r->prefilled) r->cached = static_cast<int32_t>(std::min(r->n_evaluated, r->prompt.size()));
+        reused += r->n_evaluated;
       } catch (const std::exception& e) {
-        finish(*r, FinishReason::error, std::string("could not create a sequence: ") + e.what());
+        finish(*r, FinishReason::error, std::string("could not start the sequence: ") + e.what());
       }
+    }
+    if (reused > 0) {
+      std::lock_guard lk(mu_);
+      stats_.prompt_tokens_cached += reused;
     }
     step();
     live_.erase(std::remove_if(live_.begin(), live_.end(), [](const auto& r) { return r->done; }), live_.end());
@@ -403,7 +426,7 @@ void LocalEngine::step() {
   for (Live* r : order) {
     if (!r->prefilling() || budget <= 0) continue;
     size_t n = std::min<size_t>(budget, r->feed.size() - r->n_evaluated);
-    if (r->n_evaluated == 0 && !r->prefilled) r->t_prefill_start = now;
+    if (!r->prefilled && r->t_prefill_start == Clock::time_point{}) r->t_prefill_start = now;
     for (size_t i = 0; i < n; ++i) {
       size_t pos = r->n_evaluated + i;
       batch_.add(r->seq, r->feed[pos], pos + 1 == r->feed.size());
@@ -434,9 +457,13 @@ void LocalEngine::step() {
     r->n_evaluated += r->chunk;
     prompt_tokens += r->chunk;
     r->chunk = 0;
-    if (!r->prefilling() && !r->prefilled) {
-      r->prefilled = true;
-      r->t_prefill_end = done_eval;
+    if (!r->prefilling()) {
+      // Concurrent and later requests with the same prefix can use these pages from now on.
+      context_->publish(r->seq, r->feed);
+      if (!r->prefilled) {
+        r->prefilled = true;
+        r->t_prefill_end = done_eval;
+      }
     }
   }
   {
@@ -523,18 +550,30 @@ void LocalEngine::finish(Live& r, FinishReason reason, std::string error) {
     }
   }
   if (r.seq >= 0) {
+    if (r.fin.reason != FinishReason::error) {
+      // Offer the whole exchange (prompt and reply so far) to the next request, e.g. the next
+      // turn of a conversation, before the sequence goes.
+      std::vector<int32_t> all = r.prompt;
+      all.insert(all.end(), r.fin.tokens.begin(), r.fin.tokens.end());
+      all.resize(std::min<size_t>(all.size(), static_cast<size_t>(context_->sequence_length(r.seq))));
+      try {
+        context_->publish(r.seq, all);
+      } catch (const std::exception& e) {
+        warn("request " + std::to_string(r.id) + ": could not offer its cache for reuse: " + e.what());
+      }
+    }
     context_->free_sequence(r.seq);
     r.seq = -1;
   }
   auto now = Clock::now();
   RequestStats& s = r.fin.stats;
   s.prompt_tokens = static_cast<int32_t>(r.prompt.size());
-  s.cached_tokens = 0;  // no prefix reuse until the paged KV store (engine/kv) lands
+  s.cached_tokens = r.cached;
   s.generated_tokens = static_cast<int32_t>(r.fin.tokens.size());
   s.queue_s = r.started ? seconds(r.t_submit, r.t_start) : seconds(r.t_submit, now);
   if (!r.fin.tokens.empty()) s.time_to_first_token_s = seconds(r.t_submit, r.t_first);
   if (r.prefilled && r.t_prefill_end > r.t_prefill_start)
-    s.prefill_tokens_per_s = double(r.prompt.size()) / seconds(r.t_prefill_start, r.t_prefill_end);
+    s.prefill_tokens_per_s = double(r.prompt.size() - size_t(r.cached)) / seconds(r.t_prefill_start, r.t_prefill_end);
   if (r.fin.tokens.size() > 1 && r.t_last > r.t_first)
     s.decode_tokens_per_s = double(r.fin.tokens.size() - 1) / seconds(r.t_first, r.t_last);
   s.total_s = seconds(r.t_submit, now);

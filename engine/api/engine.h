@@ -48,6 +48,12 @@ struct EngineOptions {
   int32_t context_length = 0;        // tokens per sequence (prompt + reply); 0: the model's own
   int32_t max_live_requests = 8;     // decoded together; further requests wait in the queue
   int32_t prefill_chunk = 256;       // most prompt tokens evaluated in one scheduler step
+  // Prefix reuse through the paged latent KV store (engine/kv): a prompt that starts like an
+  // earlier one (same model) evaluates only the rest; RequestStats::cached_tokens says how much.
+  bool prefix_cache = true;
+  bool disk_cache = true;            // keep evicted pages on disk, so a restart reuses them
+  std::filesystem::path cache_dir;   // empty: $XDG_CACHE_HOME/latent/kv, else ~/.cache/latent/kv
+  uint64_t cache_memory_bytes = 0;   // in-memory pages; 0: a quarter of free memory, at most 8 GiB
   // Receives warnings (e.g. an unrecognised chat template); empty: they go to stderr.
   std::function<void(std::string_view)> log;
 };
@@ -139,6 +145,7 @@ struct EngineStats {
   int32_t queued_requests = 0;   // accepted, waiting for a slot
   uint64_t steps = 0;            // scheduler steps (batches evaluated)
   uint64_t prompt_tokens_evaluated = 0;
+  uint64_t prompt_tokens_cached = 0;   // taken from the KV store instead of evaluated
   uint64_t tokens_generated = 0;
   uint64_t preemptions = 0;      // live requests sent back to the queue for a higher priority
 };

@@ -40,6 +40,7 @@ Engine* open_tiny() {
     EngineOptions o;
     o.model_path = latent::testing::golden_model("ds2-lite-tiny");
     o.threads = 2;
+    o.disk_cache = false;  // tests never write to the user's cache directory
     return open_engine(o);
   }();
   return engine.get();
@@ -252,6 +253,7 @@ TEST(EngineApi, CompletionPreemptsQuestionWhenSlotsAreFull) {
   o.model_path = latent::testing::golden_model("ds2-lite-tiny");
   o.threads = 2;
   o.max_live_requests = 1;
+  o.disk_cache = false;
   auto e = open_engine(o);
   auto alone = run_alone(*e, greedy_request(golden_prompt("p1_short"), 24));
 
@@ -273,6 +275,24 @@ TEST(EngineApi, CompletionPreemptsQuestionWhenSlotsAreFull) {
   EXPECT_EQ(qf.reason, FinishReason::length);
   EXPECT_EQ(qf.tokens, alone);
   EXPECT_EQ(question.text(), as_valid_utf8(e->detokenize(alone)));
+}
+
+TEST(EngineApi, RepeatedPromptReusesCachedPrefixWithSameTokens) {
+  auto e = open_tiny();
+  auto prompt = golden_prompt("p3_long");
+  auto golden = golden_greedy("p3_long");
+  std::vector<int32_t> want(golden.begin(), golden.begin() + 8);
+  Collector cold, warm;
+  e->submit(greedy_request(prompt, 8), cold.on_token(), cold.on_done());
+  const Finished& c = cold.wait();
+  e->submit(greedy_request(prompt, 8), warm.on_token(), warm.on_done());
+  const Finished& w = warm.wait();
+  EXPECT_EQ(c.tokens, want);
+  EXPECT_EQ(w.tokens, want);
+  // Whole pages of the prompt (all but its last token) come from the store the second time.
+  EXPECT_GE(w.stats.cached_tokens, 512);
+  EXPECT_LT(w.stats.cached_tokens, int32_t(prompt.size()));
+  EXPECT_GT(e->stats().prompt_tokens_cached, 0u);
 }
 
 TEST(EngineApi, StopStringEndsTheReplyBeforeIt) {
