@@ -39,7 +39,8 @@ enum class CacheType { F32 };
 
 // Attention form. Absorbed: attention against the latent cache (the fast decode path, what
 // llama.cpp computes for MLA files). Plain: K and V decompressed per head from the same cache
-// (a cross-check; slower, and allocates per-head F32 copies of attn_k_b/attn_v_b).
+// (a cross-check; slower, and keeps an F32 transposed copy of attn_k_b for MLA-layout files).
+// Legacy files (attn_kv_b) keep an F32 per-head attn_k_b for the absorbed form instead.
 enum class MlaMode { Absorbed, Plain };
 
 enum class Gating { Softmax = 1, Sigmoid = 2 };
