@@ -89,6 +89,10 @@ void read_value(const Json& j, const std::string& path, ClientCapabilities& out)
     JsonReader w(j["workspace"], r.child("workspace"));
     w.optional("configuration", out.workspaceConfiguration);
     w.optional("workspaceFolders", out.workspaceFolders);
+    if (w.has("didChangeWatchedFiles")) {
+      JsonReader f(j["workspace"]["didChangeWatchedFiles"], w.child("didChangeWatchedFiles"));
+      f.optional("dynamicRegistration", out.watchedFilesRegistration);
+    }
   }
   if (r.has("window")) {
     JsonReader w(j["window"], r.child("window"));

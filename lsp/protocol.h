@@ -90,6 +90,7 @@ struct ClientCapabilities {
   std::vector<std::string> positionEncodings;  // general.positionEncodings
   bool workspaceConfiguration = false;         // workspace.configuration
   bool workspaceFolders = false;               // workspace.workspaceFolders
+  bool watchedFilesRegistration = false;       // workspace.didChangeWatchedFiles.dynamicRegistration
   bool workDoneProgress = false;               // window.workDoneProgress
   bool inlineCompletion = false;               // textDocument.inlineCompletion present
 };

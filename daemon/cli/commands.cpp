@@ -6,6 +6,8 @@ namespace latent::cli {
 
 // Declarations of the subcommands (defined in cmd_<name>.cpp), one per line.
 Command bench_command();
+Command ask_command();
+Command status_command();
 Command inspect_command();
 Command make_model_command();
 Command index_command();
@@ -31,6 +33,8 @@ const std::vector<Command>& all_commands() {
       search_command(),
       context_command(),
       inspect_command(),
+      ask_command(),
+      status_command(),
       bench_command(),
       make_model_command(),
   };

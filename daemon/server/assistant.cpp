@@ -408,13 +408,6 @@ std::shared_ptr<Assistant::Workspace> Assistant::workspace_for(const fs::path& p
   return best;
 }
 
-std::vector<std::shared_ptr<WorkspaceIndex>> Assistant::ready_indexes() const {
-  std::vector<std::shared_ptr<WorkspaceIndex>> out;
-  for (auto& ws : workspaces_)
-    if (ws->index) out.push_back(ws->index);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Completions
 
@@ -806,6 +799,25 @@ nlohmann::json Assistant::status() const {
   return s;
 }
 
+void Assistant::when_ready(std::function<void()> fn) {
+  ready_waiters_.push_back(std::move(fn));
+  if (!ready_timer_) check_ready();
+}
+
+void Assistant::check_ready() {
+  ready_timer_.reset();
+  bool busy = model_opening_;
+  for (auto& ws : workspaces_)
+    busy = busy || ws->state == Workspace::State::Opening || ws->state == Workspace::State::Indexing;
+  if (busy && !shut_down_) {
+    ready_timer_ = loop_.after(20, [this] { check_ready(); });
+    return;
+  }
+  auto waiters = std::move(ready_waiters_);
+  ready_waiters_.clear();
+  for (auto& fn : waiters) fn();
+}
+
 void Assistant::shutdown() {
   if (shut_down_) return;
   std::vector<uint64_t> tickets;
@@ -816,6 +828,7 @@ void Assistant::shutdown() {
     else finish_ask(t, Error{ErrorCode::RequestFailed, "latentd is shutting down"});
   }
   shut_down_ = true;
+  ready_timer_.reset();
   for (auto& ws : workspaces_) ws->cancel->store(true);
   workers_->join();
   // Closing the indexes commits their pending writes; the engine cancels what is still live.

@@ -126,6 +126,10 @@ class Assistant {
   // The request's callback gets RequestCancelled; unknown or finished tickets are ignored.
   void cancel(uint64_t ticket);
 
+  // Runs fn on the loop thread once the model has finished opening and no workspace is opening
+  // or indexing (the CLI waits for this before it asks).
+  void when_ready(std::function<void()> fn);
+
   nlohmann::json status() const;
   CompletionStats completion_stats() const { return stats_; }
   bool model_loaded() const { return generator_ != nullptr; }
@@ -156,7 +160,6 @@ class Assistant {
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);
   void finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result);
   std::shared_ptr<Workspace> workspace_for(const std::filesystem::path& path) const;
-  std::vector<std::shared_ptr<WorkspaceIndex>> ready_indexes() const;
 
   EventLoop& loop_;
   Options options_;
@@ -179,6 +182,9 @@ class Assistant {
   CompletionStats stats_;
 
   std::unique_ptr<Workers> workers_;
+  std::unique_ptr<EventLoop::Timer> ready_timer_;
+  std::vector<std::function<void()>> ready_waiters_;
+  void check_ready();
   // Posted closures not yet run, engine runs not yet finished: for block_until_idle_for_test.
   std::shared_ptr<std::atomic<int64_t>> in_flight_;
   bool shut_down_ = false;

@@ -193,7 +193,20 @@ void LspSession::register_handlers() {
     reply(Json{{"capabilities", capabilities}, {"serverInfo", {{"name", "latentd"}, {"version", LATENT_VERSION}}}});
   });
 
-  ep.on_notification<Json>("initialized", [this](Json) { pull_configuration(); });
+  ep.on_notification<Json>("initialized", [this](Json) {
+    pull_configuration();
+    // The index follows changes made outside the editor (git checkout, generators) through the
+    // client's file watcher.
+    if (client_.watchedFilesRegistration) {
+      Json registration = {{"id", "latent-watched-files"},
+                           {"method", "workspace/didChangeWatchedFiles"},
+                           {"registerOptions", {{"watchers", Json::array({Json{{"globPattern", "**/*"}}})}}}};
+      endpoint_->call("client/registerCapability", Json{{"registrations", Json::array({registration})}},
+                      [](lsp::Result<Json> r) {
+                        if (!r) log_warn("client/registerCapability for watched files failed: " + r.error().message);
+                      });
+    }
+  });
 
   ep.on_request<Json, Json>("shutdown", [this](Json, Callback<Json> reply) {
     shutdown_received_ = true;

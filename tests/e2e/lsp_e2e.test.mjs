@@ -47,9 +47,11 @@ function startStdio(args = []) {
 }
 
 function serveClientRequests(connection) {
+  const registrations = [];
   connection.onRequest('window/workDoneProgress/create', () => null);
   connection.onRequest('workspace/configuration', (params) => params.items.map(() => ({})));
-  connection.onRequest('client/registerCapability', () => null);
+  connection.onRequest('client/registerCapability', (params) => { registrations.push(...params.registrations); return null; });
+  return registrations;
 }
 
 async function initialize(connection, root, extra = {}) {
@@ -61,7 +63,7 @@ async function initialize(connection, root, extra = {}) {
     capabilities: {
       general: { positionEncodings: ['utf-16'] },
       window: { workDoneProgress: true },
-      workspace: { configuration: true, workspaceFolders: true },
+      workspace: { configuration: true, workspaceFolders: true, didChangeWatchedFiles: { dynamicRegistration: true } },
       textDocument: { inlineCompletion: {} },
     },
     ...extra,
@@ -90,7 +92,7 @@ async function indexed(connection) {
 test('stdio: lifecycle, documents, completion, cancel storm, ask, shutdown', async () => {
   const root = makeRepo();
   const { connection, exited, stderr } = startStdio();
-  serveClientRequests(connection);
+  const registrations = serveClientRequests(connection);
   const progress = [];
   connection.onNotification('$/progress', (p) => progress.push(p));
   connection.listen();
@@ -154,6 +156,17 @@ test('stdio: lifecycle, documents, completion, cancel storm, ask, shutdown', asy
   assert.ok(geometry, `sources name lib/geometry.py: ${JSON.stringify(answer.sources)}`);
   assert.equal(geometry.location.uri, pathToFileURL(path.join(root, 'lib', 'geometry.py')).href);
   assert.ok(geometry.line >= 1 && geometry.line <= 11);
+
+  // A file created outside the editor reaches the index through the watcher latentd registered.
+  await waitFor(() => registrations.some((r) => r.method === 'workspace/didChangeWatchedFiles'), 'the file watcher registration');
+  const created = path.join(root, 'lib', 'physics.py');
+  fs.writeFileSync(created, 'def kinetic_energy(mass, velocity):\n    return 0.5 * mass * velocity ** 2\n');
+  await connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(created).href, type: 1 }] });
+  const found = await waitFor(async () => {
+    const r = await connection.sendRequest('latent/ask', { question: 'kinetic_energy' });
+    return r.sources.find((s) => s.path === 'lib/physics.py');
+  }, 'the created file in the index');
+  assert.equal(found.line, 1);
 
   await connection.sendRequest('shutdown');
   await connection.sendNotification('exit');

@@ -1,0 +1,271 @@
+// `latent bench lsp`: inline-completion latency through latentd's whole LSP path (framing,
+// JSON-RPC, documents, supersession, debounce, context, engine, stop rules) under a typing
+// storm: one keystroke every 1/30 s for 30 s (--quick: 5 s), each a didChange plus an
+// inlineCompletion request that supersedes the previous one. When a completion arrives the
+// typist types through it (its first characters), as a user accepting ghost text does, which
+// the server answers from the completion already shown. Reported: request-to-response latency
+// (p50/p99) of the requests that got an answer, engine runs started vs requests, reuse, and as
+// the baseline the latency of single completion requests made with no storm.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/bench_util.h"
+#include "cli/command.h"
+#include "lsp/framing.h"
+#include "lsp/jsonrpc.h"
+#include "server/assistant.h"
+#include "server/daemon.h"
+#include "server/event_loop.h"
+#include "server/lsp_session.h"
+
+namespace latent::cli {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// The in-memory client: records each response's arrival time.
+class Client {
+ public:
+  explicit Client(daemon::Options options)
+      : assistant_(loop_, std::move(options), daemon::default_generator_factory(), {}),
+        session_(assistant_, [this](std::string bytes) { on_bytes(bytes); }, [](int) {}) {
+    thread_ = std::thread([this] { loop_.run(); });
+  }
+  ~Client() {
+    loop_.post([this] {
+      assistant_.shutdown();
+      loop_.stop();
+    });
+    thread_.join();
+  }
+  int send_request(const std::string& method, json params) {
+    int id = next_id_++;
+    {
+      std::lock_guard lock(mu_);
+      sent_[id] = Clock::now();
+    }
+    post(lsp::make_request(id, method, std::move(params)));
+    return id;
+  }
+  void notify(const std::string& method, json params) { post(lsp::make_notification(method, std::move(params))); }
+  json wait(int id, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return responses_.count(id) > 0; });
+    return responses_.count(id) ? responses_[id].second : json();
+  }
+  json call(const std::string& method, json params) { return wait(send_request(method, std::move(params))); }
+  // (latency in seconds, response) for every answered request.
+  std::map<int, std::pair<double, json>> responses() {
+    std::lock_guard lock(mu_);
+    std::map<int, std::pair<double, json>> out;
+    for (auto& [id, r] : responses_) out[id] = {std::chrono::duration<double>(r.first - sent_[id]).count(), r.second};
+    return out;
+  }
+  std::optional<json> latest_item_since(int id) {
+    std::lock_guard lock(mu_);
+    for (auto it = responses_.rbegin(); it != responses_.rend(); ++it) {
+      if (it->first < id) break;
+      const json& r = it->second.second;
+      if (r.contains("result") && r["result"].contains("items") && !r["result"]["items"].empty()) return r["result"]["items"][0];
+    }
+    return std::nullopt;
+  }
+
+ private:
+  void post(const json& j) {
+    std::string bytes = lsp::encode_frame(j.dump());
+    loop_.post([this, bytes] { session_.receive(bytes); });
+  }
+  void on_bytes(const std::string& bytes) {
+    auto now = Clock::now();
+    decoder_.feed(bytes);
+    std::lock_guard lock(mu_);
+    while (auto ev = decoder_.next()) {
+      json m = json::parse(ev->body, nullptr, false);
+      if (m.is_object() && m.contains("id") && m["id"].is_number_integer() && !m.contains("method"))
+        responses_[m["id"].get<int>()] = {now, m};
+    }
+    cv_.notify_all();
+  }
+
+  daemon::EventLoop loop_;
+  daemon::Assistant assistant_;
+  daemon::LspSession session_;
+  std::thread thread_;
+  lsp::FrameDecoder decoder_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, Clock::time_point> sent_;
+  std::map<int, std::pair<Clock::time_point, json>> responses_;
+  int next_id_ = 1;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+const char* kScript =
+    "    result = []\n    for item in items:\n        if item.valid:\n            result.append(item.value * 2)\n"
+    "    return sorted(result, key=lambda v: -v)\n";
+
+}  // namespace
+
+int bench_lsp(const ParsedArgs& args) {
+  const bool quick = args.has("quick");
+  const double duration_s = quick ? 5.0 : 30.0;
+  const double keystroke_s = 1.0 / 30.0;
+  daemon::configure_log({daemon::LogLevel::Warn, {}, true});
+  daemon::Options options;
+  options.model_path = args.get_or("model", "");
+  options.backend = args.get_or("backend", "cpu");
+  options.engine_threads = static_cast<int>(args.get_int("threads", 0));
+  options.max_tokens = 16;
+  Client client(options);
+
+  const std::string uri = "file:///bench/storm.py";
+  client.call("initialize", {{"processId", nullptr}, {"capabilities", {{"general", {{"positionEncodings", {"utf-8"}}}}}}});
+  client.notify("initialized", json::object());
+  json status;
+  for (;;) {
+    status = client.call("latent/status", json::object())["result"];
+    if (status["model"].value("loaded", false) || options.model_path.empty() ||
+        status["model"].value("problem", "").rfind("loading", 0) != 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const bool has_model = status["model"].value("loaded", false);
+  if (!options.model_path.empty() && !has_model) {
+    std::fprintf(stderr, "latent bench lsp: %s\n", status["model"].value("problem", "").c_str());
+    return 1;
+  }
+  if (!has_model)
+    std::fprintf(stderr, "latent bench lsp: no model (--model FILE): the latencies cover the protocol path and the "
+                         "debounce only; no engine runs\n");
+
+  std::string text = "def transform(items):\n";
+  int version = 1;
+  client.notify("textDocument/didOpen", {{"textDocument", {{"uri", uri}, {"languageId", "python"}, {"version", version}, {"text", text}}}});
+  auto cursor = [&] {
+    uint32_t line = static_cast<uint32_t>(std::count(text.begin(), text.end(), '\n'));
+    size_t nl = text.rfind('\n');
+    return json{{"line", line}, {"character", text.size() - (nl == std::string::npos ? 0 : nl + 1)}};
+  };
+  auto complete = [&] {
+    return client.send_request("textDocument/inlineCompletion",
+                               {{"textDocument", {{"uri", uri}}}, {"position", cursor()}, {"context", {{"triggerKind", 2}}}});
+  };
+  auto type_char = [&](char c) {
+    json pos = cursor();
+    text += c;
+    client.notify("textDocument/didChange", {{"textDocument", {{"uri", uri}, {"version", ++version}}},
+                                             {"contentChanges", {{{"range", {{"start", pos}, {"end", pos}}}, {"text", std::string(1, c)}}}}});
+  };
+
+  // Baseline: single requests with the cache warm and nothing else going on.
+  std::vector<double> single;
+  client.wait(complete());  // warm-up
+  for (int i = 0; i < (quick ? 3 : 8); ++i) {
+    int id = complete();
+    auto t0 = Clock::now();
+    client.wait(id);
+    single.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  json before = client.call("latent/status", json::object())["result"]["completions"];
+
+  // The storm.
+  std::vector<int> storm_ids;
+  size_t script_pos = 0;
+  std::string through;  // characters of a shown completion still to type
+  int last_seen = 0;
+  auto start = Clock::now();
+  for (int k = 0;; ++k) {
+    auto at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(k * keystroke_s));
+    if (std::chrono::duration<double>(at - start).count() >= duration_s) break;
+    std::this_thread::sleep_until(at);
+    if (through.empty() && !storm_ids.empty()) {
+      if (auto item = client.latest_item_since(std::max(last_seen, storm_ids.back()))) {
+        through = item->value("insertText", "").substr(0, 8);
+        last_seen = storm_ids.back() + 1;
+      }
+    }
+    char c;
+    if (!through.empty()) {
+      c = through.front();
+      through.erase(0, 1);
+    } else {
+      c = kScript[script_pos++ % std::strlen(kScript)];
+    }
+    type_char(c);
+    storm_ids.push_back(complete());
+  }
+  for (int id : storm_ids) client.wait(id);
+  json after = client.call("latent/status", json::object())["result"]["completions"];
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+
+  auto responses = client.responses();
+  std::vector<double> answered;
+  size_t superseded = 0, with_item = 0;
+  for (int id : storm_ids) {
+    const auto& [latency, r] = responses[id];
+    if (r.contains("error")) {
+      ++superseded;
+      continue;
+    }
+    answered.push_back(latency);
+    if (!r["result"]["items"].empty()) ++with_item;
+  }
+  uint64_t requests = after.value("requests", 0ull) - before.value("requests", 0ull);
+  uint64_t runs = after.value("engineRuns", 0ull) - before.value("engineRuns", 0ull);
+  uint64_t reused = after.value("reused", 0ull) - before.value("reused", 0ull);
+  int debounce = status["settings"].value("debounceMs", 0);
+
+  if (args.has("json")) {
+    json j = {{"suite", "lsp"},
+              {"model", has_model ? status["model"].value("path", "") : ""},
+              {"keystrokes_per_s", 30},
+              {"duration_s", duration_s},
+              {"debounce_ms", debounce},
+              {"requests", requests},
+              {"answered", answered.size()},
+              {"answered_with_item", with_item},
+              {"superseded", superseded},
+              {"engine_runs", runs},
+              {"reused", reused},
+              {"latency_p50_ms", percentile(answered, 0.5) * 1e3},
+              {"latency_p99_ms", percentile(answered, 0.99) * 1e3},
+              {"baseline_single_p50_ms", percentile(single, 0.5) * 1e3},
+              {"peak_rss_bytes", peak_rss_bytes()}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "latent bench lsp: typing storm, 30 keystrokes/s for " << format_fixed(elapsed, 1) << " s, debounce "
+            << debounce << " ms, model " << (has_model ? status["model"].value("name", "") : std::string("none")) << "\n\n";
+  Table t({"measure", "value"});
+  t.add({"requests (one per keystroke)", std::to_string(requests)});
+  t.add({"answered / with an item", std::to_string(answered.size()) + " / " + std::to_string(with_item)});
+  t.add({"superseded (ContentModified)", std::to_string(superseded)});
+  t.add({"engine runs started", std::to_string(runs)});
+  t.add({"answered from the shown completion", std::to_string(reused)});
+  t.add({"latency p50 (ms)", format_fixed(percentile(answered, 0.5) * 1e3, 1)});
+  t.add({"latency p99 (ms)", format_fixed(percentile(answered, 0.99) * 1e3, 1)});
+  t.add({"baseline: single request p50 (ms)", format_fixed(percentile(single, 0.5) * 1e3, 1)});
+  t.add({"peak RSS (MiB)", format_fixed(static_cast<double>(peak_rss_bytes()) / (1 << 20), 1)});
+  std::cout << t.render();
+  return 0;
+}
+
+}  // namespace latent::cli
