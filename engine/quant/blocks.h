@@ -66,7 +66,8 @@ const KernelTable& scalar_kernels();
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
 
-// Activation quantizers by level (the SIMD ones produce identical bytes; tests check that).
+// Activation quantizers by level (for finite inputs the SIMD ones produce identical bytes; tests
+// check that; non-finite inputs give defined but level-dependent bytes).
 void quantize_q8_0_act_scalar(const float* x, void* dst, int64_t n);
 void quantize_q8_1_act_scalar(const float* x, void* dst, int64_t n);
 void quantize_q8_k_act_scalar(const float* x, void* dst, int64_t n);

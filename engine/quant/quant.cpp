@@ -273,6 +273,27 @@ void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
 
 namespace {
 
+// Float -> integer conversions with defined results for NaN and out-of-range inputs (a plain
+// cast is undefined behaviour there; the fuzzer feeds garbage rows through these). For finite
+// in-range values they equal the plain casts/rounding ggml uses.
+int8_t trunc_to_i8(float v) {  // (int8_t)v
+  if (std::isnan(v)) return 0;
+  return static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
+}
+uint8_t trunc_to_u8(float v) {  // (uint8_t)v
+  if (std::isnan(v)) return 0;
+  return static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
+}
+int8_t round_away_to_i8(float v) {  // (int8_t)roundf(v)
+  if (std::isnan(v)) return 0;
+  return static_cast<int8_t>(std::round(std::clamp(v, -128.0f, 127.0f)));
+}
+// nearbyint (ties to even) clamped to [lo, hi]; NaN gives the value nearest 0.
+int round_clamped(float v, int lo, int hi) {
+  if (std::isnan(v)) return std::clamp(0, lo, hi);
+  return static_cast<int>(std::nearbyint(std::clamp(v, static_cast<float>(lo), static_cast<float>(hi))));
+}
+
 // ggml's reference quantizers for the legacy formats (quantize_row_*_ref), so files written
 // here equal llama-quantize's output for these types.
 void q_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
@@ -286,8 +307,8 @@ void q_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
     const float d = max / -8, id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
     for (int j = 0; j < 16; ++j) {
-      const uint8_t a = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f))));
-      const uint8_t b = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x[j + 16] * id + 8.5f))));
+      const uint8_t a = static_cast<uint8_t>(std::min<int>(15, trunc_to_i8(x[j] * id + 8.5f)));
+      const uint8_t b = static_cast<uint8_t>(std::min<int>(15, trunc_to_i8(x[j + 16] * id + 8.5f)));
       y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
     }
   }
@@ -301,8 +322,8 @@ void q_q4_1(const float* x, BlockQ4_1* y, int64_t nb) {
     y[i].d = fp32_to_fp16(d);
     y[i].m = fp32_to_fp16(mn);
     for (int j = 0; j < 16; ++j) {
-      const uint8_t a = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
-      const uint8_t b = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>((x[j + 16] - mn) * id + 0.5f))));
+      const uint8_t a = static_cast<uint8_t>(std::min<int>(15, trunc_to_i8((x[j] - mn) * id + 0.5f)));
+      const uint8_t b = static_cast<uint8_t>(std::min<int>(15, trunc_to_i8((x[j + 16] - mn) * id + 0.5f)));
       y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
     }
   }
@@ -320,8 +341,8 @@ void q_q5_0(const float* x, BlockQ5_0* y, int64_t nb) {
     y[i].d = fp32_to_fp16(d);
     uint32_t qh = 0;
     for (int j = 0; j < 16; ++j) {
-      const uint8_t a = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(x[j] * id + 16.5f))));
-      const uint8_t b = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(x[j + 16] * id + 16.5f))));
+      const uint8_t a = static_cast<uint8_t>(std::min<int>(31, trunc_to_i8(x[j] * id + 16.5f)));
+      const uint8_t b = static_cast<uint8_t>(std::min<int>(31, trunc_to_i8(x[j + 16] * id + 16.5f)));
       y[i].qs[j] = static_cast<uint8_t>((a & 0x0F) | ((b & 0x0F) << 4));
       qh |= static_cast<uint32_t>((a & 0x10) >> 4) << j;
       qh |= static_cast<uint32_t>((b & 0x10) >> 4) << (j + 16);
@@ -339,8 +360,8 @@ void q_q5_1(const float* x, BlockQ5_1* y, int64_t nb) {
     y[i].m = fp32_to_fp16(mn);
     uint32_t qh = 0;
     for (int j = 0; j < 16; ++j) {
-      const uint8_t a = static_cast<uint8_t>((x[j] - mn) * id + 0.5f);
-      const uint8_t b = static_cast<uint8_t>((x[j + 16] - mn) * id + 0.5f);
+      const uint8_t a = trunc_to_u8((x[j] - mn) * id + 0.5f);
+      const uint8_t b = trunc_to_u8((x[j + 16] - mn) * id + 0.5f);
       y[i].qs[j] = static_cast<uint8_t>((a & 0x0F) | ((b & 0x0F) << 4));
       qh |= static_cast<uint32_t>((a & 0x10) >> 4) << j;
       qh |= static_cast<uint32_t>((b & 0x10) >> 4) << (j + 16);
@@ -355,7 +376,7 @@ void q_q8_0(const float* x, BlockQ8_0* y, int64_t nb) {
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127, id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+    for (int j = 0; j < kQK; ++j) y[i].qs[j] = round_away_to_i8(x[j] * id);
   }
 }
 
@@ -378,7 +399,7 @@ void fit_scale_min(const float* x, int n, int nmax, float& s_out, float& m_out) 
     for (int iter = 0; iter < 3; ++iter) {
       double sq = 0, sqq = 0, sx = 0, sqx = 0;
       for (int i = 0; i < n; ++i) {
-        const int q = std::clamp(static_cast<int>(std::nearbyint((x[i] + m) / s)), 0, nmax);
+        const int q = round_clamped((x[i] + m) / s, 0, nmax);
         sq += q, sqq += double(q) * q, sx += x[i], sqx += double(q) * x[i];
       }
       const double det = n * sqq - sq * sq;
@@ -395,7 +416,7 @@ void fit_scale_min(const float* x, int n, int nmax, float& s_out, float& m_out) 
     }
     double err = 0;
     for (int i = 0; i < n; ++i) {
-      const int q = std::clamp(static_cast<int>(std::nearbyint((x[i] + m) / s)), 0, nmax);
+      const int q = round_clamped((x[i] + m) / s, 0, nmax);
       const double e = double(s) * q - m - x[i];
       err += e * e;
     }
@@ -417,8 +438,8 @@ void quantize_k_scales_mins(const float* x, int nmax, uint16_t& d_out, uint16_t&
   const float d = fp16_to_fp32(d_out), dmin = fp16_to_fp32(dmin_out);
   uint8_t sc[8], mn[8];
   for (int j = 0; j < 8; ++j) {
-    sc[j] = d > 0 ? static_cast<uint8_t>(std::clamp(static_cast<int>(std::nearbyint(s[j] / d)), 0, 63)) : 0;
-    mn[j] = dmin > 0 ? static_cast<uint8_t>(std::clamp(static_cast<int>(std::nearbyint(m[j] / dmin)), 0, 63)) : 0;
+    sc[j] = d > 0 ? static_cast<uint8_t>(round_clamped(s[j] / d, 0, 63)) : 0;
+    mn[j] = dmin > 0 ? static_cast<uint8_t>(round_clamped(m[j] / dmin, 0, 63)) : 0;
   }
   for (int j = 0; j < 4; ++j) {
     packed[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
@@ -429,7 +450,7 @@ void quantize_k_scales_mins(const float* x, int nmax, uint16_t& d_out, uint16_t&
     const float es = d * sc[j], em = dmin * mn[j];
     for (int l = 0; l < 32; ++l) {
       const float v = x[32 * j + l];
-      L[32 * j + l] = es > 0 ? static_cast<uint8_t>(std::clamp(static_cast<int>(std::nearbyint((v + em) / es)), 0, nmax)) : 0;
+      L[32 * j + l] = es > 0 ? static_cast<uint8_t>(round_clamped((v + em) / es, 0, nmax)) : 0;
     }
   }
 }
@@ -479,14 +500,14 @@ void q_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
         for (int iter = 0; iter < 2; ++iter) {
           double qx = 0, qq = 0;
           for (int l = 0; l < 16; ++l) {
-            const int q = std::clamp(static_cast<int>(std::nearbyint(v[l] / sc)), -32, 31);
+            const int q = round_clamped(v[l] / sc, -32, 31);
             qx += double(q) * v[l], qq += double(q) * q;
           }
           if (qq > 0) sc = static_cast<float>(qx / qq);
         }
         double err = 0;
         for (int l = 0; l < 16; ++l) {
-          const int q = std::clamp(static_cast<int>(std::nearbyint(v[l] / sc)), -32, 31);
+          const int q = round_clamped(v[l] / sc, -32, 31);
           err += (double(sc) * q - v[l]) * (double(sc) * q - v[l]);
         }
         if (err < best_err) best_err = err, best = sc;
@@ -499,11 +520,11 @@ void q_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
     const float d = fp16_to_fp32(y[i].d);
     uint8_t L[256];
     for (int g = 0; g < 16; ++g) {
-      const int sc = d > 0 ? std::clamp(static_cast<int>(std::nearbyint(s[g] / d)), -127, 127) : 0;
+      const int sc = d > 0 ? round_clamped(s[g] / d, -127, 127) : 0;
       y[i].scales[g] = static_cast<int8_t>(sc);
       const float es = d * static_cast<float>(sc);
       for (int l = 0; l < 16; ++l) {
-        const int q = es != 0 ? std::clamp(static_cast<int>(std::nearbyint(x[16 * g + l] / es)), -32, 31) : 0;
+        const int q = es != 0 ? round_clamped(x[16 * g + l] / es, -32, 31) : 0;
         L[16 * g + l] = static_cast<uint8_t>(q + 32);
       }
     }
@@ -526,6 +547,13 @@ void q_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
 // Activation quantizers exactly as the golden README (llama.cpp's x86 path) defines them.
 namespace detail {
 
+// round-half-even to int8 with the x86 kernels' results for every input: VCVTPS2DQ turns NaN
+// and |v| >= 2^31 into INT32_MIN, and the saturating packs then give -128.
+int8_t act_round(float v) {
+  if (!(v > -2147483648.0f && v < 2147483648.0f)) return -128;
+  return static_cast<int8_t>(std::clamp(std::nearbyint(v), -128.0f, 127.0f));
+}
+
 void quantize_q8_0_act_scalar(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
@@ -533,7 +561,7 @@ void quantize_q8_0_act_scalar(const float* x, void* dst, int64_t n) {
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float id = amax != 0 ? 127.0f / amax : 0.0f;
     y[i].d = fp32_to_fp16(amax / 127.0f);
-    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    for (int j = 0; j < kQK; ++j) y[i].qs[j] = act_round(x[j] * id);
   }
 }
 
@@ -546,7 +574,7 @@ void quantize_q8_1_act_scalar(const float* x, void* dst, int64_t n) {
     y[i].d = fp32_to_fp16(amax / 127.0f);
     int sum = 0;
     for (int j = 0; j < kQK; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+      y[i].qs[j] = act_round(x[j] * id);
       sum += y[i].qs[j];
     }
     y[i].s = static_cast<int16_t>(sum);
@@ -567,7 +595,7 @@ void quantize_q8_k_act_scalar(const float* x, void* dst, int64_t n) {
     }
     const float iscale = -127.0f / max;
     for (int j = 0; j < kQKK; ++j)
-      y[i].qs[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * x[j]))));
+      y[i].qs[j] = std::min<int8_t>(127, act_round(iscale * x[j]));
     for (int g = 0; g < 16; ++g) {
       int s = 0;
       for (int l = 0; l < 16; ++l) s += y[i].qs[16 * g + l];

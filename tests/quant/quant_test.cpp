@@ -404,6 +404,41 @@ TEST(quant_dot, tile_equals_vec_dot_per_element) {
   }
 }
 
+TEST(quant_roundtrip, non_finite_inputs_are_defined) {
+  // NaN and infinities (a corrupt file, a diverged activation) must not reach a float->int
+  // conversion undefinedly; the sanitizer build of this test checks that. Finite blocks
+  // next to them are unaffected.
+  Levels levels;
+  const int64_t n = 512;
+  auto x = gaussian(static_cast<size_t>(n), 9);
+  x[3] = NAN;
+  x[40] = INFINITY;
+  x[300] = -INFINITY;
+  for (TensorType t : kWeightTypes) {
+    SCOPED_TRACE(gguf::type_name(t));
+    auto q = quantize(t, x);
+    auto y = dequantize(t, q.data(), n);
+    auto clean = x;
+    std::fill(clean.begin(), clean.begin() + 256, 0.5f);  // block 0 (and a K-quant's first 256)
+    std::fill(clean.begin() + 256, clean.end(), 0.25f);
+    auto qc = quantize(t, clean);
+    for (const auto& level : levels.all) {
+      ASSERT_TRUE(quant::set_simd_level(level));
+      std::vector<uint8_t> act(quant::activation_row_bytes(t, n));
+      quant::quantize_activations(t, x.data(), act.data(), n);
+      (void)quant::vec_dot(t, n, q.data(), act.data());
+      quant::quantize_activations(t, clean.data(), act.data(), n);
+      EXPECT_TRUE(std::isfinite(quant::vec_dot(t, n, qc.data(), act.data()))) << level;
+    }
+    // The last 32 elements hold no special values: their legacy block is quantized normally.
+    if (block_of(t) == 32) {
+      auto tail = std::vector<float>(x.end() - 32, x.end());
+      auto qt = quantize(t, tail);
+      EXPECT_EQ(std::memcmp(qt.data(), q.data() + q.size() - qt.size(), qt.size()), 0);
+    }
+  }
+}
+
 TEST(quant_dot, unsupported_types_and_lengths_are_rejected) {
   std::vector<uint8_t> buf(1024);
   EXPECT_THROW(quant::vec_dot(TensorType::Q2_K, 256, buf.data(), buf.data()), std::invalid_argument);
