@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -122,20 +123,18 @@ const char* kScript =
     "    result = []\n    for item in items:\n        if item.valid:\n            result.append(item.value * 2)\n"
     "    return sorted(result, key=lambda v: -v)\n";
 
-}  // namespace
+struct StormResult {
+  int debounce_ms = 0;
+  double elapsed_s = 0;
+  uint64_t requests = 0, engine_runs = 0, reused = 0;
+  size_t answered = 0, with_item = 0, superseded = 0;
+  double p50_ms = 0, p99_ms = 0, single_p50_ms = 0;
+};
 
-int bench_lsp(const ParsedArgs& args) {
-  const bool quick = args.has("quick");
-  const double duration_s = quick ? 5.0 : 30.0;
+// One storm against a fresh in-process server with the given debounce.
+std::optional<StormResult> run_storm(daemon::Options options, double duration_s, bool quick, std::string& model_name) {
   const double keystroke_s = 1.0 / 30.0;
-  daemon::configure_log({daemon::LogLevel::Warn, {}, true});
-  daemon::Options options;
-  options.model_path = args.get_or("model", "");
-  options.backend = args.get_or("backend", "cpu");
-  options.engine_threads = static_cast<int>(args.get_int("threads", 0));
-  options.max_tokens = 16;
   Client client(options);
-
   const std::string uri = "file:///bench/storm.py";
   client.call("initialize", {{"processId", nullptr}, {"capabilities", {{"general", {{"positionEncodings", {"utf-8"}}}}}}});
   client.notify("initialized", json::object());
@@ -147,14 +146,11 @@ int bench_lsp(const ParsedArgs& args) {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  const bool has_model = status["model"].value("loaded", false);
-  if (!options.model_path.empty() && !has_model) {
+  if (!options.model_path.empty() && !status["model"].value("loaded", false)) {
     std::fprintf(stderr, "latent bench lsp: %s\n", status["model"].value("problem", "").c_str());
-    return 1;
+    return std::nullopt;
   }
-  if (!has_model)
-    std::fprintf(stderr, "latent bench lsp: no model (--model FILE): the latencies cover the protocol path and the "
-                         "debounce only; no engine runs\n");
+  model_name = status["model"].value("name", "none");
 
   std::string text = "def transform(items):\n";
   int version = 1;
@@ -175,6 +171,8 @@ int bench_lsp(const ParsedArgs& args) {
                                              {"contentChanges", {{{"range", {{"start", pos}, {"end", pos}}}, {"text", std::string(1, c)}}}}});
   };
 
+  StormResult out;
+  out.debounce_ms = options.debounce_ms;
   // Baseline: single requests with the cache warm and nothing else going on.
   std::vector<double> single;
   client.wait(complete());  // warm-up
@@ -186,7 +184,6 @@ int bench_lsp(const ParsedArgs& args) {
   }
   json before = client.call("latent/status", json::object())["result"]["completions"];
 
-  // The storm.
   std::vector<int> storm_ids;
   size_t script_pos = 0;
   std::string through;  // characters of a shown completion still to type
@@ -214,57 +211,87 @@ int bench_lsp(const ParsedArgs& args) {
   }
   for (int id : storm_ids) client.wait(id);
   json after = client.call("latent/status", json::object())["result"]["completions"];
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  out.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   auto responses = client.responses();
   std::vector<double> answered;
-  size_t superseded = 0, with_item = 0;
   for (int id : storm_ids) {
     const auto& [latency, r] = responses[id];
     if (r.contains("error")) {
-      ++superseded;
+      ++out.superseded;
       continue;
     }
     answered.push_back(latency);
-    if (!r["result"]["items"].empty()) ++with_item;
+    if (!r["result"]["items"].empty()) ++out.with_item;
   }
-  uint64_t requests = after.value("requests", 0ull) - before.value("requests", 0ull);
-  uint64_t runs = after.value("engineRuns", 0ull) - before.value("engineRuns", 0ull);
-  uint64_t reused = after.value("reused", 0ull) - before.value("reused", 0ull);
-  int debounce = status["settings"].value("debounceMs", 0);
+  out.answered = answered.size();
+  out.requests = after.value("requests", 0ull) - before.value("requests", 0ull);
+  out.engine_runs = after.value("engineRuns", 0ull) - before.value("engineRuns", 0ull);
+  out.reused = after.value("reused", 0ull) - before.value("reused", 0ull);
+  out.p50_ms = percentile(answered, 0.5) * 1e3;
+  out.p99_ms = percentile(answered, 0.99) * 1e3;
+  out.single_p50_ms = percentile(single, 0.5) * 1e3;
+  return out;
+}
+
+}  // namespace
+
+int bench_lsp(const ParsedArgs& args) {
+  const bool quick = args.has("quick");
+  const double duration_s = quick ? 5.0 : 30.0;
+  daemon::configure_log({daemon::LogLevel::Warn, {}, true});
+  daemon::Options options;
+  options.model_path = args.get_or("model", "");
+  options.backend = args.get_or("backend", "cpu");
+  options.engine_threads = static_cast<int>(args.get_int("threads", 0));
+  options.max_tokens = 16;
+  if (options.model_path.empty())
+    std::fprintf(stderr, "latent bench lsp: no model (--model FILE): the latencies cover the protocol path and the "
+                         "debounce only; no engine runs\n");
+  // The daemon's default debounce, and none: every keystroke then starts (and cancels) a run.
+  std::vector<StormResult> results;
+  std::string model_name;
+  for (int debounce : {daemon::Options().debounce_ms, 0}) {
+    daemon::Options o = options;
+    o.debounce_ms = debounce;
+    auto r = run_storm(o, duration_s, quick, model_name);
+    if (!r) return 1;
+    results.push_back(*r);
+  }
 
   if (args.has("json")) {
-    json j = {{"suite", "lsp"},
-              {"model", has_model ? status["model"].value("path", "") : ""},
-              {"keystrokes_per_s", 30},
-              {"duration_s", duration_s},
-              {"debounce_ms", debounce},
-              {"requests", requests},
-              {"answered", answered.size()},
-              {"answered_with_item", with_item},
-              {"superseded", superseded},
-              {"engine_runs", runs},
-              {"reused", reused},
-              {"latency_p50_ms", percentile(answered, 0.5) * 1e3},
-              {"latency_p99_ms", percentile(answered, 0.99) * 1e3},
-              {"baseline_single_p50_ms", percentile(single, 0.5) * 1e3},
-              {"peak_rss_bytes", peak_rss_bytes()}};
-    std::cout << j.dump(2) << "\n";
+    json runs = json::array();
+    for (const auto& r : results)
+      runs.push_back({{"debounce_ms", r.debounce_ms}, {"duration_s", r.elapsed_s}, {"requests", r.requests},
+                      {"answered", r.answered}, {"answered_with_item", r.with_item}, {"superseded", r.superseded},
+                      {"engine_runs", r.engine_runs}, {"reused", r.reused}, {"latency_p50_ms", r.p50_ms},
+                      {"latency_p99_ms", r.p99_ms}, {"baseline_single_p50_ms", r.single_p50_ms}});
+    std::cout << json{{"suite", "lsp"}, {"model", options.model_path.empty() ? "" : model_name},
+                      {"keystrokes_per_s", 30}, {"runs", runs}, {"peak_rss_bytes", peak_rss_bytes()}}
+                     .dump(2)
+              << "\n";
     return 0;
   }
-  std::cout << "latent bench lsp: typing storm, 30 keystrokes/s for " << format_fixed(elapsed, 1) << " s, debounce "
-            << debounce << " ms, model " << (has_model ? status["model"].value("name", "") : std::string("none")) << "\n\n";
-  Table t({"measure", "value"});
-  t.add({"requests (one per keystroke)", std::to_string(requests)});
-  t.add({"answered / with an item", std::to_string(answered.size()) + " / " + std::to_string(with_item)});
-  t.add({"superseded (ContentModified)", std::to_string(superseded)});
-  t.add({"engine runs started", std::to_string(runs)});
-  t.add({"answered from the shown completion", std::to_string(reused)});
-  t.add({"latency p50 (ms)", format_fixed(percentile(answered, 0.5) * 1e3, 1)});
-  t.add({"latency p99 (ms)", format_fixed(percentile(answered, 0.99) * 1e3, 1)});
-  t.add({"baseline: single request p50 (ms)", format_fixed(percentile(single, 0.5) * 1e3, 1)});
-  t.add({"peak RSS (MiB)", format_fixed(static_cast<double>(peak_rss_bytes()) / (1 << 20), 1)});
-  std::cout << t.render();
+  std::cout << "latent bench lsp: typing storm, 30 keystrokes/s for " << format_fixed(duration_s, 0)
+            << " s per column, model " << (options.model_path.empty() ? std::string("none") : model_name)
+            << ", max 16 tokens per completion\n\n";
+  std::vector<std::string> header = {"measure"};
+  for (const auto& r : results) header.push_back("debounce " + std::to_string(r.debounce_ms) + " ms");
+  Table t(header);
+  auto row = [&](const std::string& name, auto get) {
+    std::vector<std::string> cells = {name};
+    for (const auto& r : results) cells.push_back(get(r));
+    t.add(cells);
+  };
+  row("requests (one per keystroke)", [](const StormResult& r) { return std::to_string(r.requests); });
+  row("answered / with an item", [](const StormResult& r) { return std::to_string(r.answered) + " / " + std::to_string(r.with_item); });
+  row("superseded (ContentModified)", [](const StormResult& r) { return std::to_string(r.superseded); });
+  row("engine runs started", [](const StormResult& r) { return std::to_string(r.engine_runs); });
+  row("answered from the shown completion", [](const StormResult& r) { return std::to_string(r.reused); });
+  row("latency p50 (ms)", [](const StormResult& r) { return format_fixed(r.p50_ms, 1); });
+  row("latency p99 (ms)", [](const StormResult& r) { return format_fixed(r.p99_ms, 1); });
+  row("baseline: single request p50 (ms)", [](const StormResult& r) { return format_fixed(r.single_p50_ms, 1); });
+  std::cout << t.render() << "peak RSS: " << format_fixed(static_cast<double>(peak_rss_bytes()) / (1 << 20), 1) << " MiB\n";
   return 0;
 }
 

@@ -38,8 +38,8 @@ int run_ask(const ParsedArgs& args) {
   bool streamed = false;
   assistant.subscribe([&](const daemon::WorkspaceEvent& ev) {
     if (json) return;
-    if (ev.kind == daemon::WorkspaceEvent::Kind::End) std::fprintf(stderr, "\rindex: %s\n", ev.message.c_str());
-    else std::fprintf(stderr, "\rindexing %s...", ev.message.c_str());
+    if (ev.kind == daemon::WorkspaceEvent::Kind::End) std::fprintf(stderr, "\r%s: %s\n", repo.c_str(), ev.message.c_str());
+    else if (ev.kind == daemon::WorkspaceEvent::Kind::Report) std::fprintf(stderr, "\r%s: indexing, %s", repo.c_str(), ev.message.c_str());
   });
   assistant.add_workspace(repo);
   assistant.when_ready([&] {
