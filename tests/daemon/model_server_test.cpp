@@ -1,0 +1,67 @@
+// The completion path with a real model (the golden tiny DeepSeek-V2-Lite through the engine):
+// an item at the cursor, then typing through the shown completion is answered from it without
+// another engine run, and a diverging keystroke runs the engine again.
+#include <gtest/gtest.h>
+
+#include "common/golden.h"
+#include "server/engine_generator.h"
+#include "test_server.h"
+
+namespace latent::daemon {
+namespace {
+
+using testing::Json;
+using testing::TestServer;
+using namespace std::chrono_literals;
+
+TEST(ModelServer, CompletionThenTypingThroughReusesIt) {
+  Options o;
+  o.workers = 1;
+  o.debounce_ms = 0;
+  o.max_tokens = 8;
+  o.engine_threads = 2;
+  o.model_path = latent::testing::golden_model("ds2-lite-tiny").string();
+  TestServer s(o, open_engine_generator);
+  s.initialize(Json{{"general", {{"positionEncodings", {"utf-8"}}}}});
+  s.block_until_idle();
+  ASSERT_TRUE(s.assistant().model_loaded()) << s.assistant().model_problem();
+
+  std::string uri = "file:///reuse.py";
+  std::string text = "def area(r):\n    return 3.14 * ";
+  s.notify("textDocument/didOpen", Json{{"textDocument", {{"uri", uri}, {"languageId", "python"}, {"version", 1}, {"text", text}}}});
+  auto complete = [&](uint32_t character) {
+    return s.request("textDocument/inlineCompletion",
+                     Json{{"textDocument", {{"uri", uri}}}, {"position", {{"line", 1}, {"character", character}}}}, 60s);
+  };
+  uint32_t col = static_cast<uint32_t>(text.size() - text.find('\n') - 1);
+  Json first = complete(col);
+  ASSERT_TRUE(first.contains("result")) << first.dump();
+  ASSERT_EQ(first["result"]["items"].size(), 1u) << first.dump();
+  std::string shown = first["result"]["items"][0]["insertText"];
+  ASSERT_GE(shown.size(), 2u) << "the tiny model's completion is too short to type through: " << shown;
+  EXPECT_EQ(first["result"]["items"][0]["range"]["start"], (Json{{"line", 1}, {"character", col}}));
+  EXPECT_EQ(s.assistant().completion_stats().engine_runs, 1u);
+
+  // Type the first character of the completion.
+  Json pos = {{"line", 1}, {"character", col}};
+  s.notify("textDocument/didChange", Json{{"textDocument", {{"uri", uri}, {"version", 2}}},
+                                          {"contentChanges", {{{"range", {{"start", pos}, {"end", pos}}}, {"text", shown.substr(0, 1)}}}}});
+  Json second = complete(col + 1);
+  ASSERT_EQ(second["result"]["items"].size(), 1u) << second.dump();
+  EXPECT_EQ(second["result"]["items"][0]["insertText"], shown.substr(1));
+  EXPECT_EQ(s.assistant().completion_stats().engine_runs, 1u);
+  EXPECT_EQ(s.assistant().completion_stats().reused, 1u);
+
+  // A character that is not the completion's next one: the engine runs again.
+  Json pos2 = {{"line", 1}, {"character", col + 1}};
+  std::string other = shown[1] == '#' ? "@" : "#";
+  s.notify("textDocument/didChange", Json{{"textDocument", {{"uri", uri}, {"version", 3}}},
+                                          {"contentChanges", {{{"range", {{"start", pos2}, {"end", pos2}}}, {"text", other}}}}});
+  Json third = complete(col + 2);
+  ASSERT_TRUE(third.contains("result")) << third.dump();
+  s.block_until_idle();
+  EXPECT_EQ(s.assistant().completion_stats().engine_runs, 2u);
+}
+
+}  // namespace
+}  // namespace latent::daemon
