@@ -79,6 +79,14 @@ class ContextBuilder {
   std::vector<std::string> resolve_import(const std::string& module, const std::string& from_path,
                                           const std::string& language);
 
+  // Prepared once per build (the repo map alone runs one query per file), reset on each use.
+  Statement& stmt(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) it = statements_.emplace(sql, db_->prepare(sql)).first;
+    it->second.reset();
+    return it->second;
+  }
+
   Index::Impl& impl_;
   const ContextRequest& req_;
   Index::Impl::Lease db_;
@@ -86,6 +94,7 @@ class ContextBuilder {
   std::unordered_map<std::string, size_t> token_cache_;
   std::vector<std::pair<Candidate, size_t>> chosen_;
   std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> taken_;
+  std::unordered_map<const char*, Statement> statements_;
   size_t used_ = 0;
 };
 
@@ -102,7 +111,7 @@ bool ContextBuilder::take(Candidate c, size_t& cap) {
 }
 
 int64_t ContextBuilder::file_id(const std::string& path) {
-  Statement q = db_->prepare("SELECT id FROM files WHERE path = ?");
+  Statement& q = stmt("SELECT id FROM files WHERE path = ?");
   q.bind(1, path);
   return q.step() ? q.int64(0) : 0;
 }
@@ -122,7 +131,7 @@ std::string ContextBuilder::lines_of(std::string_view text, uint32_t s, uint32_t
 }
 
 std::string ContextBuilder::file_lines(int64_t id, uint32_t s, uint32_t e) {
-  Statement q = db_->prepare(
+  Statement& q = stmt(
       "SELECT start_line, text FROM chunks WHERE file_id = ? AND start_line <= ? AND end_line >= ? "
       "ORDER BY start_line");
   q.bind(1, id).bind(2, int64_t(e)).bind(3, int64_t(s));
@@ -162,7 +171,7 @@ std::pair<std::string, uint32_t> ContextBuilder::head_within(std::string text, u
 }
 
 std::string ContextBuilder::outline(int64_t id, size_t max_lines) {
-  Statement q = db_->prepare(
+  Statement& q = stmt(
       "SELECT signature FROM symbols WHERE file_id = ? AND top_level = 1 ORDER BY line, col LIMIT ?");
   q.bind(1, id).bind(2, int64_t(max_lines));
   std::string out;
@@ -231,7 +240,7 @@ std::vector<std::string> ContextBuilder::resolve_import(const std::string& modul
     suffix = {dotted(module, '.') + ".java"};
   } else if (language == "go") {
     std::string last = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
-    Statement q = db_->prepare(
+    Statement& q = stmt(
         "SELECT path FROM files WHERE path LIKE ? AND language = 'go' ORDER BY path LIMIT 20");
     q.bind(1, "%" + last + "/%.go");
     std::vector<std::string> out;
@@ -258,7 +267,7 @@ std::vector<std::string> ContextBuilder::resolve_import(const std::string& modul
     }
   }
   for (const auto& s : suffix) {
-    Statement q = db_->prepare("SELECT path FROM files WHERE path = ? OR path LIKE ? ORDER BY length(path), path LIMIT 1");
+    Statement& q = stmt("SELECT path FROM files WHERE path = ? OR path LIKE ? ORDER BY length(path), path LIMIT 1");
     q.bind(1, s).bind(2, "%/" + s);
     if (q.step()) {
       out.push_back(q.text(0));
@@ -297,7 +306,7 @@ Context ContextBuilder::build() {
   int64_t current_id = file_id(rel);
   std::string language = "text";
   {
-    Statement q = db_->prepare("SELECT language FROM files WHERE id = ?");
+    Statement& q = stmt("SELECT language FROM files WHERE id = ?");
     q.bind(1, current_id);
     if (q.step()) language = q.text(0);
   }
@@ -352,7 +361,7 @@ Context ContextBuilder::build() {
   {
     size_t cap = budget * 35 / 100;
     size_t per_def = std::max<size_t>(budget / 16, 64);
-    Statement q = db_->prepare(
+    Statement& q = stmt(
         "SELECT f.id, f.path, s.line, s.end_line, s.signature, s.kind, "
         "  (f.id = ?2) AS same, coalesce(r.rank, 0) AS rank "
         "FROM symbols s JOIN names n ON n.id = s.name_id JOIN files f ON f.id = s.file_id "
@@ -378,7 +387,7 @@ Context ContextBuilder::build() {
   }
   {
     size_t cap = budget * 5 / 100;
-    Statement q = db_->prepare(
+    Statement& q = stmt(
         "SELECT f.id, f.path, s.line, s.end_line FROM symbols s JOIN names n ON n.id = s.name_id "
         "JOIN files f ON f.id = s.file_id LEFT JOIN file_rank r ON r.file_id = f.id "
         "WHERE n.name = ? AND s.kind IN (?, ?, ?) ORDER BY coalesce(r.rank, 0) DESC, f.path, s.line LIMIT 1");
@@ -401,7 +410,7 @@ Context ContextBuilder::build() {
     uint32_t bs = cursor > 15 ? cursor - 15 : 1, be = std::min(n_lines, cursor + 15);
     std::string match = fts_query(slice(bs, be), 48);
     if (!match.empty()) {
-      Statement q = db_->prepare(
+      Statement& q = stmt(
           "SELECT f.path, c.start_line, c.end_line, c.text, bm25(chunks_fts) AS score FROM chunks_fts "
           "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
           "WHERE chunks_fts MATCH ? ORDER BY score, f.path, c.start_line LIMIT 24");
@@ -421,7 +430,7 @@ Context ContextBuilder::build() {
     if (!id) return;
     uint32_t lines = 0;
     {
-      Statement q = db_->prepare("SELECT lines FROM files WHERE id = ?");
+      Statement& q = stmt("SELECT lines FROM files WHERE id = ?");
       q.bind(1, id);
       if (q.step()) lines = uint32_t(q.int64(0));
     }
@@ -441,7 +450,7 @@ Context ContextBuilder::build() {
   {
     size_t cap = budget / 10;
     std::vector<std::string> files;
-    Statement q = db_->prepare("SELECT module FROM imports WHERE file_id = ? ORDER BY module");
+    Statement& q = stmt("SELECT module FROM imports WHERE file_id = ? ORDER BY module");
     q.bind(1, current_id);
     std::vector<std::string> modules;
     while (q.step()) modules.push_back(q.text(0));
@@ -454,7 +463,7 @@ Context ContextBuilder::build() {
   // 5. Recently changed files (on disk or in an editor buffer).
   {
     size_t cap = budget / 20;
-    Statement q = db_->prepare(
+    Statement& q = stmt(
         "SELECT path FROM files WHERE path != ? AND language != 'text' "
         "ORDER BY from_buffer DESC, mtime_ns DESC, path LIMIT 3");
     q.bind(1, rel);
@@ -466,7 +475,7 @@ Context ContextBuilder::build() {
   // 6. The repo map fills what remains: files by PageRank with their top-level signatures.
   {
     size_t cap = budget > used_ ? budget - used_ : 0;
-    Statement q = db_->prepare(
+    Statement& q = stmt(
         "SELECT f.id, f.path, coalesce(r.rank, 0) AS rank FROM files f LEFT JOIN file_rank r ON r.file_id = f.id "
         "WHERE f.language != 'text' ORDER BY rank DESC, f.path");
     size_t misses = 0;

@@ -275,6 +275,30 @@ TEST(Index, SurvivesSigkillAtAnyPoint) {
   EXPECT_GT(partial_rounds, 0) << "no kill landed in the middle of a run";
 }
 
+TEST(Index, CancelledRunKeepsItsWorkAndTheNextOneFinishes) {
+  TempDir ws, dbdir;
+  write_project(ws, 100);
+  auto db = dbdir.path() / "cancel.sqlite";
+  auto index = open_index(ws, db, 0);
+  std::atomic<bool> cancel{false};
+  size_t calls = 0;
+  IndexStats st = index->index_workspace(
+      [&](const Progress& p) {
+        ++calls;
+        if (p.files_done >= 64) cancel = true;
+      },
+      &cancel);
+  EXPECT_TRUE(st.cancelled);
+  EXPECT_GT(calls, 0u);
+  EXPECT_GE(st.files_indexed, 64u);
+  EXPECT_LT(st.files_indexed, 202u);
+  EXPECT_EQ(st.files_removed, 0u);  // a cancelled walk removes nothing
+  IndexStats rest = index->index_workspace();
+  EXPECT_FALSE(rest.cancelled);
+  EXPECT_EQ(rest.files_indexed + rest.files_unchanged, 202u);
+  EXPECT_EQ(rest.files_unchanged, st.files_indexed);
+}
+
 TEST(Index, ReadersRunWhileTheWriterWrites) {
   TempDir ws, dbdir;
   write_project(ws, 100);
