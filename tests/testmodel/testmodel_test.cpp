@@ -258,6 +258,11 @@ TEST(TestModel, EveryTypeRunsThroughTheReference) {
     EXPECT_LT(sd, 15.0) << v.name;
     for (const char* type : {"F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "Q4_0", "Q4_K_M", "Q5_K_M"}) {
       SCOPED_TRACE(std::string(v.name) + " " + type);
+      // With sigmoid gating, selection bias and groups on random weights the routing gaps are
+      // small: quantization noise flips 3-12 of the 24 expert choices, so comparing logits with
+      // the F32 twin would measure routing luck, not the weights (the softmax variant flips
+      // 1-8). The quantized legacy/q-LoRA/sigmoid files run in fast_vs_reference instead.
+      if (v.sigmoid && std::string(type) != "F16" && std::string(type) != "BF16") continue;
       o.type = type;
       write(o, dir.file("q.gguf"));
       const reference::Output q = run_reference(dir.file("q.gguf"), tokens);
@@ -267,10 +272,6 @@ TEST(TestModel, EveryTypeRunsThroughTheReference) {
         EXPECT_EQ(q.logits, base.logits) << "F16/BF16 must hold the F32 values exactly";
         continue;
       }
-      // With sigmoid gating, selection bias and groups on random weights the routing gaps are
-      // small: quantization noise flips 3-12 of the 24 expert choices, so a logit comparison
-      // would measure routing luck, not the weights. The softmax variant flips few (1-8).
-      if (v.sigmoid) continue;
       const double r = correlation(q.logits, base.logits);
       // 8/6-bit weights perturb logits by well under 1 %, 4/5-bit ones by a few % (measured
       // 0.9996 / 0.9988 and 0.963-0.993); a broken format decorrelates completely.
