@@ -1,0 +1,39 @@
+// Activations to Q8_0 as llama.cpp's x86 path does (quant.h): per block of 32, id = 127/amax,
+// q = round-half-even(x * id), d = fp16(amax / 127). Output rows are packed blocks of 9 words:
+// d as f32 (already rounded to fp16), then the 32 quants, 4 per word.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 64) in;
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 1) writeonly buffer Q { uint q[]; };
+// blocks per row; rows = N * B; x strides in floats.
+layout(push_constant) uniform Push { uint nblk; uint N; uint B; uint x_off; uint x_nb1; uint x_nb2; } p;
+#include "common.glsl"
+
+// fp32 -> fp16 bits with round-to-nearest-even, as quant::fp32_to_fp16 (packHalf2x16 leaves the
+// rounding mode to the implementation). amax / 127 is finite and non-negative.
+uint fp16_rne(float f) {
+  const uint x = floatBitsToUint(f);
+  if (x >= 0x477ff000u) return 0x7c00u;
+  if (x < 0x38800000u) return uint(roundEven(f * 16777216.0));  // subnormal: exact scaling by 2^24
+  const uint r = x - 0x38000000u;
+  return (r + 0xfffu + ((r >> 13) & 1u)) >> 13;
+}
+
+void main() {
+  const uint i = global_index();
+  if (i >= p.nblk * p.N * p.B) return;
+  const uint blk = i % p.nblk, r = i / p.nblk;
+  const uint base = p.x_off + (r % p.N) * p.x_nb1 + (r / p.N) * p.x_nb2 + blk * 32u;
+  float amax = 0.0;
+  for (uint j = 0u; j < 32u; ++j) amax = max(amax, abs(x[base + j]));
+  const float id = amax != 0.0 ? 127.0 / amax : 0.0;
+  const uint out_base = i * 9u;
+  q[out_base] = floatBitsToUint(unpackHalf2x16(fp16_rne(amax / 127.0)).x);
+  for (uint k = 0u; k < 8u; ++k) {
+    uint packed = 0u;
+    for (uint j = 0u; j < 4u; ++j)
+      packed |= (uint(int(roundEven(x[base + 4u * k + j] * id))) & 0xffu) << (8u * j);
+    q[out_base + 1u + k] = packed;
+  }
+}

@@ -1,0 +1,599 @@
+#include "backend/vulkan/vulkan_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/vulkan_context.h"
+#include "gguf/tensor_type.h"
+
+namespace latent::backend {
+namespace {
+
+using vulkan::Buffer;
+using vulkan::Context;
+
+constexpr uintptr_t kAddressBase = uintptr_t(1) << 40;
+constexpr uintptr_t kAddressStride = uintptr_t(1) << 40;  // no buffer is 1 TiB
+constexpr size_t kScratchBlock = size_t(16) << 20;
+constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
+constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
+
+std::string shape(const Tensor& t) {
+  std::string s = "{";
+  for (int i = 0; i < 4; ++i) {
+    if (i) s.append(", ");
+    s.append(std::to_string(t.ne[size_t(i)]));
+  }
+  return s + "}";
+}
+
+[[noreturn]] void fail(Op op, const Tensor& t, const std::string& what) {
+  throw Error("vulkan backend: " + std::string(op_name(op)) + " on '" + t.name + "': " + what);
+}
+
+void expect_f32(Op op, const Tensor& t) {
+  if (t.type != TensorType::F32) fail(op, t, "expected an F32 tensor, got " + std::string(gguf::type_name(t.type)));
+}
+
+void expect_same_shape(Op op, const Tensor& a, const Tensor& b) {
+  if (a.ne != b.ne) fail(op, b, "shape " + shape(b) + " differs from " + shape(a));
+}
+
+uint32_t u32(Op op, const Tensor& t, uint64_t v) {
+  if (v > UINT32_MAX) fail(op, t, "offset or size beyond 32 bits; the shaders index with 32-bit words");
+  return uint32_t(v);
+}
+
+// Weight types with shaders: get_rows / mul_mat / mul_mat_id variants exist for these.
+bool has_kernels(TensorType t) {
+  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::Q8_0;
+}
+
+const char* kernel_suffix(TensorType t) {
+  switch (t) {
+    case TensorType::F32: return "f32";
+    case TensorType::F16: return "f16";
+    default: return "q8_0";
+  }
+}
+
+// Push constants of the element-wise shaders: uvec4 ne, then (offset, nb1, nb2, nb3) in 4-byte
+// words for each tensor.
+struct Strides {
+  uint32_t off, nb1, nb2, nb3;
+};
+
+class VulkanBackendImpl final : public VulkanBackend {
+ public:
+  explicit VulkanBackendImpl(const VulkanOptions& o)
+      : ctx_(vulkan::ContextOptions{o.device, o.validation || vulkan::validation_requested(), o.allow_subgroups}) {
+    upload_ = ctx_.create_buffer(kUploadBytes, true, "upload buffer");
+  }
+
+  ~VulkanBackendImpl() override {
+    ctx_.flush();
+    for (auto& b : weights_) ctx_.destroy_buffer(std::move(b));
+    for (auto& b : arena_) ctx_.destroy_buffer(std::move(b.buffer));
+    ctx_.destroy_buffer(std::move(act_));
+    ctx_.destroy_buffer(std::move(upload_));
+    ctx_.destroy_buffer(std::move(staging_));
+  }
+
+  std::string_view name() const override { return "vulkan"; }
+  uint64_t validation_errors() const override { return ctx_.validation_errors(); }
+  std::string_view device_name() const override { return ctx_.info().name; }
+  bool uses_subgroups() const override { return ctx_.use_subgroups(); }
+
+  bool supports_op(Op op, TensorType weight_type) const override {
+    switch (op) {
+      case Op::GetRows:
+      case Op::MulMat:
+      case Op::MulMatId:
+        return has_kernels(weight_type);
+      case Op::RmsNorm:
+        return weight_type == TensorType::F32;
+      case Op::Add:
+      case Op::SwiGlu:
+      case Op::Copy:
+      case Op::Rope:
+      case Op::MoeCombine:
+        return true;
+      case Op::MoeRoute:
+      case Op::StoreLatent:
+      case Op::LoadLatent:
+      case Op::AttentionLatent:
+      case Op::Attention:
+        return false;
+    }
+    return false;
+  }
+
+  Tensor weight(TensorType type, std::array<int64_t, 4> ne, const void* data, const char* name) override {
+    Tensor t = make_tensor(type, ne, nullptr, name);
+    const size_t bytes = t.nb[3] * size_t(ne[3]);
+    if (bytes > ctx_.max_binding_bytes())
+      throw Error("vulkan backend: weight '" + std::string(name) + "' has " + std::to_string(bytes >> 20) +
+                  " MiB, more than the device binds at once (" +
+                  std::to_string(ctx_.max_binding_bytes() >> 20) + " MiB)");
+    t.data = add_buffer(ctx_.create_buffer(bytes, false, name), weights_);
+    write(t, data, bytes);
+    return t;
+  }
+
+  Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
+    Tensor t = make_tensor(type, ne, nullptr, name);
+    const size_t bytes = (t.nb[3] * size_t(ne[3]) + 255) & ~size_t(255);
+    if (arena_.empty() || arena_used_ + bytes > arena_[cur_].size) {
+      // As the CPU backend's arena: overflow moves to the next block, dropping later blocks that
+      // are too small; an emptied stack merges all blocks into one.
+      const size_t next = arena_.empty() ? 0 : cur_ + 1;
+      if (next >= arena_.size() || arena_[next].size < bytes) {
+        while (arena_.size() > next) {
+          release_address(arena_.back().base);
+          ctx_.destroy_buffer(std::move(arena_.back().buffer));
+          arena_.pop_back();
+        }
+        push_block(std::max(bytes, kScratchBlock));
+      }
+      cur_ = next;
+      arena_used_ = 0;
+    }
+    t.data = reinterpret_cast<void*>(arena_[cur_].base + arena_used_);
+    arena_used_ += bytes;
+    return t;
+  }
+
+  size_t scratch_mark() const override { return arena_.empty() ? 0 : arena_[cur_].stack_base + arena_used_; }
+
+  void release_scratch(size_t mark) override {
+    if (arena_.empty()) return;
+    if (mark == 0 && arena_.size() > 1) {
+      const size_t total = arena_.back().stack_base + arena_.back().size;
+      while (!arena_.empty()) {
+        release_address(arena_.back().base);
+        ctx_.destroy_buffer(std::move(arena_.back().buffer));
+        arena_.pop_back();
+      }
+      push_block(total);
+    }
+    cur_ = 0;
+    while (cur_ + 1 < arena_.size() && arena_[cur_ + 1].stack_base <= mark) ++cur_;
+    arena_used_ = mark - arena_[cur_].stack_base;
+  }
+
+  void write(const Tensor& dst, const void* src, size_t bytes) override {
+    const Ref r = transfer_ref(dst, bytes);
+    ctx_.flush();  // recorded ops may still read the old contents
+    if (r.buffer->mapped) {
+      std::memcpy(static_cast<char*>(r.buffer->mapped) + r.offset, src, bytes);
+      return;
+    }
+    for (size_t done = 0; done < bytes;) {
+      const size_t n = std::min(bytes - done, staging_size(bytes));
+      std::memcpy(staging_->mapped, static_cast<const char*>(src) + done, n);
+      ctx_.copy(staging_->buffer, 0, r.buffer->buffer, r.offset + done, n);
+      ctx_.flush();
+      done += n;
+    }
+  }
+
+  void read(const Tensor& src, void* dst, size_t bytes) override {
+    const Ref r = transfer_ref(src, bytes);
+    ctx_.flush();
+    if (r.buffer->mapped) {
+      std::memcpy(dst, static_cast<const char*>(r.buffer->mapped) + r.offset, bytes);
+      return;
+    }
+    for (size_t done = 0; done < bytes;) {
+      const size_t n = std::min(bytes - done, staging_size(bytes));
+      ctx_.copy(r.buffer->buffer, r.offset + done, staging_->buffer, 0, n);
+      ctx_.flush();
+      std::memcpy(static_cast<char*>(dst) + done, staging_->mapped, n);
+      done += n;
+    }
+  }
+
+  void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) override {
+    require(Op::GetRows, table);
+    expect_f32(Op::GetRows, out);
+    if (out.ne[0] != table.ne[0] || out.ne[1] != int64_t(ids.size()))
+      fail(Op::GetRows, out, "shape " + shape(out) + " does not fit table " + shape(table));
+    for (int32_t id : ids)
+      if (id < 0 || id >= table.ne[1])
+        fail(Op::GetRows, table, "row " + std::to_string(id) + " out of range [0, " + std::to_string(table.ne[1]) + ")");
+    if (ids.empty()) return;
+    const Ref tr = ref(Op::GetRows, table), orf = ref(Op::GetRows, out);
+    const size_t ids_at = upload(ids.data(), ids.size_bytes());
+    const uint32_t push[7] = {u32(Op::GetRows, table, table.ne[0]), u32(Op::GetRows, out, ids.size()),
+                              uint32_t(ids_at / 4), u32(Op::GetRows, table, tr.offset),
+                              u32(Op::GetRows, table, table.nb[1]), words(Op::GetRows, out, orf.offset),
+                              words(Op::GetRows, out, out.nb[1])};
+    const auto& p = ctx_.pipeline(std::string("get_rows_") + kernel_suffix(table.type), 3, sizeof push);
+    const VkBuffer bufs[3] = {tr.buffer->buffer, upload_->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, push, uint64_t(table.ne[0]) * ids.size(), 256);
+  }
+
+  void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out) override {
+    expect_f32(Op::RmsNorm, x);
+    expect_f32(Op::RmsNorm, w);
+    expect_f32(Op::RmsNorm, out);
+    expect_same_shape(Op::RmsNorm, x, out);
+    if (w.ne[0] != x.ne[0]) fail(Op::RmsNorm, w, "norm weight length differs from rows of " + shape(x));
+    const Ref xr = ref(Op::RmsNorm, x), wr = ref(Op::RmsNorm, w), orf = ref(Op::RmsNorm, out);
+    struct {
+      uint32_t ne[4];
+      Strides sx, so;
+      uint32_t w_off;
+      float eps;
+    } push{};
+    fill_ne(Op::RmsNorm, x, push.ne);
+    push.sx = strides(Op::RmsNorm, x, xr);
+    push.so = strides(Op::RmsNorm, out, orf);
+    push.w_off = words(Op::RmsNorm, w, wr.offset);
+    push.eps = eps;
+    const auto& p = ctx_.pipeline("rms_norm", 3, sizeof push);
+    const VkBuffer bufs[3] = {xr.buffer->buffer, wr.buffer->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(x.ne[1] * x.ne[2] * x.ne[3]), 1);
+  }
+
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override { binary(Op::Add, "add", a, b, out); }
+  void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
+    binary(Op::SwiGlu, "swiglu", gate, up, out);
+  }
+
+  void copy(const Tensor& src, const Tensor& dst) override {
+    expect_same_shape(Op::Copy, src, dst);
+    if (src.type != dst.type) fail(Op::Copy, dst, "type differs from source");
+    const size_t row = gguf::row_bytes(src.type, src.ne[0]);
+    if (row % 4 != 0)
+      fail(Op::Copy, src, "rows of " + std::to_string(row) + " bytes; the copy shader moves 4-byte words");
+    const Ref sr = ref(Op::Copy, src), dr = ref(Op::Copy, dst);
+    struct {
+      uint32_t ne[4];
+      Strides ss, sd;
+    } push{};
+    fill_ne(Op::Copy, src, push.ne);
+    push.ne[0] = uint32_t(row / 4);
+    push.ss = strides(Op::Copy, src, sr);
+    push.sd = strides(Op::Copy, dst, dr);
+    const auto& p = ctx_.pipeline("copy", 2, sizeof push);
+    const VkBuffer bufs[2] = {sr.buffer->buffer, dr.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(push.ne[0]) * uint64_t(src.ne[1] * src.ne[2] * src.ne[3]), 256);
+  }
+
+  void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) override {
+    require(Op::MulMat, w);
+    expect_f32(Op::MulMat, x);
+    expect_f32(Op::MulMat, out);
+    const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1];
+    const int64_t B = std::max(w.ne[2], x.ne[2]);
+    if (x.ne[0] != K)
+      fail(Op::MulMat, x, "input rows of " + std::to_string(x.ne[0]) + " do not match weight rows of " +
+                              std::to_string(K) + " (" + w.name + ")");
+    if ((w.ne[2] != 1 && w.ne[2] != B) || (x.ne[2] != 1 && x.ne[2] != B) || w.ne[3] != 1 || x.ne[3] != 1)
+      fail(Op::MulMat, x, "batch dims of " + shape(x) + " do not match weight " + shape(w));
+    if (out.ne[0] != M || out.ne[1] != N || out.ne[2] != B)
+      fail(Op::MulMat, out, "output " + shape(out) + " does not fit weight " + shape(w) + " times input " + shape(x));
+    const Ref wr = ref(Op::MulMat, w), orf = ref(Op::MulMat, out);
+    MatVecPush push{};
+    push.K = uint32_t(K);
+    push.M = u32(Op::MulMat, w, M);
+    push.N = u32(Op::MulMat, x, N);
+    push.B = u32(Op::MulMat, x, B);
+    push.w_off = u32(Op::MulMat, w, wr.offset);
+    push.w_nb1 = u32(Op::MulMat, w, w.nb[1]);
+    push.w_nb2 = w.ne[2] == 1 ? 0 : u32(Op::MulMat, w, w.nb[2]);
+    push.o_off = words(Op::MulMat, out, orf.offset);
+    push.o_nb1 = words(Op::MulMat, out, out.nb[1]);
+    push.o_nb2 = words(Op::MulMat, out, out.nb[2]);
+    const VkBuffer xbuf = activations(Op::MulMat, w.type, x, x.ne[1], x.ne[2], push);
+    if (x.ne[2] == 1) push.x_nb2 = 0;
+    const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
+    const VkBuffer bufs[3] = {wr.buffer->buffer, xbuf, orf.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(M) * uint64_t((N + 7) / 8) * uint64_t(B), 1);
+  }
+
+  void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) override {
+    require(Op::MulMatId, w);
+    expect_f32(Op::MulMatId, x);
+    expect_f32(Op::MulMatId, out);
+    const int64_t K = w.ne[0], M = w.ne[1];
+    const int64_t X = x.ne[1], T = x.ne[2], U = ids.ne[0];
+    if (x.ne[0] != K) fail(Op::MulMatId, x, "input rows do not match weight " + shape(w) + " (" + w.name + ")");
+    if (ids.type != TensorType::I32 || ids.ne[1] != T || (X != 1 && X != U))
+      fail(Op::MulMatId, ids, "ids " + shape(ids) + " do not fit input " + shape(x));
+    if (out.ne[0] != M || out.ne[1] != U || out.ne[2] != T)
+      fail(Op::MulMatId, out, "output " + shape(out) + " does not fit weight " + shape(w));
+    // Expert ids live on the device (moe_route's output) and are not read back to check them:
+    // the shader writes NaN for an id outside [0, n_expert) rather than read outside the weights.
+    const Ref wr = ref(Op::MulMatId, w), ir = ref(Op::MulMatId, ids), orf = ref(Op::MulMatId, out);
+    MatVecPush push{};
+    push.K = uint32_t(K);
+    push.M = u32(Op::MulMatId, w, M);
+    push.N = u32(Op::MulMatId, ids, U);
+    push.B = u32(Op::MulMatId, x, T);
+    push.w_off = u32(Op::MulMatId, w, wr.offset);
+    push.w_nb1 = u32(Op::MulMatId, w, w.nb[1]);
+    push.w_nb2 = u32(Op::MulMatId, w, w.nb[2]);
+    push.o_off = words(Op::MulMatId, out, orf.offset);
+    push.o_nb1 = words(Op::MulMatId, out, out.nb[1]);
+    push.o_nb2 = words(Op::MulMatId, out, out.nb[2]);
+    push.ids_off = words(Op::MulMatId, ids, ir.offset);
+    push.ids_nb1 = words(Op::MulMatId, ids, ids.nb[1]);
+    push.n_expert = u32(Op::MulMatId, w, w.ne[2]);
+    const VkBuffer xbuf = activations(Op::MulMatId, w.type, x, X, T, push);
+    if (X == 1) push.x_nb1 = 0;  // every slot reads the token's one shared input row
+    const auto& p = ctx_.pipeline(matvec_shader("mul_mat_id_", w.type), 4, sizeof push);
+    const VkBuffer bufs[4] = {wr.buffer->buffer, xbuf, orf.buffer->buffer, ir.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(M) * uint64_t(U) * uint64_t(T), 1);
+  }
+
+  void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& rp) override {
+    expect_f32(Op::Rope, x);
+    if (x.ne[0] != rp.n_rot || rp.n_rot % 2 != 0)
+      fail(Op::Rope, x, "rows of " + std::to_string(x.ne[0]) + " but n_rot " + std::to_string(rp.n_rot));
+    if (x.ne[2] != int64_t(positions.size()))
+      fail(Op::Rope, x, "tokens " + std::to_string(x.ne[2]) + " but " + std::to_string(positions.size()) + " positions");
+    if (positions.empty()) return;
+    const Ref xr = ref(Op::Rope, x);
+    // The YaRN correction dims, computed on the host exactly as the CPU backend does.
+    auto corr_dim = [&](float n_rot) {
+      return float(rp.n_rot) * std::log(float(rp.n_ctx_orig) / (n_rot * 2 * float(M_PI))) / (2 * std::log(rp.freq_base));
+    };
+    struct {
+      uint32_t n_rot, n_head, T, pos_off, x_off, x_nb1, x_nb2;
+      float theta_scale, freq_scale, ext_factor, attn_factor, corr_lo, corr_hi;
+    } push{};
+    push.n_rot = uint32_t(rp.n_rot);
+    push.n_head = u32(Op::Rope, x, x.ne[1]);
+    push.T = u32(Op::Rope, x, x.ne[2]);
+    push.pos_off = uint32_t(upload(positions.data(), positions.size_bytes()) / 4);
+    push.x_off = words(Op::Rope, x, xr.offset);
+    push.x_nb1 = words(Op::Rope, x, x.nb[1]);
+    push.x_nb2 = words(Op::Rope, x, x.nb[2]);
+    push.theta_scale = std::pow(rp.freq_base, -2.0f / float(rp.n_rot));
+    push.freq_scale = rp.freq_scale;
+    push.ext_factor = rp.ext_factor;
+    push.attn_factor = rp.attn_factor;
+    push.corr_lo = std::max(0.0f, std::floor(corr_dim(rp.beta_fast)));
+    push.corr_hi = std::min(float(rp.n_rot - 1), std::ceil(corr_dim(rp.beta_slow)));
+    const auto& p = ctx_.pipeline("rope", 2, sizeof push);
+    const VkBuffer bufs[2] = {xr.buffer->buffer, upload_->buffer};
+    dispatch(p, bufs, &push, uint64_t(rp.n_rot / 2) * uint64_t(x.ne[1]) * uint64_t(x.ne[2]), 64);
+  }
+
+  void moe_route(const Tensor& logits, const Tensor&, const RouteParams&, const Tensor&, const Tensor&) override {
+    unsupported(Op::MoeRoute, logits);
+  }
+
+  void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) override {
+    expect_f32(Op::MoeCombine, experts);
+    expect_f32(Op::MoeCombine, weights);
+    expect_f32(Op::MoeCombine, out);
+    const int64_t n = experts.ne[0], U = experts.ne[1], T = experts.ne[2];
+    if (out.ne[0] != n || out.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
+      fail(Op::MoeCombine, out, "shapes do not fit experts " + shape(experts));
+    const Ref er = ref(Op::MoeCombine, experts), wr = ref(Op::MoeCombine, weights), orf = ref(Op::MoeCombine, out);
+    const uint32_t push[10] = {u32(Op::MoeCombine, experts, n), u32(Op::MoeCombine, experts, U),
+                               u32(Op::MoeCombine, experts, T), words(Op::MoeCombine, experts, er.offset),
+                               words(Op::MoeCombine, experts, experts.nb[1]), words(Op::MoeCombine, experts, experts.nb[2]),
+                               words(Op::MoeCombine, weights, wr.offset), words(Op::MoeCombine, weights, weights.nb[1]),
+                               words(Op::MoeCombine, out, orf.offset), words(Op::MoeCombine, out, out.nb[1])};
+    const auto& p = ctx_.pipeline("moe_combine", 3, sizeof push);
+    const VkBuffer bufs[3] = {er.buffer->buffer, wr.buffer->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, push, uint64_t(n) * uint64_t(T), 256);
+  }
+
+  void store_latent(const Tensor& src, const LatentRows&, int64_t) override { unsupported(Op::StoreLatent, src); }
+  void load_latent(const LatentRows&, int64_t, const Tensor& dst) override { unsupported(Op::LoadLatent, dst); }
+  void attention_latent(const Tensor& q, const LatentRows&, int64_t, float, const Tensor&) override {
+    unsupported(Op::AttentionLatent, q);
+  }
+  void attention(const Tensor& q, const Tensor&, const Tensor&, int64_t, float, const Tensor&) override {
+    unsupported(Op::Attention, q);
+  }
+
+ private:
+  struct Ref {
+    Buffer* buffer;
+    size_t offset;  // bytes
+  };
+  struct Block {
+    std::unique_ptr<Buffer> buffer;
+    uintptr_t base;     // address of the buffer's first byte
+    size_t stack_base;  // scratch stack offset of the block's start
+    size_t size;
+  };
+  // mul_mat_vec.comp's push constants.
+  struct MatVecPush {
+    uint32_t K, M, N, B, w_off, w_nb1, w_nb2, x_off, x_nb1, x_nb2, o_off, o_nb1, o_nb2, ids_off, ids_nb1, n_expert;
+  };
+
+  [[noreturn]] void unsupported(Op op, const Tensor& t) const {
+    fail(op, t, "not implemented by the Vulkan backend (supports_op reports false); use the cpu backend");
+  }
+
+  void require(Op op, const Tensor& w) const {
+    if (!supports_op(op, w.type))
+      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16 and Q8_0 do)");
+  }
+
+  void* add_buffer(std::unique_ptr<Buffer> b, std::vector<std::unique_ptr<Buffer>>& owner) {
+    const uintptr_t base = next_address();
+    by_address_[base] = b.get();
+    owner.push_back(std::move(b));
+    return reinterpret_cast<void*>(base);
+  }
+
+  uintptr_t next_address() {
+    const uintptr_t base = next_base_;
+    next_base_ += kAddressStride;
+    return base;
+  }
+
+  void release_address(uintptr_t base) { by_address_.erase(base); }
+
+  void push_block(size_t size) {
+    if (size > ctx_.max_binding_bytes())
+      throw Error("vulkan backend: scratch of " + std::to_string(size >> 20) + " MiB exceeds what the device binds at once (" +
+                  std::to_string(ctx_.max_binding_bytes() >> 20) + " MiB); use a smaller batch or context");
+    Block b;
+    b.size = size;
+    b.stack_base = arena_.empty() ? 0 : arena_.back().stack_base + arena_.back().size;
+    b.buffer = ctx_.create_buffer(size, false, "scratch");
+    b.base = next_address();
+    by_address_[b.base] = b.buffer.get();
+    arena_.push_back(std::move(b));
+  }
+
+  // The buffer and byte offset of t, checking that every element it spans lies inside.
+  Ref ref(Op op, const Tensor& t) const {
+    const auto addr = reinterpret_cast<uintptr_t>(t.data);
+    auto it = by_address_.upper_bound(addr);
+    if (it == by_address_.begin() || addr - std::prev(it)->first >= kAddressStride)
+      fail(op, t, "tensor is not in this backend's memory (make it with the Vulkan backend's weight() or scratch())");
+    --it;
+    const size_t offset = addr - it->first;
+    size_t last = offset + gguf::row_bytes(t.type, t.ne[0]);
+    for (int i = 1; i < 4; ++i) last += size_t(t.ne[size_t(i)] - 1) * t.nb[size_t(i)];
+    if (last > it->second->size)
+      fail(op, t, "view " + shape(t) + " reaches past the end of its buffer");
+    return {it->second, offset};
+  }
+
+  Ref transfer_ref(const Tensor& t, size_t bytes) const {
+    const size_t size = t.nb[1] * size_t(t.ne[1] * t.ne[2] * t.ne[3]);
+    if (!t.is_contiguous() || bytes > size)
+      throw Error("vulkan backend: copy of " + std::to_string(bytes) + " bytes to/from '" + t.name +
+                  "' needs a contiguous tensor of at least that size");
+    return ref(Op::Copy, t);
+  }
+
+  size_t staging_size(size_t want) {
+    const size_t size = std::min(want, kStagingBytes);
+    if (!staging_ || staging_->size < size) {
+      ctx_.destroy_buffer(std::move(staging_));
+      staging_ = ctx_.create_buffer(size, true, "staging buffer");
+    }
+    return staging_->size;
+  }
+
+  // Copies small host arrays (ids, positions) into the upload buffer for the ops recorded
+  // before the next flush; returns the byte offset.
+  size_t upload(const void* data, size_t bytes) {
+    if (bytes > kUploadBytes) throw Error("vulkan backend: more than " + std::to_string(kUploadBytes / 4) + " ids in one op");
+    if (upload_used_ + bytes > kUploadBytes || !ctx_.pending()) {
+      ctx_.flush();
+      upload_used_ = 0;
+    }
+    if (!upload_->mapped) throw Error("vulkan backend: the device has no host-visible coherent memory for uploads");
+    std::memcpy(static_cast<char*>(upload_->mapped) + upload_used_, data, bytes);
+    const size_t at = upload_used_;
+    upload_used_ = (upload_used_ + bytes + 15) & ~size_t(15);
+    return at;
+  }
+
+  static uint32_t words(Op op, const Tensor& t, size_t bytes) {
+    if (bytes % 4 != 0) fail(op, t, "offset or stride of " + std::to_string(bytes) + " bytes is not a multiple of 4");
+    return u32(op, t, bytes / 4);
+  }
+
+  static void fill_ne(Op op, const Tensor& t, uint32_t ne[4]) {
+    for (size_t i = 0; i < 4; ++i) ne[i] = u32(op, t, uint64_t(t.ne[i]));
+  }
+
+  static Strides strides(Op op, const Tensor& t, const Ref& r) {
+    return {words(op, t, r.offset), words(op, t, t.nb[1]), words(op, t, t.nb[2]), words(op, t, t.nb[3])};
+  }
+
+  void binary(Op op, const char* shader, const Tensor& a, const Tensor& b, const Tensor& out) {
+    expect_f32(op, a);
+    expect_f32(op, b);
+    expect_f32(op, out);
+    expect_same_shape(op, a, b);
+    expect_same_shape(op, a, out);
+    const Ref ar = ref(op, a), br = ref(op, b), orf = ref(op, out);
+    struct {
+      uint32_t ne[4];
+      Strides sa, sb, so;
+    } push{};
+    fill_ne(op, a, push.ne);
+    push.sa = strides(op, a, ar);
+    push.sb = strides(op, b, br);
+    push.so = strides(op, out, orf);
+    const auto& p = ctx_.pipeline(shader, 3, sizeof push);
+    const VkBuffer bufs[3] = {ar.buffer->buffer, br.buffer->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(a.n_elements()), 256);
+  }
+
+  std::string matvec_shader(const char* prefix, TensorType t) const {
+    return std::string(prefix) + kernel_suffix(t) + (ctx_.use_subgroups() ? "_sg" : "");
+  }
+
+  // The input of a matmul as its shader reads it: the f32 tensor itself for float weights, or
+  // its rows converted to Q8_0 blocks (quantize_q8_0.comp) into act_ for Q8_0 weights. Fills the
+  // x fields of push.
+  VkBuffer activations(Op op, TensorType wt, const Tensor& x, int64_t N, int64_t B, MatVecPush& push) {
+    const Ref xr = ref(op, x);
+    if (wt != TensorType::Q8_0) {
+      push.x_off = words(op, x, xr.offset);
+      push.x_nb1 = words(op, x, x.nb[1]);
+      push.x_nb2 = words(op, x, x.nb[2]);
+      return xr.buffer->buffer;
+    }
+    if (x.ne[0] % 32 != 0) fail(op, x, "rows of " + std::to_string(x.ne[0]) + " are not whole Q8_0 blocks");
+    const uint32_t nblk = uint32_t(x.ne[0] / 32);
+    const size_t bytes = size_t(nblk) * 9 * 4 * size_t(N * B);
+    if (!act_ || act_->size < bytes) {
+      ctx_.destroy_buffer(std::move(act_));  // waits for recorded ops that still read it
+      act_ = ctx_.create_buffer(std::max(bytes, size_t(1) << 20), false, "Q8_0 activations");
+    }
+    const uint32_t qpush[6] = {nblk, u32(op, x, N), u32(op, x, B), words(op, x, xr.offset),
+                               words(op, x, x.nb[1]), words(op, x, x.nb[2])};
+    const auto& p = ctx_.pipeline("quantize_q8_0", 2, sizeof qpush);
+    const VkBuffer bufs[2] = {xr.buffer->buffer, act_->buffer};
+    dispatch(p, bufs, qpush, uint64_t(nblk) * uint64_t(N * B), 64);
+    push.x_off = 0;
+    push.x_nb1 = nblk * 9;
+    push.x_nb2 = u32(op, x, uint64_t(nblk) * 9 * uint64_t(N));
+    return act_->buffer;
+  }
+
+  // Dispatches enough workgroups of `group` invocations for n items, the count split over the
+  // grid's dimensions so that none exceeds the device's limit.
+  void dispatch(const vulkan::Pipeline& p, std::span<const VkBuffer> bufs, const void* push, uint64_t n,
+                uint32_t group) {
+    uint64_t groups = (n + group - 1) / group;
+    if (groups == 0) return;
+    const uint64_t lim = ctx_.max_group_count();
+    const uint64_t gx = std::min(groups, lim);
+    const uint64_t gy = std::min((groups + gx - 1) / gx, lim);
+    const uint64_t gz = (groups + gx * gy - 1) / (gx * gy);
+    if (gz > lim) throw Error("vulkan backend: a dispatch of " + std::to_string(n) + " items exceeds the device's grid");
+    ctx_.dispatch(p, bufs, push, uint32_t(gx), uint32_t(gy), uint32_t(gz));
+  }
+
+  Context ctx_;
+  std::map<uintptr_t, Buffer*> by_address_;  // buffer base address -> buffer
+  uintptr_t next_base_ = kAddressBase;
+  std::vector<std::unique_ptr<Buffer>> weights_;
+  std::vector<Block> arena_;
+  size_t cur_ = 0;         // block holding the top of the scratch stack
+  size_t arena_used_ = 0;  // bytes used in arena_[cur_]
+  std::unique_ptr<Buffer> act_;      // quantized activations of the current matmul
+  std::unique_ptr<Buffer> upload_;   // ids and positions of recorded ops
+  size_t upload_used_ = 0;
+  std::unique_ptr<Buffer> staging_;  // host-visible transfer buffer (devices without mapped memory)
+};
+
+}  // namespace
+
+std::unique_ptr<VulkanBackend> make_vulkan_backend(const VulkanOptions& options) {
+  return std::make_unique<VulkanBackendImpl>(options);
+}
+
+}  // namespace latent::backend

@@ -1,0 +1,44 @@
+// The Vulkan backend: backend::Backend on a Vulkan compute device (any GPU with a Vulkan 1.2
+// driver, or lavapipe on the CPU), compared op by op with the CPU backend in tests/vulkan.
+//
+// Tensor::data of this backend is not a host pointer. Every device buffer owns a range of a
+// private address space ([base, base + size), bases 2^40 apart from 2^40 upwards, never
+// dereferenced); data is base + byte offset, so Tensor::view and row() keep working, and the
+// backend maps an address back to (buffer, offset) with one ordered-map lookup. Host data moves
+// only through write()/read(), which copy through a staging buffer (or directly where the
+// device memory is host-visible, as on lavapipe and UMA GPUs).
+//
+// Ops are recorded into one command buffer and run in call order; read() (and write(), weight())
+// submit and wait. supports_op() is exact: what it reports false throws an Error naming the op
+// and type.
+//
+// Not yet behind make_backend("vulkan"): the latent-cache ops (store/load_latent,
+// attention_latent) address KV pages in host memory through LatentRows, and attention and MoE
+// routing have no kernels yet.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+
+namespace latent::backend {
+
+struct VulkanOptions {
+  int device = -1;              // index from `latent devices`; -1 picks the best device
+  bool validation = false;      // Khronos validation layer (also on with LATENT_VULKAN_VALIDATION=1)
+  bool allow_subgroups = true;  // false forces the shared-memory reductions
+};
+
+class VulkanBackend : public Backend {
+ public:
+  // Messages of severity error from the validation layer so far (0 without validation).
+  virtual uint64_t validation_errors() const = 0;
+  // The device's name and whether the subgroup shader variants are in use.
+  virtual std::string_view device_name() const = 0;
+  virtual bool uses_subgroups() const = 0;
+};
+
+// Throws backend::Error when there is no Vulkan driver or device, naming what to install.
+std::unique_ptr<VulkanBackend> make_vulkan_backend(const VulkanOptions& options);
+
+}  // namespace latent::backend

@@ -1,0 +1,436 @@
+#include "backend/vulkan/vulkan_context.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "backend/backend.h"
+
+namespace latent::backend::vulkan {
+namespace shaders {
+std::string_view find(std::string_view name);  // the embedded SPIR-V (latent_vulkan_shaders)
+}
+
+namespace {
+
+// Descriptor sets per command buffer; when they run out the recorded work is submitted.
+constexpr uint32_t kSetsPerFlush = 1024;
+constexpr uint32_t kMaxBuffersPerSet = 4;
+
+// A zeroed Vulkan struct with its sType set.
+template <class T>
+T vk_struct(VkStructureType type) {
+  T t{};
+  t.sType = type;
+  return t;
+}
+
+const char* result_name(VkResult r) {
+  switch (r) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "out of host memory";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "out of device memory";
+    case VK_ERROR_INITIALIZATION_FAILED: return "initialization failed";
+    case VK_ERROR_DEVICE_LOST: return "device lost";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "layer not present (install vulkan-validationlayers)";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "extension not present";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "no compatible Vulkan driver (install mesa-vulkan-drivers or the GPU's driver)";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "too many objects";
+    default: return "error";
+  }
+}
+
+void check(VkResult r, const char* what) {
+  if (r != VK_SUCCESS)
+    throw Error(std::string("vulkan: ") + what + " failed: " + result_name(r) + " (VkResult " +
+                std::to_string(int(r)) + ")");
+}
+
+VkInstance create_instance(bool validation) {
+  auto app = vk_struct<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
+  app.pApplicationName = "latent";
+  app.apiVersion = VK_API_VERSION_1_2;
+  auto ci = vk_struct<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
+  ci.pApplicationInfo = &app;
+  const char* layer = "VK_LAYER_KHRONOS_validation";
+  const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  if (validation) {
+    ci.enabledLayerCount = 1;
+    ci.ppEnabledLayerNames = &layer;
+    ci.enabledExtensionCount = 1;
+    ci.ppEnabledExtensionNames = &ext;
+  }
+  VkInstance instance = VK_NULL_HANDLE;
+  const VkResult r = vkCreateInstance(&ci, nullptr, &instance);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+    throw Error("vulkan: no Vulkan driver found; install your GPU's Vulkan driver (or "
+                "mesa-vulkan-drivers for the CPU driver lavapipe)");
+  check(r, validation ? "creating the instance with VK_LAYER_KHRONOS_validation" : "creating the instance");
+  return instance;
+}
+
+std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
+  uint32_t n = 0;
+  check(vkEnumeratePhysicalDevices(instance, &n, nullptr), "enumerating devices");
+  std::vector<VkPhysicalDevice> devices(n);
+  check(vkEnumeratePhysicalDevices(instance, &n, devices.data()), "enumerating devices");
+  devices.resize(n);
+  return devices;
+}
+
+DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
+  auto sub = vk_struct<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
+  auto props = vk_struct<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
+  props.pNext = &sub;
+  vkGetPhysicalDeviceProperties2(pd, &props);
+  auto f12 = vk_struct<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  auto f11 = vk_struct<VkPhysicalDeviceVulkan11Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES);
+  f11.pNext = &f12;
+  auto feats = vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  feats.pNext = &f11;
+  vkGetPhysicalDeviceFeatures2(pd, &feats);
+  VkPhysicalDeviceMemoryProperties mem;
+  vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+
+  DeviceInfo d;
+  d.index = index;
+  d.name = props.properties.deviceName;
+  switch (props.properties.deviceType) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: d.type = "discrete"; break;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: d.type = "integrated"; break;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: d.type = "virtual"; break;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: d.type = "cpu"; break;
+    default: d.type = "other"; break;
+  }
+  for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
+    if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      d.device_local_bytes = std::max<uint64_t>(d.device_local_bytes, mem.memoryHeaps[i].size);
+  d.subgroup_size = sub.subgroupSize;
+  d.subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  d.float16 = f12.shaderFloat16;
+  d.int8 = f12.shaderInt8;
+  d.storage16 = f11.storageBuffer16BitAccess;
+  return d;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                             VkDebugUtilsMessageTypeFlagsEXT,
+                                             const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                             void* user) {
+  if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ++*static_cast<uint64_t*>(user);
+  std::fprintf(stderr, "vulkan validation: %s\n", data->pMessage);
+  return VK_FALSE;
+}
+
+}  // namespace
+
+bool validation_requested() {
+  const char* v = std::getenv("LATENT_VULKAN_VALIDATION");
+  return v && std::string_view(v) == "1";
+}
+
+std::vector<DeviceInfo> list_devices() {
+  VkInstance instance = create_instance(false);
+  std::vector<DeviceInfo> out;
+  try {
+    const auto devices = physical_devices(instance);
+    for (uint32_t i = 0; i < devices.size(); ++i) out.push_back(describe(devices[i], i));
+  } catch (...) {
+    vkDestroyInstance(instance, nullptr);
+    throw;
+  }
+  vkDestroyInstance(instance, nullptr);
+  return out;
+}
+
+Context::Context(const ContextOptions& options) {
+  instance_ = create_instance(options.validation);
+  try {
+    if (options.validation) {
+      auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+      if (!create) throw Error("vulkan: the validation layer lacks VK_EXT_debug_utils");
+      auto mi = vk_struct<VkDebugUtilsMessengerCreateInfoEXT>(VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT);
+      mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT;
+      mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+      mi.pfnUserCallback = on_validation;
+      mi.pUserData = &validation_errors_;
+      check(create(instance_, &mi, nullptr, &messenger_), "creating the validation messenger");
+    }
+    const auto devices = physical_devices(instance_);
+    if (devices.empty())
+      throw Error("vulkan: no Vulkan device found; install a GPU driver, or mesa-vulkan-drivers for "
+                  "the CPU device llvmpipe");
+    uint32_t index = 0;
+    if (options.device >= 0) {
+      if (size_t(options.device) >= devices.size())
+        throw Error("vulkan: device " + std::to_string(options.device) + " does not exist; there are " +
+                    std::to_string(devices.size()) + " (see `latent devices`)");
+      index = uint32_t(options.device);
+    } else {
+      int best = -1;
+      for (uint32_t i = 0; i < devices.size(); ++i) {
+        const std::string type = describe(devices[i], i).type;
+        const int rank = type == "discrete" ? 3 : type == "integrated" ? 2 : 1;
+        if (rank > best) best = rank, index = i;
+      }
+    }
+    physical_ = devices[index];
+    info_ = describe(physical_, index);
+    use_subgroups_ = options.allow_subgroups && info_.subgroup_arithmetic;
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(physical_, &props);
+    max_group_count_ = std::min({props.limits.maxComputeWorkGroupCount[0],
+                                 props.limits.maxComputeWorkGroupCount[1],
+                                 props.limits.maxComputeWorkGroupCount[2]});
+    max_binding_bytes_ = props.limits.maxStorageBufferRange;
+    vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+
+    uint32_t n_families = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, nullptr);
+    std::vector<VkQueueFamilyProperties> families(n_families);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, families.data());
+    // Prefer a compute-only family (async compute on discrete GPUs), else any with compute.
+    int family = -1;
+    for (uint32_t i = 0; i < n_families; ++i) {
+      const auto f = families[i].queueFlags;
+      if ((f & VK_QUEUE_COMPUTE_BIT) && !(f & VK_QUEUE_GRAPHICS_BIT)) { family = int(i); break; }
+    }
+    for (uint32_t i = 0; family < 0 && i < n_families; ++i)
+      if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) family = int(i);
+    if (family < 0) throw Error("vulkan: device '" + info_.name + "' has no compute queue");
+    queue_family_ = uint32_t(family);
+
+    const float priority = 1.0f;
+    auto qi = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
+    qi.queueFamilyIndex = queue_family_;
+    qi.queueCount = 1;
+    qi.pQueuePriorities = &priority;
+    auto di = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+    di.queueCreateInfoCount = 1;
+    di.pQueueCreateInfos = &qi;
+    check(vkCreateDevice(physical_, &di, nullptr, &device_), "creating the device");
+    vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+
+    auto pi = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
+    pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pi.queueFamilyIndex = queue_family_;
+    check(vkCreateCommandPool(device_, &pi, nullptr, &command_pool_), "creating a command pool");
+    auto ai = vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+    ai.commandPool = command_pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    check(vkAllocateCommandBuffers(device_, &ai, &cmd_), "allocating a command buffer");
+    auto fi = vk_struct<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
+    check(vkCreateFence(device_, &fi, nullptr, &fence_), "creating a fence");
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerFlush * kMaxBuffersPerSet};
+    auto dpi = vk_struct<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+    dpi.maxSets = kSetsPerFlush;
+    dpi.poolSizeCount = 1;
+    dpi.pPoolSizes = &size;
+    check(vkCreateDescriptorPool(device_, &dpi, nullptr, &descriptor_pool_), "creating a descriptor pool");
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+Context::~Context() { release(); }
+
+void Context::release() {
+  if (device_) {
+    if (recording_) {
+      vkEndCommandBuffer(cmd_);
+      recording_ = false;
+    }
+    vkDeviceWaitIdle(device_);
+    for (auto& [name, p] : pipelines_) {
+      vkDestroyPipeline(device_, p.pipeline, nullptr);
+      vkDestroyPipelineLayout(device_, p.layout, nullptr);
+      vkDestroyDescriptorSetLayout(device_, p.set_layout, nullptr);
+    }
+    pipelines_.clear();
+    if (descriptor_pool_) vkDestroyDescriptorPool(device_, descriptor_pool_, nullptr);
+    if (fence_) vkDestroyFence(device_, fence_, nullptr);
+    if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+    device_ = VK_NULL_HANDLE;
+  }
+  if (messenger_) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy) destroy(instance_, messenger_, nullptr);
+    messenger_ = VK_NULL_HANDLE;
+  }
+  if (instance_) vkDestroyInstance(instance_, nullptr);
+  instance_ = VK_NULL_HANDLE;
+}
+
+std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, std::string_view what) {
+  auto b = std::make_unique<Buffer>();
+  b->size = std::max<size_t>(bytes, 16);
+  auto bi = vk_struct<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
+  bi.size = b->size;
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+             VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  check(vkCreateBuffer(device_, &bi, nullptr, &b->buffer), "creating a buffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device_, b->buffer, &req);
+  // Candidates in order of preference: staging needs host-visible coherent memory; tensors want
+  // device-local memory, which on UMA devices is host-visible too and is then mapped directly.
+  const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const std::vector<VkMemoryPropertyFlags> wants =
+      host_visible ? std::vector<VkMemoryPropertyFlags>{host}
+                   : std::vector<VkMemoryPropertyFlags>{VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host,
+                                                        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, host};
+  VkResult last = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+  for (VkMemoryPropertyFlags want : wants) {
+    for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i) {
+      if (!(req.memoryTypeBits & (1u << i)) || (memory_.memoryTypes[i].propertyFlags & want) != want) continue;
+      auto ai = vk_struct<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
+      ai.allocationSize = req.size;
+      ai.memoryTypeIndex = i;
+      last = vkAllocateMemory(device_, &ai, nullptr, &b->memory);
+      if (last != VK_SUCCESS) continue;
+      check(vkBindBufferMemory(device_, b->buffer, b->memory, 0), "binding buffer memory");
+      if (memory_.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+        if (!(memory_.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) return b;
+        check(vkMapMemory(device_, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped), "mapping memory");
+      }
+      return b;
+    }
+  }
+  vkDestroyBuffer(device_, b->buffer, nullptr);
+  throw Error("vulkan: cannot allocate " + std::to_string(bytes >> 20) + " MiB for '" + std::string(what) +
+              "' on '" + info_.name + "' (" + result_name(last) +
+              "); use a smaller model or quantization, a shorter context, or the cpu backend");
+}
+
+void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
+  if (!b) return;
+  if (recording_) flush();
+  if (b->mapped) vkUnmapMemory(device_, b->memory);
+  vkDestroyBuffer(device_, b->buffer, nullptr);
+  vkFreeMemory(device_, b->memory, nullptr);
+}
+
+const Pipeline& Context::pipeline(std::string_view shader, uint32_t n_buffers, uint32_t push_bytes) {
+  if (auto it = pipelines_.find(shader); it != pipelines_.end()) return it->second;
+  const std::string_view spv = shaders::find(std::string(shader) + ".spv");
+  if (spv.empty() || spv.size() % 4 != 0)
+    throw Error("vulkan: shader '" + std::string(shader) + "' is not in this binary");
+  // The embedded bytes carry no alignment guarantee; SPIR-V is consumed as 32-bit words.
+  std::vector<uint32_t> words(spv.size() / 4);
+  std::memcpy(words.data(), spv.data(), spv.size());
+
+  Pipeline p;
+  p.n_buffers = n_buffers;
+  p.push_bytes = push_bytes;
+  std::vector<VkDescriptorSetLayoutBinding> bindings(n_buffers);
+  for (uint32_t i = 0; i < n_buffers; ++i)
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  auto li = vk_struct<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
+  li.bindingCount = n_buffers;
+  li.pBindings = bindings.data();
+  check(vkCreateDescriptorSetLayout(device_, &li, nullptr, &p.set_layout), "creating a descriptor set layout");
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes};
+  auto pli = vk_struct<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
+  pli.setLayoutCount = 1;
+  pli.pSetLayouts = &p.set_layout;
+  pli.pushConstantRangeCount = push_bytes ? 1 : 0;
+  pli.pPushConstantRanges = &range;
+  check(vkCreatePipelineLayout(device_, &pli, nullptr, &p.layout), "creating a pipeline layout");
+  auto mi = vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
+  mi.codeSize = spv.size();
+  mi.pCode = words.data();
+  VkShaderModule module = VK_NULL_HANDLE;
+  check(vkCreateShaderModule(device_, &mi, nullptr, &module), "creating a shader module");
+  auto ci = vk_struct<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
+  ci.stage = vk_struct<VkPipelineShaderStageCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO);
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.layout = p.layout;
+  const VkResult r = vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &ci, nullptr, &p.pipeline);
+  vkDestroyShaderModule(device_, module, nullptr);
+  check(r, ("creating the pipeline of shader " + std::string(shader)).c_str());
+  return pipelines_.emplace(std::string(shader), p).first->second;
+}
+
+void Context::begin() {
+  if (recording_) return;
+  auto bi = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  check(vkBeginCommandBuffer(cmd_, &bi), "beginning a command buffer");
+  recording_ = true;
+}
+
+void Context::barrier() {
+  auto mb = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+}
+
+void Context::dispatch(const Pipeline& p, std::span<const VkBuffer> buffers, const void* push,
+                       uint32_t gx, uint32_t gy, uint32_t gz) {
+  if (buffers.size() != p.n_buffers) throw Error("vulkan: dispatch with the wrong number of buffers");
+  if (sets_used_ == kSetsPerFlush) flush();
+  begin();
+  auto ai = vk_struct<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+  ai.descriptorPool = descriptor_pool_;
+  ai.descriptorSetCount = 1;
+  ai.pSetLayouts = &p.set_layout;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  check(vkAllocateDescriptorSets(device_, &ai, &set), "allocating a descriptor set");
+  ++sets_used_;
+  VkDescriptorBufferInfo infos[kMaxBuffersPerSet];
+  VkWriteDescriptorSet writes[kMaxBuffersPerSet];
+  for (uint32_t i = 0; i < p.n_buffers; ++i) {
+    infos[i] = {buffers[i], 0, VK_WHOLE_SIZE};
+    writes[i] = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+    writes[i].dstSet = set;
+    writes[i].dstBinding = i;
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &infos[i];
+  }
+  vkUpdateDescriptorSets(device_, p.n_buffers, writes, 0, nullptr);
+  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+  if (p.push_bytes) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, push);
+  vkCmdDispatch(cmd_, gx, gy, gz);
+  barrier();
+}
+
+void Context::copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes) {
+  begin();
+  VkBufferCopy region{src_offset, dst_offset, bytes};
+  vkCmdCopyBuffer(cmd_, src, dst, 1, &region);
+  barrier();
+}
+
+void Context::flush() {
+  if (!recording_) return;
+  recording_ = false;
+  check(vkEndCommandBuffer(cmd_), "ending a command buffer");
+  auto si = vk_struct<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd_;
+  check(vkQueueSubmit(queue_, 1, &si, fence_), "submitting work");
+  check(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX), "waiting for the device");
+  check(vkResetFences(device_, 1, &fence_), "resetting a fence");
+  check(vkResetCommandBuffer(cmd_, 0), "resetting a command buffer");
+  check(vkResetDescriptorPool(device_, descriptor_pool_, 0), "resetting the descriptor pool");
+  sets_used_ = 0;
+}
+
+}  // namespace latent::backend::vulkan

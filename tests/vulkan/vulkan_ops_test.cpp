@@ -1,0 +1,294 @@
+// Every Vulkan kernel against the CPU backend on random data, each op with its own tolerance,
+// printed as a table (op, type, shape, max abs error, tolerance). Runs with the Khronos
+// validation layer on and fails if it reports an error. Both reduction variants run: subgroup
+// operations (where the device has them) and the shared-memory fallback.
+// Without a Vulkan device the suite fails, unless LATENT_VULKAN_OPTIONAL=1 makes it skip.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/vulkan/vulkan_backend.h"
+#include "gguf/tensor_type.h"
+#include "quant/quant.h"
+
+namespace latent::backend {
+namespace {
+
+using Shape = std::array<int64_t, 4>;
+
+bool vulkan_optional() {
+  const char* v = std::getenv("LATENT_VULKAN_OPTIONAL");
+  return v && std::string_view(v) == "1";
+}
+
+std::vector<float> random_floats(size_t n, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Bytes of n floats in a weight type: F32 as is, F16 rounded, quantized types through the
+// reference quantizer (the GGUF blocks as stored in a model file).
+std::vector<uint8_t> encode(TensorType t, const std::vector<float>& x, int64_t row) {
+  std::vector<uint8_t> out(gguf::row_bytes(t, row) * (x.size() / size_t(row)));
+  for (size_t r = 0; r < x.size() / size_t(row); ++r)
+    quant::quantize_row(t, x.data() + r * size_t(row), out.data() + r * gguf::row_bytes(t, row), row);
+  return out;
+}
+
+std::string shape_str(const Shape& ne) {
+  std::string s;
+  for (size_t i = 0; i < 4; ++i) {
+    if (i && ne[i] == 1 && ne[3] == 1 && (i == 3 || ne[2] == 1)) break;
+    if (i) s += "x";
+    s += std::to_string(ne[i]);
+  }
+  return s;
+}
+
+struct Backends {
+  std::unique_ptr<Backend> cpu;
+  std::unique_ptr<VulkanBackend> vk;
+};
+
+class VulkanOps : public ::testing::TestWithParam<bool> {
+ protected:
+  static void SetUpTestSuite() {
+    std::printf("%-12s %-5s %-4s %-14s %12s %10s\n", "op", "type", "sg", "shape", "max_abs_err", "tol");
+  }
+
+  void SetUp() override {
+    try {
+      VulkanOptions o;
+      o.validation = true;  // the layer must stay silent for every op below
+      o.allow_subgroups = GetParam();
+      b_.vk = make_vulkan_backend(o);
+    } catch (const Error& e) {
+      if (vulkan_optional()) GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
+      FAIL() << "Vulkan backend unavailable: " << e.what()
+             << "\nInstall lavapipe (mesa-vulkan-drivers) and vulkan-validationlayers, or set "
+                "LATENT_VULKAN_OPTIONAL=1 to skip.";
+    }
+    b_.cpu = make_backend("cpu", BackendOptions{});
+    if (!GetParam() || b_.vk->uses_subgroups()) return;
+    GTEST_SKIP() << "device '" << b_.vk->device_name() << "' has no subgroup arithmetic";
+  }
+
+  void TearDown() override {
+    if (b_.vk) {
+      EXPECT_EQ(b_.vk->validation_errors(), 0u) << "the validation layer reported errors (above)";
+    }
+  }
+
+  // The same data in a tensor of each backend.
+  struct Pair {
+    Tensor cpu, vk;
+  };
+
+  Pair scratch(TensorType t, Shape ne, const void* data, const char* name) {
+    Pair p{b_.cpu->scratch(t, ne, name), b_.vk->scratch(t, ne, name)};
+    const size_t bytes = p.cpu.nb[3] * size_t(ne[3]);
+    b_.cpu->write(p.cpu, data, bytes);
+    b_.vk->write(p.vk, data, bytes);
+    return p;
+  }
+
+  Pair floats(Shape ne, float lo, float hi, uint32_t seed, const char* name) {
+    const auto v = random_floats(size_t(ne[0] * ne[1] * ne[2] * ne[3]), lo, hi, seed);
+    return scratch(TensorType::F32, ne, v.data(), name);
+  }
+
+  Pair weight(TensorType t, Shape ne, uint32_t seed, const char* name) {
+    const auto v = random_floats(size_t(ne[0] * ne[1] * ne[2] * ne[3]), -1, 1, seed);
+    // The CPU backend uses weight bytes in place, as it does a model file's mapping.
+    const auto& bytes = weight_bytes_.emplace_back(encode(t, v, ne[0]));
+    return {b_.cpu->weight(t, ne, bytes.data(), name), b_.vk->weight(t, ne, bytes.data(), name)};
+  }
+
+  Pair empty(TensorType t, Shape ne, const char* name) {
+    return {b_.cpu->scratch(t, ne, name), b_.vk->scratch(t, ne, name)};
+  }
+
+  // Reads both (contiguous, F32) results, prints a table row, and checks the tolerance.
+  void compare(const char* op, TensorType t, const Pair& out, float tol) {
+    const size_t n = size_t(out.cpu.n_elements());
+    std::vector<float> want(n), got(n);
+    b_.cpu->read(out.cpu, want.data(), n * 4);
+    b_.vk->read(out.vk, got.data(), n * 4);
+    float err = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(std::isfinite(got[i])) << op << ": element " << i << " is " << got[i];
+      err = std::max(err, std::fabs(got[i] - want[i]));
+    }
+    std::printf("%-12s %-5s %-4s %-14s %12.3g %10.3g\n", op, std::string(gguf::type_name(t)).c_str(),
+                GetParam() ? "yes" : "no", shape_str(out.cpu.ne).c_str(), double(err), double(tol));
+    EXPECT_LE(err, tol) << op << " " << gguf::type_name(t) << " " << shape_str(out.cpu.ne);
+  }
+
+  Backends b_;
+  std::deque<std::vector<uint8_t>> weight_bytes_;
+};
+
+TEST_P(VulkanOps, Add) {
+  // Strided operands: the second is a view of every other row pair's tail, as q_pe is of q.
+  auto a = floats({24, 5, 3, 1}, -2, 2, 1, "a");
+  auto wide = floats({32, 5, 3, 1}, -2, 2, 2, "wide");
+  auto out = empty(TensorType::F32, {24, 5, 3, 1}, "out");
+  const Tensor bc = wide.cpu.view({24, 5, 3, 1}, wide.cpu.nb, 32, "b");
+  const Tensor bv = wide.vk.view({24, 5, 3, 1}, wide.vk.nb, 32, "b");
+  b_.cpu->add(a.cpu, bc, out.cpu);
+  b_.vk->add(a.vk, bv, out.vk);
+  compare("add", TensorType::F32, out, 0.0f);  // one IEEE addition: exact
+}
+
+TEST_P(VulkanOps, SwiGlu) {
+  auto g = floats({300, 7, 1, 1}, -6, 6, 3, "gate");
+  auto u = floats({300, 7, 1, 1}, -3, 3, 4, "up");
+  auto out = empty(TensorType::F32, {300, 7, 1, 1}, "out");
+  b_.cpu->swiglu(g.cpu, u.cpu, out.cpu);
+  b_.vk->swiglu(g.vk, u.vk, out.vk);
+  compare("swiglu", TensorType::F32, out, 2e-5f);  // exp() within a few ulp; |out| <= 18
+}
+
+TEST_P(VulkanOps, RmsNorm) {
+  auto x = floats({576, 6, 2, 1}, -3, 3, 5, "x");
+  auto w = floats({576, 1, 1, 1}, 0.5f, 1.5f, 6, "norm");
+  auto out = empty(TensorType::F32, {576, 6, 2, 1}, "out");
+  b_.cpu->rms_norm(x.cpu, w.cpu, 1e-6f, out.cpu);
+  b_.vk->rms_norm(x.vk, w.vk, 1e-6f, out.vk);
+  compare("rms_norm", TensorType::F32, out, 1e-5f);  // f32 tree sum vs the CPU's double sum
+}
+
+TEST_P(VulkanOps, Copy) {
+  // A strided view (the tail 16 of each 40-wide row) into a contiguous tensor.
+  auto src = floats({40, 9, 2, 1}, -1, 1, 7, "src");
+  auto out = empty(TensorType::F32, {16, 9, 2, 1}, "out");
+  b_.cpu->copy(src.cpu.view({16, 9, 2, 1}, src.cpu.nb, 24 * 4, "tail"), out.cpu);
+  b_.vk->copy(src.vk.view({16, 9, 2, 1}, src.vk.nb, 24 * 4, "tail"), out.vk);
+  compare("copy", TensorType::F32, out, 0.0f);
+}
+
+TEST_P(VulkanOps, GetRows) {
+  const std::vector<int32_t> ids = {3, 0, 17, 3, 9, 16};
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+    auto table = weight(t, {96, 18, 1, 1}, 8, "token_embd");
+    auto out = empty(TensorType::F32, {96, int64_t(ids.size()), 1, 1}, "inp_embd");
+    b_.cpu->get_rows(table.cpu, ids, out.cpu);
+    b_.vk->get_rows(table.vk, ids, out.vk);
+    compare("get_rows", t, out, 0.0f);  // the same single conversion per element: exact
+  }
+}
+
+// Matmul tolerances: float weights differ from the CPU only in summation order; Q8_0 quantizes
+// the activations the same way (exact integer block sums), so only the float sums of block
+// products differ, plus the rare quant that rounds the other way where a device's 127/amax is
+// not correctly rounded (one step of d_w*d_x, about 1e-4 here).
+float matmul_tol(TensorType t) { return t == TensorType::Q8_0 ? 2e-4f : 2e-5f; }
+
+TEST_P(VulkanOps, MulMat) {
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+    // N = 1 is decode; 5 and 19 cover partial and several column groups of 8.
+    for (int64_t N : {1, 5, 19}) {
+      auto w = weight(t, {256, 40, 1, 1}, 9, "ffn_up");
+      auto x = floats({256, N, 1, 1}, -1, 1, 10 + uint32_t(N), "x");
+      auto out = empty(TensorType::F32, {40, N, 1, 1}, "out");
+      b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
+      b_.vk->mul_mat(w.vk, x.vk, out.vk);
+      compare("mul_mat", t, out, matmul_tol(t));
+    }
+    // Batched with the weight's batch broadcast, x a strided view (every head of q).
+    auto w = weight(t, {64, 12, 1, 1}, 11, "attn_k_b");
+    auto xs = floats({96, 3, 4, 1}, -1, 1, 12, "q");
+    auto out = empty(TensorType::F32, {12, 3, 4, 1}, "out");
+    b_.cpu->mul_mat(w.cpu, xs.cpu.view({64, 3, 4, 1}, xs.cpu.nb, 0, "q_nope"), out.cpu);
+    b_.vk->mul_mat(w.vk, xs.vk.view({64, 3, 4, 1}, xs.vk.nb, 0, "q_nope"), out.vk);
+    compare("mul_mat", t, out, matmul_tol(t));
+  }
+}
+
+TEST_P(VulkanOps, MulMatId) {
+  const int64_t K = 128, M = 24, E = 6, U = 2, T = 5;
+  const std::vector<int32_t> ids = {0, 5, 3, 1, 5, 2, 4, 4, 1, 0};
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+    auto w = weight(t, {K, M, E, 1}, 13, "ffn_gate_exps");
+    auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+    for (int64_t X : {int64_t(1), U}) {
+      auto x = floats({K, X, T, 1}, -1, 1, 14 + uint32_t(X), "x");
+      auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+      b_.cpu->mul_mat_id(w.cpu, x.cpu, id.cpu, out.cpu);
+      b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+      compare("mul_mat_id", t, out, matmul_tol(t));
+    }
+  }
+}
+
+TEST_P(VulkanOps, Rope) {
+  // q_pe of 4 heads inside wider rows (a strided view), positions up to tens of thousands where
+  // cos/sin need argument reduction; plain rope, then YaRN as DeepSeek-V2 configures it.
+  const std::vector<int32_t> pos = {0, 1, 17, 4095, 30011};
+  for (bool yarn : {false, true}) {
+    auto q = floats({96, 4, 5, 1}, -2, 2, 15, "q");
+    RopeParams p;
+    p.n_rot = 64;
+    if (yarn) {
+      p.freq_scale = 1.0f / 40;
+      p.ext_factor = 1;
+      p.attn_factor = 1;
+      p.n_ctx_orig = 4096;
+    }
+    b_.cpu->rope(q.cpu.view({64, 4, 5, 1}, q.cpu.nb, 32 * 4, "q_pe"), pos, p);
+    b_.vk->rope(q.vk.view({64, 4, 5, 1}, q.vk.nb, 32 * 4, "q_pe"), pos, p);
+    // Device cos/sin of a reduced argument vs libm's; the reduction's own error grows with the
+    // position (about 3e-7 * 30011 / 2pi rad at the last one).
+    compare(yarn ? "rope_yarn" : "rope", TensorType::F32, q, 4e-4f);
+  }
+}
+
+TEST_P(VulkanOps, MoeCombine) {
+  auto experts = floats({64, 6, 3, 1}, -2, 2, 16, "ffn_moe_down");
+  auto weights = floats({6, 3, 1, 1}, 0, 1, 17, "ffn_moe_weights");
+  auto out = empty(TensorType::F32, {64, 3, 1, 1}, "out");
+  b_.cpu->moe_combine(experts.cpu, weights.cpu, out.cpu);
+  b_.vk->moe_combine(experts.vk, weights.vk, out.vk);
+  compare("moe_combine", TensorType::F32, out, 1e-6f);  // same order; only FMA contraction differs
+}
+
+TEST_P(VulkanOps, ReportsWhatItCannotRun) {
+  EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q4_K));
+  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));
+  EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q8_0));
+  auto w = weight(TensorType::Q4_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
+  auto x = floats({256, 1, 1, 1}, -1, 1, 19, "x");
+  auto out = empty(TensorType::F32, {4, 1, 1, 1}, "out");
+  try {
+    b_.vk->mul_mat(w.vk, x.vk, out.vk);
+    ADD_FAILURE() << "mul_mat with Q4_K weights should throw";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("mul_mat"), std::string::npos) << what;
+    EXPECT_NE(what.find("Q4_K"), std::string::npos) << what;
+    EXPECT_NE(what.find("blk.0.ffn_down.weight"), std::string::npos) << what;
+  }
+  // A host pointer is not a tensor of this backend.
+  float host[4] = {1, 2, 3, 4};
+  const Tensor bogus = make_tensor(TensorType::F32, {4, 1, 1, 1}, host, "host");
+  EXPECT_THROW(b_.vk->add(bogus, bogus, out.vk), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Reductions, VulkanOps, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "subgroup" : "shared"; });
+
+}  // namespace
+}  // namespace latent::backend
