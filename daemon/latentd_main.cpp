@@ -20,6 +20,8 @@ struct Flag {
 const Flag kFlags[] = {
     {"--stdio", nullptr, "speak LSP on stdin/stdout (the default)"},
     {"--socket", "PATH", "listen on a unix socket instead; several editors share one daemon"},
+    {"--connect", "PATH", "relay stdin/stdout to the latentd listening on PATH (an editor's\n"
+                          "                         command for the shared daemon of the systemd unit)"},
     {"--log-file", "PATH", "log file (default: $XDG_STATE_HOME/latent/latentd.log,\n"
                            "                         else ~/.local/state/latent/latentd.log)"},
     {"--no-log-file", nullptr, "log to stderr only"},
@@ -69,6 +71,7 @@ bool parse_int(const std::string& s, int64_t lo, int64_t hi, int64_t& out) {
 int main(int argc, char** argv) {
   using namespace latent::daemon;
   DaemonOptions d;
+  std::string connect_path;
   LogOptions log_options;
   log_options.file = default_log_file();
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -80,11 +83,11 @@ int main(int argc, char** argv) {
       a.resize(eq);
       args.insert(args.begin() + static_cast<long>(i) + 1, value);
     }
+    if (a == "-h") a = "--help";
+    if (a == "-V") a = "--version";
     const Flag* flag = nullptr;
     for (const auto& f : kFlags)
       if (a == f.name) flag = &f;
-    if (a == "-h") flag = &kFlags[13];
-    if (a == "-V") flag = &kFlags[14];
     if (!flag) return fail("unknown option '" + a + "'");
     if (flag->value) {
       if (i + 1 >= args.size()) return fail(std::string("option ") + flag->name + " needs a value (" + flag->value + ")");
@@ -102,6 +105,8 @@ int main(int argc, char** argv) {
       d.socket_path.clear();
     } else if (name == "--socket") {
       d.socket_path = value;
+    } else if (name == "--connect") {
+      connect_path = value;
     } else if (name == "--log-file") {
       log_options.file = value;
     } else if (name == "--no-log-file") {
@@ -136,6 +141,7 @@ int main(int argc, char** argv) {
     }
   }
   if (auto problem = configure_log(log_options)) std::fprintf(stderr, "latentd: %s\n", problem->c_str());
+  if (!connect_path.empty()) return run_bridge(connect_path);
   log_info(std::string("latentd ") + LATENT_VERSION + " starting" +
            (d.options.model_path.empty() ? ", no model configured yet" : ", model " + d.options.model_path));
   return run_daemon(d, default_generator_factory(), default_index_factory());

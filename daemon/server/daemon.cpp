@@ -117,4 +117,35 @@ int run_daemon(const DaemonOptions& daemon_options, GeneratorFactory generators,
   return exit_code;
 }
 
+int run_bridge(const std::filesystem::path& socket_path) {
+  std::signal(SIGPIPE, SIG_IGN);
+  EventLoop loop;
+  std::unique_ptr<Connection> editor, server;
+  try {
+    server = connect_socket(loop, socket_path);
+    editor = open_stdio_connection(loop);
+  } catch (const std::exception& e) {
+    log_error(e.what());
+    return 1;
+  }
+  bool closing = false;
+  int open = 2;
+  auto finish = [&](const std::string& why) {
+    if (closing) return;
+    closing = true;
+    log_info("bridge to " + socket_path.string() + " closing: " + why);
+    auto done = [&] {
+      if (--open == 0) loop.stop();
+    };
+    editor->close(done);
+    server->close(done);
+  };
+  editor->start([&](std::string_view bytes) { server->write(std::string(bytes)); },
+                [&](const std::string& reason) { finish("editor: " + reason); });
+  server->start([&](std::string_view bytes) { editor->write(std::string(bytes)); },
+                [&](const std::string& reason) { finish("latentd: " + reason); });
+  loop.run();
+  return 0;
+}
+
 }  // namespace latent::daemon

@@ -26,4 +26,8 @@ IndexFactory default_index_factory();
 // shutdown + exit, 1 for exit without shutdown; 0 when the client went away; 1 on a setup error).
 int run_daemon(const DaemonOptions& options, GeneratorFactory generators, IndexFactory indexes);
 
+// `latentd --connect PATH`: relays stdin/stdout to the shared daemon's socket, for editors that
+// can only start a program. Returns when either side closes (0), or 1 when PATH does not answer.
+int run_bridge(const std::filesystem::path& socket_path);
+
 }  // namespace latent::daemon

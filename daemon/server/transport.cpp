@@ -260,6 +260,29 @@ bool socket_is_live(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::unique_ptr<Connection> connect_socket(EventLoop& loop, const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  if (path.string().size() >= sizeof addr.sun_path) throw std::runtime_error("socket path " + path.string() + " is too long");
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  // A local connect either succeeds or fails at once, so it may block the (not yet running) loop.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot connect to latentd at " + path.string() + ": " + reason +
+                             " (start it with `systemctl --user start latentd` or `latentd --socket " + path.string() + "`)");
+  }
+  auto* s = new AnyStream();
+  uv_pipe_init(loop.uv(), &s->pipe, 0);
+  if (int rc = uv_pipe_open(&s->pipe, fd); rc != 0) {
+    ::close(fd);
+    close_stream(s);
+    throw std::runtime_error("cannot use the connection to " + path.string() + ": " + uv_strerror(rc));
+  }
+  return std::make_unique<StreamConnection>(loop, s, s, -1, -1);
+}
+
 SocketListener::SocketListener(EventLoop& loop, std::filesystem::path path, OnConnection on_connection)
     : path_(std::move(path)), impl_(std::make_unique<Impl>(loop, std::move(on_connection))) {
   if (path_.string().size() >= sizeof(sockaddr_un{}.sun_path))

@@ -31,6 +31,10 @@ class Connection {
 // stdin for reading and stdout for writing. Throws std::runtime_error naming the descriptor.
 std::unique_ptr<Connection> open_stdio_connection(EventLoop& loop);
 
+// Connects to a latentd listening on the unix socket at `path`. Throws std::runtime_error
+// naming the path (and suggesting how to start the daemon) when nothing listens there.
+std::unique_ptr<Connection> connect_socket(EventLoop& loop, const std::filesystem::path& path);
+
 class SocketListener {
  public:
   using OnConnection = std::function<void(std::unique_ptr<Connection>)>;

@@ -228,6 +228,19 @@ test('unix socket: two editors share one daemon', async () => {
   await a.sendNotification('exit');
   const status = await b.sendRequest('latent/status', {});
   assert.equal(status.workspaces.length, 1, 'one shared workspace for both editors');
+
+  // An editor that can only start a program reaches the shared daemon through latentd --connect.
+  const bridge = startStdio(['--connect', sock]);
+  serveClientRequests(bridge.connection);
+  bridge.connection.listen();
+  const viaBridge = await initialize(bridge.connection, root);
+  assert.equal(viaBridge.serverInfo.name, 'latentd');
+  const bridged = await bridge.connection.sendRequest('latent/status', {});
+  assert.equal(bridged.pid, status.pid, 'the bridge talks to the same daemon');
+  await bridge.connection.sendRequest('shutdown');
+  await bridge.connection.sendNotification('exit');
+  assert.equal((await bridge.exited).code, 0, bridge.stderr());
+  bridge.connection.dispose();
   // A second daemon on the same socket is refused, naming the socket.
   const second = spawn(LATENTD, ['--socket', sock, '--no-log-file'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let secondErr = '';
