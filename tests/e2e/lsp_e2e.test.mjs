@@ -168,6 +168,12 @@ test('stdio: lifecycle, documents, completion, cancel storm, ask, shutdown', asy
   }, 'the created file in the index');
   assert.equal(found.line, 1);
 
+  // latent/reindex runs again (reported with progress) and names the folders it re-indexes.
+  const ends = progress.filter((p) => p.value && p.value.kind === 'end').length;
+  const re = await connection.sendRequest('latent/reindex', {});
+  assert.deepEqual(re.roots, [root]);
+  await waitFor(() => progress.filter((p) => p.value && p.value.kind === 'end').length > ends, 'the re-index to end');
+
   await connection.sendRequest('shutdown');
   await connection.sendNotification('exit');
   const { code } = await exited;
@@ -255,5 +261,27 @@ test('unix socket: two editors share one daemon', async () => {
   assert.ok(!fs.existsSync(sock), 'socket removed on exit');
   a.dispose();
   b.dispose();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('stdio: end of input is a clean exit; the log goes to XDG_STATE_HOME, never stdout', async () => {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-state-'));
+  const root = makeRepo();
+  const child = spawn(LATENTD, ['--log-level', 'info'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_STATE_HOME: state } });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const connection = protocol.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  serveClientRequests(connection);
+  connection.listen();
+  await initialize(connection, root);
+  await indexed(connection);
+  child.stdin.end();
+  const { code } = await exited;
+  assert.equal(code, 0);
+  const log = fs.readFileSync(path.join(state, 'latent', 'latentd.log'), 'utf8');
+  assert.match(log, /serving LSP on stdio/);
+  assert.match(log, /session ended: end of input/);
+  assert.match(log, /indexes closed/);
+  connection.dispose();
+  fs.rmSync(state, { recursive: true, force: true });
   fs.rmSync(root, { recursive: true, force: true });
 });
