@@ -128,6 +128,8 @@ void check_unquantized(Model& ref, const std::string& model, const std::string& 
     if (i + 1 < greedy_g.size()) logits = ref.eval(std::span<const int32_t>(&tok, 1)).logits;
   }
   EXPECT_LE(max_greedy_dl, 1e-3) << "top-16 logits along the greedy continuation";
+  std::printf("%s %s: max |dlogit| rows %.2e top-16 %.2e greedy %.2e, max |dhidden| %.2e, routing weights %.2e\n",
+              model.c_str(), prompt.c_str(), max_dl, max_topk, max_greedy_dl, max_dh, max_dw);
 }
 
 struct QuantStats {
