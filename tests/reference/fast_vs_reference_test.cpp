@@ -243,6 +243,9 @@ TEST_F(FastVsReference, FloatWeightsAgreeTightly) {
         if (v.legacy && mla == model::MlaMode::Plain) continue;  // legacy files have one form
         SCOPED_TRACE(std::string(v.name) + " " + type + (mla == model::MlaMode::Plain ? " plain" : " absorbed"));
         Diff d = diff_against(file, mla, ref);
+        std::printf("%-12s %-5s %-8s max |dlogit| %.2e max |dhidden| %.2e routing %d/%d\n", v.name, type,
+                    mla == model::MlaMode::Plain ? "plain" : "absorbed", d.max(), d.max_hidden, d.routing_same,
+                    d.routing_total);
         EXPECT_LE(d.max(), 1e-3) << "max |Δlogit|";
         EXPECT_LE(d.max_hidden, 1e-4) << "max |Δhidden|";
         EXPECT_EQ(d.argmax_same, d.n_rows);
