@@ -472,29 +472,46 @@ struct Existing {
 };
 
 // The repo map's ranking: PageRank over the graph "file A uses a name that file B defines at
-// top level", each use split evenly among the name's definers. Names with many definers
-// (overloads, common typedefs) say little about which file matters and are dropped.
+// top level", each use split evenly among the name's definers. Uses only link files of one
+// language family (a C++ variable named `path` says nothing about a JavaScript `path`
+// constant); module-level variables and constants and names with many definers (overloads,
+// common typedefs) say little about which file matters and are left out.
+std::string language_family(std::string_view language) {
+  if (language == "c" || language == "cpp") return "c";
+  if (language == "javascript" || language == "typescript" || language == "tsx") return "js";
+  return std::string(language);
+}
+
 void compute_file_ranks(WriteContext& w) {
   constexpr size_t kMaxDefiners = 8;
-  std::unordered_map<int64_t, std::vector<int64_t>> definers;
-  {
-    Statement q = w.db.prepare("SELECT DISTINCT name_id, file_id FROM symbols WHERE top_level = 1");
-    while (q.step()) {
-      auto& v = definers[q.int64(0)];
-      if (v.size() <= kMaxDefiners) v.push_back(q.int64(1));
-    }
-  }
   std::vector<int64_t> files;
+  std::unordered_map<int64_t, size_t> index_of;
+  std::vector<std::string> family;
   {
-    Statement q = w.db.prepare("SELECT id FROM files ORDER BY id");
-    while (q.step()) files.push_back(q.int64(0));
+    Statement q = w.db.prepare("SELECT id, language FROM files ORDER BY id");
+    while (q.step()) {
+      index_of[q.int64(0)] = files.size();
+      files.push_back(q.int64(0));
+      family.push_back(language_family(q.text_view(1)));
+    }
   }
   if (files.empty()) {
     w.db.exec("DELETE FROM file_rank");
     return;
   }
-  std::unordered_map<int64_t, size_t> index_of;
-  for (size_t i = 0; i < files.size(); ++i) index_of[files[i]] = i;
+  std::unordered_map<int64_t, std::vector<size_t>> definers;
+  {
+    Statement q = w.db.prepare(
+        "SELECT DISTINCT s.name_id, s.file_id FROM symbols s JOIN names n ON n.id = s.name_id "
+        "WHERE s.top_level = 1 AND s.kind NOT IN (?, ?) AND length(n.name) >= 3");
+    q.bind(1, int64_t(SymbolKind::constant)).bind(2, int64_t(SymbolKind::variable));
+    while (q.step()) {
+      auto f = index_of.find(q.int64(1));
+      if (f == index_of.end()) continue;
+      auto& v = definers[q.int64(0)];
+      if (v.size() <= kMaxDefiners) v.push_back(f->second);
+    }
+  }
   std::vector<std::map<size_t, double>> out(files.size());
   {
     Statement q = w.db.prepare("SELECT DISTINCT file_id, name_id FROM refs");
@@ -503,12 +520,13 @@ void compute_file_ranks(WriteContext& w) {
       if (it == definers.end() || it->second.size() > kMaxDefiners) continue;
       auto from = index_of.find(q.int64(0));
       if (from == index_of.end()) continue;
-      double share = 1.0 / static_cast<double>(it->second.size());
-      for (int64_t def_file : it->second) {
-        auto to = index_of.find(def_file);
-        if (to == index_of.end() || to->second == from->second) continue;
-        out[from->second][to->second] += share;
-      }
+      size_t src = from->second;
+      size_t same_family = 0;
+      for (size_t dst : it->second) same_family += dst != src && family[dst] == family[src];
+      if (same_family == 0) continue;
+      double share = 1.0 / static_cast<double>(same_family);
+      for (size_t dst : it->second)
+        if (dst != src && family[dst] == family[src]) out[src][dst] += share;
     }
   }
   const double d = 0.85;

@@ -275,6 +275,27 @@ TEST(Index, SurvivesSigkillAtAnyPoint) {
   EXPECT_GT(partial_rounds, 0) << "no kill landed in the middle of a run";
 }
 
+TEST(Index, RanksFilesByTheReferenceGraph) {
+  TempDir ws, dbdir;
+  ws.write("hub.h", "int shared_helper(int x);\n");
+  ws.write("hub.c", "int shared_helper(int x) { return x; }\n");
+  for (int i = 0; i < 12; ++i)
+    ws.write("leaf" + std::to_string(i) + ".c",
+             "int leaf_fn_" + std::to_string(i) + "(void) { return shared_helper(" + std::to_string(i) + "); }\n");
+  // Same name in another language: C uses must not flow to it.
+  ws.write("web/other.js", "function shared_helper(x) { return x; }\n");
+  auto db = dbdir.path() / "rank.sqlite";
+  open_index(ws, db)->index_workspace();
+  auto rank_of = [&](const std::string& path) {
+    return "(SELECT r.rank FROM file_rank r JOIN files f ON f.id = r.file_id WHERE f.path = '" + path + "')";
+  };
+  EXPECT_EQ(query_int(db, "SELECT " + rank_of("hub.c") + " > " + rank_of("leaf3.c")), 1);
+  EXPECT_EQ(query_int(db, "SELECT " + rank_of("hub.h") + " > " + rank_of("leaf3.c")), 1);
+  EXPECT_EQ(query_int(db, "SELECT " + rank_of("hub.c") + " > " + rank_of("web/other.js")), 1);
+  EXPECT_EQ(query_int(db, "SELECT abs(" + rank_of("web/other.js") + " - " + rank_of("leaf3.c") + ") < 1e-9"), 1);
+  EXPECT_EQ(query_int(db, "SELECT abs(sum(rank) - 1) < 1e-6 FROM file_rank"), 1);
+}
+
 TEST(Index, CancelledRunKeepsItsWorkAndTheNextOneFinishes) {
   TempDir ws, dbdir;
   write_project(ws, 100);
