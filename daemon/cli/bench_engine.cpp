@@ -118,7 +118,7 @@ int bench_engine(const ParsedArgs& args) {
       continue;
     }
     auto s = run_one(*eng, bench_prompt(n, vocab), 1);
-    table.add({"prefill", "0", std::to_string(n), format_fixed(s.prefill_tokens_per_s, 1), "", ""});
+    table.add({"prefill", "-", std::to_string(n), format_fixed(s.prefill_tokens_per_s, 1), "", ""});
     prefill_json[std::to_string(n)] = s.prefill_tokens_per_s;
   }
   for (int64_t ctx : decode_contexts) {

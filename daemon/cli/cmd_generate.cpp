@@ -7,6 +7,8 @@
 #include <random>
 #include <string>
 
+#include <unistd.h>
+
 #include "api/engine.h"
 #include "cli/command.h"
 
@@ -51,7 +53,8 @@ int stream_request(engine::Engine& eng, engine::Request request, const std::stri
   }
   std::signal(SIGINT, previous);
   engine::Finished f = finished.get();
-  std::fputs("\n", stdout);
+  // A terminal gets its prompt back on a fresh line; a pipe gets exactly the reply.
+  if (isatty(fileno(stdout))) std::fputs("\n", stdout);
   std::fflush(stdout);
   const auto& s = f.stats;
   std::fprintf(stderr,
