@@ -555,7 +555,8 @@ void Assistant::start_completion(uint64_t ticket) {
         }
       }
     };
-    auto on_end = [run, stopper, deliver, in_flight](const GenerationEnd& end) {
+    auto on_end = [this, run, stopper, deliver, in_flight, post](const GenerationEnd& end) {
+      post([this, end] { count_tokens(end); });
       if (!run->answered.exchange(true)) {
         if (end.reason == GenerationEnd::Reason::Error) {
           deliver(Error{ErrorCode::RequestFailed, "completion failed: " + end.error});
@@ -580,6 +581,12 @@ void Assistant::start_completion(uint64_t ticket) {
       deliver(Error{ErrorCode::RequestFailed, std::string("cannot start the completion: ") + e.what()});
     }
   });
+}
+
+void Assistant::count_tokens(const GenerationEnd& end) {
+  stats_.prompt_tokens += static_cast<uint64_t>(std::max(0, end.prompt_tokens));
+  stats_.cached_tokens += static_cast<uint64_t>(std::max(0, end.cached_tokens));
+  stats_.generated_tokens += static_cast<uint64_t>(std::max(0, end.generated_tokens));
 }
 
 void Assistant::finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result) {
@@ -705,6 +712,7 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
       });
     };
     auto on_end = [text, post, this, ticket, answer, in_flight](const GenerationEnd& end) mutable {
+      post([this, end] { count_tokens(end); });
       if (end.reason == GenerationEnd::Reason::Error) {
         post([this, ticket, msg = end.error] { finish_ask(ticket, Error{ErrorCode::RequestFailed, "the model failed: " + msg}); });
       } else if (end.reason == GenerationEnd::Reason::Cancelled) {
@@ -795,7 +803,13 @@ nlohmann::json Assistant::status() const {
         {"maxLines", options_.max_lines}, {"maxTokens", options_.max_tokens},
         {"enabledLanguages", options_.enabled_languages}}},
   };
-  s["cache"] = generator_ ? generator_->stats() : json::object();
+  // How much of the prompts the engine's KV store served instead of evaluating them.
+  json cache = generator_ ? generator_->stats() : json::object();
+  cache["promptTokens"] = stats_.prompt_tokens;
+  cache["cachedPromptTokens"] = stats_.cached_tokens;
+  cache["generatedTokens"] = stats_.generated_tokens;
+  cache["hitRate"] = stats_.prompt_tokens ? static_cast<double>(stats_.cached_tokens) / static_cast<double>(stats_.prompt_tokens) : 0.0;
+  s["cache"] = cache;
   return s;
 }
 

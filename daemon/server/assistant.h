@@ -92,6 +92,10 @@ struct CompletionStats {
   uint64_t superseded = 0;   // replaced by a newer request for the same document
   uint64_t cancelled = 0;    // cancelled by the client
   uint64_t empty = 0;        // answered with nothing (no model, language disabled, empty text)
+  // Over every engine run (completions and questions):
+  uint64_t prompt_tokens = 0;
+  uint64_t cached_tokens = 0;  // prompt tokens served from the engine's KV store
+  uint64_t generated_tokens = 0;
 };
 
 class Assistant {
@@ -158,6 +162,7 @@ class Assistant {
   void emit(const WorkspaceEvent& ev);
   void start_completion(uint64_t ticket);
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);
+  void count_tokens(const GenerationEnd& end);
   void finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result);
   std::shared_ptr<Workspace> workspace_for(const std::filesystem::path& path) const;
 

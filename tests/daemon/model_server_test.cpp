@@ -61,6 +61,11 @@ TEST(ModelServer, CompletionThenTypingThroughReusesIt) {
   ASSERT_TRUE(third.contains("result")) << third.dump();
   s.block_until_idle();
   EXPECT_EQ(s.assistant().completion_stats().engine_runs, 2u);
+  // Two runs' prompts (each at least the FIM tokens and the text) were counted.
+  Json cache = s.request("latent/status", Json::object())["result"]["cache"];
+  EXPECT_GE(cache["promptTokens"].get<uint64_t>(), 2u * 8u) << cache.dump();
+  EXPECT_LE(cache["cachedPromptTokens"].get<uint64_t>(), cache["promptTokens"].get<uint64_t>());
+  EXPECT_GE(cache["generatedTokens"].get<uint64_t>(), 1u);
 }
 
 }  // namespace
