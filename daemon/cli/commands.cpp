@@ -17,6 +17,7 @@ Command context_command();
 Command logits_command();
 Command tokenize_command();
 Command detokenize_command();
+Command devices_command();
 Command generate_command();
 Command complete_command();
 
@@ -37,6 +38,7 @@ const std::vector<Command>& all_commands() {
       status_command(),
       bench_command(),
       make_model_command(),
+      devices_command(),
   };
   return list;
 }

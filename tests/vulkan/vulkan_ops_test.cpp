@@ -250,9 +250,9 @@ TEST_P(VulkanOps, Rope) {
     }
     b_.cpu->rope(q.cpu.view({64, 4, 5, 1}, q.cpu.nb, 32 * 4, "q_pe"), pos, p);
     b_.vk->rope(q.vk.view({64, 4, 5, 1}, q.vk.nb, 32 * 4, "q_pe"), pos, p);
-    // Device cos/sin of a reduced argument vs libm's; the reduction's own error grows with the
-    // position (about 3e-7 * 30011 / 2pi rad at the last one).
-    compare(yarn ? "rope_yarn" : "rope", TensorType::F32, q, 4e-4f);
+    // Exact arithmetic order as the CPU (measured 5e-7 on lavapipe); a device whose division is
+    // not correctly rounded (Vulkan allows 2.5 ulp) moves the YaRN ramp slightly.
+    compare(yarn ? "rope_yarn" : "rope", TensorType::F32, q, 1e-4f);
   }
 }
 

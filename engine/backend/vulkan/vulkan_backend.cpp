@@ -346,7 +346,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     };
     struct {
       uint32_t n_rot, n_head, T, pos_off, x_off, x_nb1, x_nb2;
-      float theta_scale, freq_scale, ext_factor, attn_factor, corr_lo, corr_hi;
+      float theta_scale, freq_scale, ext_factor, attn_factor, yarn_mscale, corr_lo, corr_hi;
     } push{};
     push.n_rot = uint32_t(rp.n_rot);
     push.n_head = u32(Op::Rope, x, x.ne[1]);
@@ -359,6 +359,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.freq_scale = rp.freq_scale;
     push.ext_factor = rp.ext_factor;
     push.attn_factor = rp.attn_factor;
+    push.yarn_mscale = 1.0f + 0.1f * std::log(1.0f / rp.freq_scale);
     push.corr_lo = std::max(0.0f, std::floor(corr_dim(rp.beta_fast)));
     push.corr_hi = std::min(float(rp.n_rot - 1), std::ceil(corr_dim(rp.beta_slow)));
     const auto& p = ctx_.pipeline("rope", 2, sizeof push);

@@ -1,7 +1,9 @@
 // In-place rotary embedding of interleaved pairs (ggml NORM mode) with YaRN, as the CPU
 // backend computes it: theta_extrap = pos * theta_scale^(i0/2) by repeated f32 multiplication,
-// YaRN ramp between corr_lo and corr_hi, magnitude attn_factor (times 1 + 0.1 ln(1/freq_scale)
-// with YaRN). One invocation per pair.
+// YaRN ramp between corr_lo and corr_hi, magnitude attn_factor (times yarn_mscale = 1 + 0.1
+// ln(1/freq_scale), computed on the host, with YaRN). One invocation per pair. `precise` keeps
+// the angle arithmetic uncontracted, as the CPU's: at position 30000 one rounding of theta is
+// 0.002 rad.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -11,7 +13,7 @@ layout(binding = 1) readonly buffer Pos { int pos[]; };
 layout(push_constant) uniform Push {
   uint n_rot; uint n_head; uint T; uint pos_off;
   uint x_off; uint x_nb1; uint x_nb2;
-  float theta_scale; float freq_scale; float ext_factor; float attn_factor;
+  float theta_scale; float freq_scale; float ext_factor; float attn_factor; float yarn_mscale;
   float corr_lo; float corr_hi;
 } p;
 #include "common.glsl"
@@ -37,16 +39,16 @@ void main() {
   const uint half_rot = p.n_rot / 2u;
   if (i >= half_rot * p.n_head * p.T) return;
   const uint pair = i % half_rot, h = (i / half_rot) % p.n_head, t = i / (half_rot * p.n_head);
-  float theta_extrap = float(pos[p.pos_off + t]);
+  precise float theta_extrap = float(pos[p.pos_off + t]);
   for (uint k = 0u; k < pair; ++k) theta_extrap *= p.theta_scale;
-  const float theta_interp = p.freq_scale * theta_extrap;
-  float theta = theta_interp;
+  precise const float theta_interp = p.freq_scale * theta_extrap;
+  precise float theta = theta_interp;
   float mscale = p.attn_factor;
   if (p.ext_factor != 0.0) {
     const float y = (float(pair) - p.corr_lo) / max(0.001, p.corr_hi - p.corr_lo);
-    const float ramp_mix = (1.0 - min(1.0, max(0.0, y))) * p.ext_factor;
+    precise const float ramp_mix = (1.0 - min(1.0, max(0.0, y))) * p.ext_factor;
     theta = theta_interp * (1.0 - ramp_mix) + theta_extrap * ramp_mix;
-    mscale *= 1.0 + 0.1 * log(1.0 / p.freq_scale);
+    mscale *= p.yarn_mscale;
   }
   const vec2 cs = cos_sin(theta) * mscale;
   const uint base = p.x_off + h * p.x_nb1 + t * p.x_nb2 + 2u * pair;
