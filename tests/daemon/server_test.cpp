@@ -213,5 +213,34 @@ TEST(Server, IndexesTheWorkspaceWithProgressAndAnswersWithSources) {
   std::filesystem::remove_all(root);
 }
 
+TEST(Server, SeveralWorkspaceFoldersAndConfiguration) {
+  auto a = make_repo("folder-a");
+  auto b = make_repo("folder-b");
+  TestServer s(quiet_options(), {}, open_indexer_workspace);
+  s.initialize(Json{{"workspace", {{"configuration", true}, {"workspaceFolders", true}}}},
+               Json{{"workspaceFolders", {{{"uri", path_to_uri(a)}, {"name", "a"}}, {{"uri", path_to_uri(b)}, {"name", "b"}}}},
+                    {"initializationOptions", {{"maxLines", 5}}}});
+  // Settings: initializationOptions first, then the client's "latent" configuration section.
+  auto config = s.wait_for([](const Json& m) { return m.value("method", "") == "workspace/configuration"; });
+  ASSERT_TRUE(config);
+  EXPECT_EQ((*config)["params"]["items"][0]["section"], "latent");
+  s.send(Json{{"jsonrpc", "2.0"}, {"id", (*config)["id"]}, {"result", Json::array({Json{{"debounceMs", 123}}})}});
+  s.block_until_idle();
+  Json status = s.request("latent/status", Json::object())["result"];
+  EXPECT_EQ(status["settings"]["debounceMs"], 123);
+  EXPECT_EQ(status["settings"]["maxLines"], 5);
+  ASSERT_EQ(status["workspaces"].size(), 2u);
+  for (const auto& w : status["workspaces"]) EXPECT_EQ(w["files"], 2) << w.dump();
+
+  s.notify("workspace/didChangeWorkspaceFolders",
+           Json{{"event", {{"added", Json::array()}, {"removed", {{{"uri", path_to_uri(a)}, {"name", "a"}}}}}}});
+  s.block_until_idle();
+  status = s.request("latent/status", Json::object())["result"];
+  ASSERT_EQ(status["workspaces"].size(), 1u);
+  EXPECT_EQ(status["workspaces"][0]["root"], b.string());
+  std::filesystem::remove_all(a);
+  std::filesystem::remove_all(b);
+}
+
 }  // namespace
 }  // namespace latent::daemon
