@@ -18,6 +18,8 @@ using vulkan::Context;
 
 constexpr uintptr_t kAddressBase = uintptr_t(1) << 40;
 constexpr uintptr_t kAddressStride = uintptr_t(1) << 40;  // no buffer is 1 TiB
+// Columns one mul_mat_vec.comp workgroup handles (its COLS); wider inputs use the tiled kernel.
+constexpr int64_t kVecColumns = 8;
 constexpr size_t kScratchBlock = size_t(16) << 20;
 constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
 constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
@@ -292,9 +294,16 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.o_nb2 = words(Op::MulMat, out, out.nb[2]);
     const VkBuffer xbuf = activations(Op::MulMat, w.type, x, x.ne[1], x.ne[2], push);
     if (x.ne[2] == 1) push.x_nb2 = 0;
-    const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
     const VkBuffer bufs[3] = {wr.buffer->buffer, xbuf, orf.buffer->buffer};
-    dispatch(p, bufs, &push, uint64_t(M) * uint64_t((N + 7) / 8) * uint64_t(B), 1);
+    if (N > kVecColumns) {
+      // Prefill: 32x32 output tiles through shared memory.
+      const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + kernel_suffix(w.type), 3, sizeof push);
+      dispatch(p, bufs, &push, uint64_t((M + 31) / 32) * uint64_t((N + 31) / 32) * uint64_t(B), 1);
+    } else {
+      // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
+      const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
+      dispatch(p, bufs, &push, uint64_t(M) * uint64_t(B), 1);
+    }
   }
 
   void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) override {

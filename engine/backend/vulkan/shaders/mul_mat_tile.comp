@@ -1,0 +1,95 @@
+// out[m, n, b] = sum_k w[k, m, b] x[k, n, b] for prefill: each workgroup computes a 32x32 tile
+// of outputs (32 weight rows by 32 tokens), stepping along K one 32-element block at a time
+// through shared memory, so every weight block is read from memory once per 32 tokens instead
+// of once per token. Each of the 256 invocations owns a 2x2 sub-tile (rows tx, tx + 16; columns
+// ty, ty + 16). Loads are row-contiguous, so neighbouring invocations read neighbouring words.
+//   Float weights (TYPE_F32, TYPE_F16): widened to f32, x stays f32 (as the CPU does).
+//   TYPE_Q8_0: x was converted by quantize_q8_0.comp; exact integer block sums times the two
+//   scales, like ggml's vec_dot_q8_0_q8_0.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 256) in;
+const uint T = 32u;
+layout(binding = 0) readonly buffer Wt { uint w[]; };
+#if defined(TYPE_Q8_0)
+layout(binding = 1) readonly buffer X { uint xq[]; };
+#else
+layout(binding = 1) readonly buffer X { float x[]; };
+#endif
+layout(binding = 2) writeonly buffer O { float o[]; };
+// As mul_mat_vec.comp (the id fields unused).
+layout(push_constant) uniform Push {
+  uint K; uint M; uint N; uint B;
+  uint w_off; uint w_nb1; uint w_nb2;
+  uint x_off; uint x_nb1; uint x_nb2;
+  uint o_off; uint o_nb1; uint o_nb2;
+  uint ids_off; uint ids_nb1; uint n_expert;
+} p;
+#include "common.glsl"
+#include "quant.glsl"
+
+#if defined(TYPE_Q8_0)
+shared uint ws[T][8];
+shared float wd[T];
+shared uint xs[T][8];
+shared float xd[T];
+#else
+shared float ws[T][T + 1u];  // +1: the compute loop reads columns, padding avoids bank conflicts
+shared float xs[T][T + 1u];
+#endif
+
+void main() {
+  const uint tiles_m = (p.M + T - 1u) / T, tiles_n = (p.N + T - 1u) / T;
+  const uint g = group_index();
+  if (g >= tiles_m * tiles_n * p.B) return;  // uniform over the workgroup
+  const uint m0 = (g % tiles_m) * T, n0 = ((g / tiles_m) % tiles_n) * T, b = g / (tiles_m * tiles_n);
+  const uint lid = gl_LocalInvocationID.x, tx = lid % 16u, ty = lid / 16u;
+  const uint wbase = p.w_off + b * p.w_nb2;
+  const uint xbase = p.x_off + b * p.x_nb2;
+  float acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
+
+#if defined(TYPE_Q8_0)
+  for (uint blk = 0u; blk < p.K / 32u; ++blk) {
+    {  // 32 rows x 8 quant words, one per invocation; 32 scales
+      const uint r = lid / 8u, j = lid % 8u, m = m0 + r;
+      const uint base = wbase + min(m, p.M - 1u) * p.w_nb1 + blk * 34u;
+      ws[r][j] = m < p.M ? w_u32_even(base + 2u + 4u * j) : 0u;
+      if (j == 0u) wd[r] = m < p.M ? f16(w_u16(base)) : 0.0;
+    }
+    for (uint e = lid; e < T * 9u; e += 256u) {  // 32 columns x (scale + 8 quant words)
+      const uint c = e / 9u, j = e % 9u, n = n0 + c;
+      const uint v = n < p.N ? xq[xbase + n * p.x_nb1 + blk * 9u + j] : 0u;
+      if (j == 0u) xd[c] = uintBitsToFloat(v); else xs[c][j - 1u] = v;
+    }
+    barrier();
+    for (uint i = 0u; i < 2u; ++i)
+      for (uint k = 0u; k < 2u; ++k) {
+        const uint r = tx + 16u * i, c = ty + 16u * k;
+        int s = 0;
+        for (uint j = 0u; j < 8u; ++j) s += dot4_i8(ws[r][j], xs[c][j]);
+        acc[i][k] += float(s) * (wd[r] * xd[c]);
+      }
+    barrier();
+  }
+#else
+  for (uint k0 = 0u; k0 < p.K; k0 += T) {
+    for (uint e = lid; e < T * T; e += 256u) {
+      const uint r = e / T, kk = e % T, k = k0 + kk;
+      const uint m = m0 + r, n = n0 + r;
+      ws[r][kk] = (m < p.M && k < p.K) ? load_elem(wbase + m * p.w_nb1, k) : 0.0;
+      xs[r][kk] = (n < p.N && k < p.K) ? x[xbase + n * p.x_nb1 + k] : 0.0;
+    }
+    barrier();
+    for (uint kk = 0u; kk < T; ++kk)
+      for (uint i = 0u; i < 2u; ++i)
+        for (uint k = 0u; k < 2u; ++k) acc[i][k] += ws[tx + 16u * i][kk] * xs[ty + 16u * k][kk];
+    barrier();
+  }
+#endif
+
+  for (uint i = 0u; i < 2u; ++i)
+    for (uint k = 0u; k < 2u; ++k) {
+      const uint m = m0 + tx + 16u * i, n = n0 + ty + 16u * k;
+      if (m < p.M && n < p.N) o[p.o_off + m + n * p.o_nb1 + b * p.o_nb2] = acc[i][k];
+    }
+}
