@@ -252,6 +252,7 @@ void Assistant::open_model() {
 // Workspaces
 
 void Assistant::add_workspace(const fs::path& root_in) {
+  if (shut_down_) return;
   fs::path root = root_in.lexically_normal();
   for (auto& ws : workspaces_)
     if (ws->root == root) return;
@@ -313,6 +314,7 @@ std::vector<fs::path> Assistant::workspaces() const {
 }
 
 void Assistant::reindex(const fs::path& root) {
+  if (shut_down_) return;
   for (auto& ws : workspaces_) {
     if (!root.empty() && !(ws->root == root.lexically_normal() || path_within(root, ws->root))) continue;
     if (ws->state == Workspace::State::Indexing) ws->reindex_requested = true;
@@ -321,6 +323,7 @@ void Assistant::reindex(const fs::path& root) {
 }
 
 void Assistant::file_changed(const fs::path& path) {
+  if (shut_down_) return;
   auto ws = workspace_for(path);
   if (!ws || !ws->index || ws->state != Workspace::State::Ready) return;
   auto index = ws->index;
