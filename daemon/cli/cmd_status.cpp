@@ -126,7 +126,7 @@ void print_status(const json& s, const std::string& where) {
   const json& q = s["queue"];
   std::cout << "queue:       " << q.value("pendingCompletions", 0) << " completions, " << q.value("pendingQuestions", 0)
             << " questions, " << q.value("workerJobs", 0) << " worker jobs\n";
-  if (s.contains("cache") && !s["cache"].empty()) std::cout << "engine:      " << s["cache"].dump() << "\n";
+  if (s.contains("cache") && !s["cache"].empty()) std::cout << "cache:       " << s["cache"].dump() << "\n";
 }
 
 int run_status(const ParsedArgs& args) {
