@@ -58,6 +58,10 @@ std::string shape_str(const Shape& ne) {
   return s;
 }
 
+// The weight types with Vulkan kernels.
+constexpr TensorType kWeightTypes[] = {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0,
+                                       TensorType::Q5_0};
+
 struct Backends {
   std::unique_ptr<Backend> cpu;
   std::unique_ptr<VulkanBackend> vk;
@@ -182,7 +186,7 @@ TEST_P(VulkanOps, Copy) {
 
 TEST_P(VulkanOps, GetRows) {
   const std::vector<int32_t> ids = {3, 0, 17, 3, 9, 16};
-  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+  for (TensorType t : kWeightTypes) {
     auto table = weight(t, {96, 18, 1, 1}, 8, "token_embd");
     auto out = empty(TensorType::F32, {96, int64_t(ids.size()), 1, 1}, "inp_embd");
     b_.cpu->get_rows(table.cpu, ids, out.cpu);
@@ -193,13 +197,13 @@ TEST_P(VulkanOps, GetRows) {
 
 // Matmul tolerances (outputs reach about 10): float weights differ from the CPU only in
 // summation order (the tiled kernel sums each output sequentially, the CPU in 16 partial sums);
-// Q8_0 quantizes the activations the same way (exact integer block sums), so only the float sums
+// Q8_0/Q4_0/Q5_0 quantize the activations the same way (exact integer block sums), so only the float sums
 // of block products differ, plus the rare quant that rounds the other way where a device's
 // 127/amax is not correctly rounded (one step of d_w*d_x, about 1e-4 here).
-float matmul_tol(TensorType t) { return t == TensorType::Q8_0 ? 2e-4f : 5e-5f; }
+float matmul_tol(TensorType t) { return quant::vec_dot_type(t) == TensorType::Q8_0 ? 2e-4f : 5e-5f; }
 
 TEST_P(VulkanOps, MulMat) {
-  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+  for (TensorType t : kWeightTypes) {
     // N <= 8 runs the decode kernel (1, 5), wider inputs the 32x32 tiled one (19: one partial
     // tile; 70: three column tiles, M = 40 two row tiles).
     for (int64_t N : {1, 5, 19, 70}) {
@@ -237,7 +241,7 @@ TEST_P(VulkanOps, MulMat) {
 TEST_P(VulkanOps, MulMatId) {
   const int64_t K = 128, M = 24, E = 6, U = 2, T = 5;
   const std::vector<int32_t> ids = {0, 5, 3, 1, 5, 2, 4, 4, 1, 0};
-  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0}) {
+  for (TensorType t : kWeightTypes) {
     auto w = weight(t, {K, M, E, 1}, 13, "ffn_gate_exps");
     auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
     for (int64_t X : {int64_t(1), U}) {

@@ -9,6 +9,7 @@
 
 #include "backend/vulkan/vulkan_context.h"
 #include "gguf/tensor_type.h"
+#include "quant/quant.h"
 
 namespace latent::backend {
 namespace {
@@ -52,13 +53,19 @@ uint32_t u32(Op op, const Tensor& t, uint64_t v) {
 
 // Weight types with shaders: get_rows / mul_mat / mul_mat_id variants exist for these.
 bool has_kernels(TensorType t) {
-  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::Q8_0;
+  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::Q8_0 || t == TensorType::Q4_0 ||
+         t == TensorType::Q5_0;
 }
+
+// Types whose matmuls take Q8_0 activations (quant::vec_dot_type), converted on the device.
+bool takes_q8_0(TensorType t) { return quant::vec_dot_type(t) == TensorType::Q8_0; }
 
 const char* kernel_suffix(TensorType t) {
   switch (t) {
     case TensorType::F32: return "f32";
     case TensorType::F16: return "f16";
+    case TensorType::Q4_0: return "q4_0";
+    case TensorType::Q5_0: return "q5_0";
     default: return "q8_0";
   }
 }
@@ -429,7 +436,7 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void require(Op op, const Tensor& w) const {
     if (!supports_op(op, w.type))
-      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16 and Q8_0 do)");
+      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16, Q8_0, Q4_0 and Q5_0 do)");
   }
 
   void* add_buffer(std::unique_ptr<Buffer> b, std::vector<std::unique_ptr<Buffer>>& owner) {
@@ -545,11 +552,11 @@ class VulkanBackendImpl final : public VulkanBackend {
   }
 
   // The input of a matmul as its shader reads it: the f32 tensor itself for float weights, or
-  // its rows converted to Q8_0 blocks (quantize_q8_0.comp) into act_ for Q8_0 weights. Fills the
-  // x fields of push.
+  // its rows converted to Q8_0 blocks (quantize_q8_0.comp) into act_ for Q8_0/Q4_0/Q5_0 weights.
+  // Fills the x fields of push.
   VkBuffer activations(Op op, TensorType wt, const Tensor& x, int64_t N, int64_t B, MatVecPush& push) {
     const Ref xr = ref(op, x);
-    if (wt != TensorType::Q8_0) {
+    if (!takes_q8_0(wt)) {
       push.x_off = words(op, x, xr.offset);
       push.x_nb1 = words(op, x, x.nb[1]);
       push.x_nb2 = words(op, x, x.nb[2]);

@@ -4,14 +4,14 @@
 // of once per token. Each of the 256 invocations owns a 2x2 sub-tile (rows tx, tx + 16; columns
 // ty, ty + 16). Loads are row-contiguous, so neighbouring invocations read neighbouring words.
 //   Float weights (TYPE_F32, TYPE_F16): widened to f32, x stays f32 (as the CPU does).
-//   TYPE_Q8_0: x was converted by quantize_q8_0.comp; exact integer block sums times the two
-//   scales, like ggml's vec_dot_q8_0_q8_0.
+//   TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0: x was converted by quantize_q8_0.comp; exact integer block
+//   sums times the two scales, like ggml's vec_dot_q*_0_q8_0.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
 const uint T = 32u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if defined(TYPE_Q8_0)
+#if defined(TYPE_Q8_0) || defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -28,7 +28,7 @@ layout(push_constant) uniform Push {
 #include "common.glsl"
 #include "quant.glsl"
 
-#if defined(TYPE_Q8_0)
+#if defined(QUANT_BLOCK_32)
 shared uint ws[T][8];
 shared float wd[T];
 shared uint xs[T][8];
@@ -48,13 +48,14 @@ void main() {
   const uint xbase = p.x_off + b * p.x_nb2;
   float acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
 
-#if defined(TYPE_Q8_0)
+#if defined(QUANT_BLOCK_32)
   for (uint blk = 0u; blk < p.K / 32u; ++blk) {
-    {  // 32 rows x 8 quant words, one per invocation; 32 scales
-      const uint r = lid / 8u, j = lid % 8u, m = m0 + r;
-      const uint base = wbase + min(m, p.M - 1u) * p.w_nb1 + blk * 34u;
-      ws[r][j] = m < p.M ? w_u32_even(base + 2u + 4u * j) : 0u;
-      if (j == 0u) wd[r] = m < p.M ? f16(w_u16(base)) : 0.0;
+    if (lid < T) {  // one block (32 rows) per invocation of the first 32
+      const uint m = m0 + lid;
+      uint q[8];
+      const float d = load_block(wbase + min(m, p.M - 1u) * p.w_nb1 + blk * BLOCK_BYTES, q);
+      for (uint j = 0u; j < 8u; ++j) ws[lid][j] = m < p.M ? q[j] : 0u;
+      wd[lid] = m < p.M ? d : 0.0;
     }
     for (uint e = lid; e < T * 9u; e += 256u) {  // 32 columns x (scale + 8 quant words)
       const uint c = e / 9u, j = e % 9u, n = n0 + c;

@@ -3,8 +3,8 @@
 // so reads coalesce), each weight element is used for up to COLS columns, then the partial sums
 // are reduced with subgroupAdd (USE_SUBGROUP) or in shared memory.
 //   Float weights (TYPE_F32, TYPE_F16): x is f32 and the weights are widened, as the CPU does.
-//   TYPE_Q8_0: x was converted by quantize_q8_0.comp; exact integer sums per block times the
-//   two scales, like ggml's vec_dot_q8_0_q8_0.
+//   TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0: x was converted by quantize_q8_0.comp; exact integer sums
+//   per block times the two scales, like ggml's vec_dot_q*_0_q8_0.
 // MUL_MAT_ID: expert matmul, one column per workgroup; the weight matrix of column (k, t) is
 // w[:, :, ids[k, t]].
 #version 450
@@ -17,7 +17,7 @@ layout(local_size_x = 64) in;
 const uint WG = 64u;
 const uint COLS = 8u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if defined(TYPE_Q8_0)
+#if defined(TYPE_Q8_0) || defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -67,12 +67,10 @@ void main() {
 
   float acc[COLS];
   for (uint c = 0u; c < COLS; ++c) acc[c] = 0.0;
-#if defined(TYPE_Q8_0)
+#if defined(QUANT_BLOCK_32)
   for (uint blk = lid; blk < p.K / 32u; blk += WG) {
-    const uint base = row + blk * 34u;
-    const float d = f16(w_u16(base));
     uint wq[8];
-    for (uint j = 0u; j < 8u; ++j) wq[j] = w_u32_even(base + 2u + 4u * j);
+    const float d = load_block(row + blk * BLOCK_BYTES, wq);
     for (uint c = 0u; c < nn; ++c) {
       const uint xb = xcol + c * p.x_nb1 + blk * 9u;
       int s = 0;
