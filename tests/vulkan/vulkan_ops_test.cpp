@@ -59,8 +59,8 @@ std::string shape_str(const Shape& ne) {
 }
 
 // The weight types with Vulkan kernels.
-constexpr TensorType kWeightTypes[] = {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0,
-                                       TensorType::Q5_0};
+constexpr TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::Q8_0, TensorType::Q4_0,
+                                       TensorType::Q5_0, TensorType::Q4_K, TensorType::Q6_K};
 
 struct Backends {
   std::unique_ptr<Backend> cpu;
@@ -187,8 +187,8 @@ TEST_P(VulkanOps, Copy) {
 TEST_P(VulkanOps, GetRows) {
   const std::vector<int32_t> ids = {3, 0, 17, 3, 9, 16};
   for (TensorType t : kWeightTypes) {
-    auto table = weight(t, {96, 18, 1, 1}, 8, "token_embd");
-    auto out = empty(TensorType::F32, {96, int64_t(ids.size()), 1, 1}, "inp_embd");
+    auto table = weight(t, {256, 18, 1, 1}, 8, "token_embd");
+    auto out = empty(TensorType::F32, {256, int64_t(ids.size()), 1, 1}, "inp_embd");
     b_.cpu->get_rows(table.cpu, ids, out.cpu);
     b_.vk->get_rows(table.vk, ids, out.vk);
     compare("get_rows", t, out, 0.0f);  // the same single conversion per element: exact
@@ -196,11 +196,12 @@ TEST_P(VulkanOps, GetRows) {
 }
 
 // Matmul tolerances (outputs reach about 10): float weights differ from the CPU only in
-// summation order (the tiled kernel sums each output sequentially, the CPU in 16 partial sums);
-// Q8_0/Q4_0/Q5_0 quantize the activations the same way (exact integer block sums), so only the float sums
-// of block products differ, plus the rare quant that rounds the other way where a device's
-// 127/amax is not correctly rounded (one step of d_w*d_x, about 1e-4 here).
-float matmul_tol(TensorType t) { return quant::vec_dot_type(t) == TensorType::Q8_0 ? 2e-4f : 5e-5f; }
+// summation order (the tiled kernel sums each output sequentially, the CPU in 16 partial sums).
+// Quantized weights take activations quantized as the CPU does (Q8_0, or Q8_K for K-quants) and
+// exact integer sums per 32 values, so only the float sums of those differ, plus the rare quant
+// that rounds the other way where a device's 127/amax is not correctly rounded (one step of
+// d_w*d_x, about 1e-4 here).
+float matmul_tol(TensorType t) { return quant::vec_dot_type(t) == TensorType::F32 ? 5e-5f : 2e-4f; }
 
 TEST_P(VulkanOps, MulMat) {
   for (TensorType t : kWeightTypes) {
@@ -217,11 +218,11 @@ TEST_P(VulkanOps, MulMat) {
     // Batched with the weight's batch broadcast, x a strided view (every head of q), in both
     // kernels.
     for (int64_t N : {3, 33}) {
-      auto w = weight(t, {64, 12, 1, 1}, 11, "attn_k_b");
-      auto xs = floats({96, N, 4, 1}, -1, 1, 12, "q");
+      auto w = weight(t, {256, 12, 1, 1}, 11, "attn_k_b");
+      auto xs = floats({288, N, 4, 1}, -1, 1, 12, "q");
       auto out = empty(TensorType::F32, {12, N, 4, 1}, "out");
-      b_.cpu->mul_mat(w.cpu, xs.cpu.view({64, N, 4, 1}, xs.cpu.nb, 0, "q_nope"), out.cpu);
-      b_.vk->mul_mat(w.vk, xs.vk.view({64, N, 4, 1}, xs.vk.nb, 0, "q_nope"), out.vk);
+      b_.cpu->mul_mat(w.cpu, xs.cpu.view({256, N, 4, 1}, xs.cpu.nb, 0, "q_nope"), out.cpu);
+      b_.vk->mul_mat(w.vk, xs.vk.view({256, N, 4, 1}, xs.vk.nb, 0, "q_nope"), out.vk);
       compare("mul_mat", t, out, matmul_tol(t));
     }
   }
@@ -239,7 +240,7 @@ TEST_P(VulkanOps, MulMat) {
 }
 
 TEST_P(VulkanOps, MulMatId) {
-  const int64_t K = 128, M = 24, E = 6, U = 2, T = 5;
+  const int64_t K = 256, M = 24, E = 6, U = 2, T = 5;
   const std::vector<int32_t> ids = {0, 5, 3, 1, 5, 2, 4, 4, 1, 0};
   for (TensorType t : kWeightTypes) {
     auto w = weight(t, {K, M, E, 1}, 13, "ffn_gate_exps");
@@ -286,19 +287,19 @@ TEST_P(VulkanOps, MoeCombine) {
 }
 
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
-  EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q4_K));
+  EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));
   EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q8_0));
-  auto w = weight(TensorType::Q4_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
+  auto w = weight(TensorType::Q5_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
   auto x = floats({256, 1, 1, 1}, -1, 1, 19, "x");
   auto out = empty(TensorType::F32, {4, 1, 1, 1}, "out");
   try {
     b_.vk->mul_mat(w.vk, x.vk, out.vk);
-    ADD_FAILURE() << "mul_mat with Q4_K weights should throw";
+    ADD_FAILURE() << "mul_mat with Q5_K weights should throw";
   } catch (const Error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("mul_mat"), std::string::npos) << what;
-    EXPECT_NE(what.find("Q4_K"), std::string::npos) << what;
+    EXPECT_NE(what.find("Q5_K"), std::string::npos) << what;
     EXPECT_NE(what.find("blk.0.ffn_down.weight"), std::string::npos) << what;
   }
   // A host pointer is not a tensor of this backend.

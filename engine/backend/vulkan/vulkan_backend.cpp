@@ -53,12 +53,19 @@ uint32_t u32(Op op, const Tensor& t, uint64_t v) {
 
 // Weight types with shaders: get_rows / mul_mat / mul_mat_id variants exist for these.
 bool has_kernels(TensorType t) {
-  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::Q8_0 || t == TensorType::Q4_0 ||
-         t == TensorType::Q5_0;
+  switch (t) {
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::Q8_0:
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q4_K:
+    case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
 }
-
-// Types whose matmuls take Q8_0 activations (quant::vec_dot_type), converted on the device.
-bool takes_q8_0(TensorType t) { return quant::vec_dot_type(t) == TensorType::Q8_0; }
 
 const char* kernel_suffix(TensorType t) {
   switch (t) {
@@ -66,6 +73,8 @@ const char* kernel_suffix(TensorType t) {
     case TensorType::F16: return "f16";
     case TensorType::Q4_0: return "q4_0";
     case TensorType::Q5_0: return "q5_0";
+    case TensorType::Q4_K: return "q4_k";
+    case TensorType::Q6_K: return "q6_k";
     default: return "q8_0";
   }
 }
@@ -436,7 +445,7 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void require(Op op, const Tensor& w) const {
     if (!supports_op(op, w.type))
-      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16, Q8_0, Q4_0 and Q5_0 do)");
+      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K and Q6_K do)");
   }
 
   void* add_buffer(std::unique_ptr<Buffer> b, std::vector<std::unique_ptr<Buffer>>& owner) {
@@ -552,31 +561,38 @@ class VulkanBackendImpl final : public VulkanBackend {
   }
 
   // The input of a matmul as its shader reads it: the f32 tensor itself for float weights, or
-  // its rows converted to Q8_0 blocks (quantize_q8_0.comp) into act_ for Q8_0/Q4_0/Q5_0 weights.
-  // Fills the x fields of push.
+  // its rows converted on the device into act_, in the weight's quant::vec_dot_type (Q8_0 for
+  // Q8_0/Q4_0/Q5_0, Q8_K for Q4_K/Q6_K), as the CPU converts them. Fills the x fields of push.
   VkBuffer activations(Op op, TensorType wt, const Tensor& x, int64_t N, int64_t B, MatVecPush& push) {
     const Ref xr = ref(op, x);
-    if (!takes_q8_0(wt)) {
+    const TensorType at = quant::vec_dot_type(wt);
+    if (at == TensorType::F32) {
       push.x_off = words(op, x, xr.offset);
       push.x_nb1 = words(op, x, x.nb[1]);
       push.x_nb2 = words(op, x, x.nb[2]);
       return xr.buffer->buffer;
     }
-    if (x.ne[0] % 32 != 0) fail(op, x, "rows of " + std::to_string(x.ne[0]) + " are not whole Q8_0 blocks");
-    const uint32_t nblk = uint32_t(x.ne[0] / 32);
-    const size_t bytes = size_t(nblk) * 9 * 4 * size_t(N * B);
+    // Q8_0 activations in units of 9 words per 32 values, Q8_K in units of 10 per 32 quantized
+    // per 256 (see the quantize shaders).
+    const bool k_quant = at == TensorType::Q8_K;
+    const int64_t block = k_quant ? 256 : 32;
+    if (x.ne[0] % block != 0)
+      fail(op, x, "rows of " + std::to_string(x.ne[0]) + " are not whole " + std::string(gguf::type_name(at)) + " blocks");
+    const uint32_t units = uint32_t(x.ne[0] / 32), unit_words = k_quant ? 10 : 9;
+    const size_t bytes = size_t(units) * unit_words * 4 * size_t(N * B);
     if (!act_ || act_->size < bytes) {
       ctx_.destroy_buffer(std::move(act_));  // waits for recorded ops that still read it
-      act_ = ctx_.create_buffer(std::max(bytes, size_t(1) << 20), false, "Q8_0 activations");
+      act_ = ctx_.create_buffer(std::max(bytes, size_t(1) << 20), false, "quantized activations");
     }
+    const uint32_t nblk = uint32_t(x.ne[0] / block);
     const uint32_t qpush[6] = {nblk, u32(op, x, N), u32(op, x, B), words(op, x, xr.offset),
                                words(op, x, x.nb[1]), words(op, x, x.nb[2])};
-    const auto& p = ctx_.pipeline("quantize_q8_0", 2, sizeof qpush);
+    const auto& p = ctx_.pipeline(k_quant ? "quantize_q8_k" : "quantize_q8_0", 2, sizeof qpush);
     const VkBuffer bufs[2] = {xr.buffer->buffer, act_->buffer};
     dispatch(p, bufs, qpush, uint64_t(nblk) * uint64_t(N * B), 64);
     push.x_off = 0;
-    push.x_nb1 = nblk * 9;
-    push.x_nb2 = u32(op, x, uint64_t(nblk) * 9 * uint64_t(N));
+    push.x_nb1 = units * unit_words;
+    push.x_nb2 = u32(op, x, uint64_t(units) * unit_words * uint64_t(N));
     return act_->buffer;
   }
 

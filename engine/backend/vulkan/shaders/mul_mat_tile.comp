@@ -4,14 +4,14 @@
 // of once per token. Each of the 256 invocations owns a 2x2 sub-tile (rows tx, tx + 16; columns
 // ty, ty + 16). Loads are row-contiguous, so neighbouring invocations read neighbouring words.
 //   Float weights (TYPE_F32, TYPE_F16): widened to f32, x stays f32 (as the CPU does).
-//   TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0: x was converted by quantize_q8_0.comp; exact integer block
-//   sums times the two scales, like ggml's vec_dot_q*_0_q8_0.
+//   Quantized weights: x was converted to the weight's activation format (quantize_q8_0.comp,
+//   quantize_q8_k.comp); exact integer sums per 32-element unit times the scales (unit_dot).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
 const uint T = 32u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if defined(TYPE_Q8_0) || defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -27,12 +27,13 @@ layout(push_constant) uniform Push {
 } p;
 #include "common.glsl"
 #include "quant.glsl"
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#include "unit_dot.glsl"
+#endif
 
-#if defined(QUANT_BLOCK_32)
-shared uint ws[T][8];
-shared float wd[T];
-shared uint xs[T][8];
-shared float xd[T];
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
+shared Unit wsu[T];
+shared uint xs[T][ACT_WORDS];
 #else
 shared float ws[T][T + 1u];  // +1: the compute loop reads columns, padding avoids bank conflicts
 shared float xs[T][T + 1u];
@@ -48,27 +49,30 @@ void main() {
   const uint xbase = p.x_off + b * p.x_nb2;
   float acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
 
-#if defined(QUANT_BLOCK_32)
-  for (uint blk = 0u; blk < p.K / 32u; ++blk) {
-    if (lid < T) {  // one block (32 rows) per invocation of the first 32
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
+  for (uint u = 0u; u < p.K / 32u; ++u) {
+    if (lid < T) {  // one unit (of 32 rows) per invocation of the first 32
       const uint m = m0 + lid;
-      uint q[8];
-      const float d = load_block(wbase + min(m, p.M - 1u) * p.w_nb1 + blk * BLOCK_BYTES, q);
-      for (uint j = 0u; j < 8u; ++j) ws[lid][j] = m < p.M ? q[j] : 0u;
-      wd[lid] = m < p.M ? d : 0.0;
+      wsu[lid] = load_unit(wbase + min(m, p.M - 1u) * p.w_nb1, u);
+      if (m >= p.M) wsu[lid].d = 0.0, wsu[lid].dmin = 0.0;
     }
-    for (uint e = lid; e < T * 9u; e += 256u) {  // 32 columns x (scale + 8 quant words)
-      const uint c = e / 9u, j = e % 9u, n = n0 + c;
-      const uint v = n < p.N ? xq[xbase + n * p.x_nb1 + blk * 9u + j] : 0u;
-      if (j == 0u) xd[c] = uintBitsToFloat(v); else xs[c][j - 1u] = v;
+    for (uint e = lid; e < T * ACT_WORDS; e += 256u) {  // 32 activation units
+      const uint c = e / ACT_WORDS, j = e % ACT_WORDS, n = n0 + c;
+      xs[c][j] = n < p.N ? xq[xbase + n * p.x_nb1 + u * ACT_WORDS + j] : 0u;
     }
     barrier();
     for (uint i = 0u; i < 2u; ++i)
       for (uint k = 0u; k < 2u; ++k) {
-        const uint r = tx + 16u * i, c = ty + 16u * k;
-        int s = 0;
-        for (uint j = 0u; j < 8u; ++j) s += dot4_i8(ws[r][j], xs[c][j]);
-        acc[i][k] += float(s) * (wd[r] * xd[c]);
+        const Unit wu = wsu[tx + 16u * i];
+        const uint c = ty + 16u * k;
+        int lo = 0, hi = 0;
+        for (uint j = 0u; j < 4u; ++j) lo += dot4_i8(wu.q[j], xs[c][1u + j]);
+        for (uint j = 4u; j < 8u; ++j) hi += dot4_i8(wu.q[j], xs[c][1u + j]);
+        const float dx = uintBitsToFloat(xs[c][0]);
+        acc[i][k] += float(wu.sc_lo * lo + wu.sc_hi * hi) * (wu.d * dx);
+#if defined(QUANT_K)
+        acc[i][k] -= float(wu.mn * int(xs[c][9])) * (wu.dmin * dx);
+#endif
       }
     barrier();
   }

@@ -3,8 +3,8 @@
 // so reads coalesce), each weight element is used for up to COLS columns, then the partial sums
 // are reduced with subgroupAdd (USE_SUBGROUP) or in shared memory.
 //   Float weights (TYPE_F32, TYPE_F16): x is f32 and the weights are widened, as the CPU does.
-//   TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0: x was converted by quantize_q8_0.comp; exact integer sums
-//   per block times the two scales, like ggml's vec_dot_q*_0_q8_0.
+//   Quantized weights: x was converted to the weight's activation format (quantize_q8_0.comp,
+//   quantize_q8_k.comp); exact integer sums per 32-element unit times the scales (unit_dot).
 // MUL_MAT_ID: expert matmul, one column per workgroup; the weight matrix of column (k, t) is
 // w[:, :, ids[k, t]].
 #version 450
@@ -17,7 +17,7 @@ layout(local_size_x = 64) in;
 const uint WG = 64u;
 const uint COLS = 8u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if defined(TYPE_Q8_0) || defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -37,6 +37,9 @@ layout(push_constant) uniform Push {
 } p;
 #include "common.glsl"
 #include "quant.glsl"
+#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#include "unit_dot.glsl"
+#endif
 
 shared float red[COLS][WG];
 
@@ -67,16 +70,10 @@ void main() {
 
   float acc[COLS];
   for (uint c = 0u; c < COLS; ++c) acc[c] = 0.0;
-#if defined(QUANT_BLOCK_32)
-  for (uint blk = lid; blk < p.K / 32u; blk += WG) {
-    uint wq[8];
-    const float d = load_block(row + blk * BLOCK_BYTES, wq);
-    for (uint c = 0u; c < nn; ++c) {
-      const uint xb = xcol + c * p.x_nb1 + blk * 9u;
-      int s = 0;
-      for (uint j = 0u; j < 8u; ++j) s += dot4_i8(wq[j], xq[xb + 1u + j]);
-      acc[c] += float(s) * (d * uintBitsToFloat(xq[xb]));
-    }
+#if defined(QUANT_BLOCK_32) || defined(QUANT_K)
+  for (uint u = lid; u < p.K / 32u; u += WG) {
+    const Unit wu = load_unit(row, u);
+    for (uint c = 0u; c < nn; ++c) acc[c] += unit_dot(wu, xcol + c * p.x_nb1 + u * ACT_WORDS);
   }
 #else
   for (uint i = lid; i < p.K; i += WG) {

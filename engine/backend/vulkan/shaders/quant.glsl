@@ -1,7 +1,8 @@
 // Reads of GGUF weight rows as stored (ggml's block layouts, byte offsets) from a buffer
 // declared by the including shader as `uint w[]`: 16-bit storage is optional in Vulkan, so
 // halves and bytes are extracted from 32-bit words, which every device supports.
-// One of TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0 selects the element type.
+// One of TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0, TYPE_Q4_K, TYPE_Q6_K selects the
+// element type.
 
 uint w_u8(uint b) { return (w[b >> 2] >> ((b & 3u) * 8u)) & 0xffu; }
 // b even: a half-word never straddles two words.
@@ -26,6 +27,25 @@ const uint BLOCK_BYTES = 18u;  // d, qs[16]: byte j holds elements j (low nibble
 const uint BLOCK_BYTES = 22u;  // d, qh[4] (bit i: element i's fifth bit), qs[16] as Q4_0
 #endif
 
+#if defined(TYPE_Q4_K)
+const uint BLOCK_BYTES = 144u;  // d, dmin, scales[12] (6-bit scale and min per 32), qs[128]
+#define QUANT_K 1
+#elif defined(TYPE_Q6_K)
+const uint BLOCK_BYTES = 210u;  // ql[128], qh[64], scales[16] (int8 per 16), d
+#define QUANT_K 1
+#endif
+
+#if defined(QUANT_BLOCK_32) || defined(QUANT_K)
+// A quantized row is read in units of 32 elements. A unit's value against activations y is
+//   (sc_lo * sum(q[0:16] y[0:16]) + sc_hi * sum(q[16:32] y[16:32])) * d * dy - mn * sum(y) * dmin * dy
+// with exact integer sums, which covers the legacy blocks (sc = 1, no min), Q4_K (one 6-bit
+// scale and min per unit) and Q6_K (an int8 scale per 16).
+struct Unit {
+  uint q[8];  // 32 signed quants, 4 per word in element order (the activations' layout)
+  int sc_lo, sc_hi, mn;
+  float d, dmin;
+};
+
 #if defined(QUANT_BLOCK_32)
 // The signed quant of element i (0..31) of the block at byte `base`.
 int quant_at(uint base, uint i) {
@@ -39,24 +59,62 @@ int quant_at(uint base, uint i) {
   return int(lo | (((qh >> i) & 1u) << 4)) - 16;
 #endif
 }
+#endif
 
-// The block's scale, and its 32 quants packed 4 per word in element order (the layout of the
-// Q8_0 activations, so one integer dot serves every type).
-float load_block(uint base, out uint q[8]) {
+// Unit u of the row starting at byte `row`.
+Unit load_unit(uint row, uint u) {
+  Unit r;
+  r.mn = 0;
+  r.dmin = 0.0;
+#if defined(QUANT_BLOCK_32)
+  const uint base = row + u * BLOCK_BYTES;
 #if defined(TYPE_Q8_0)
-  for (uint j = 0u; j < 8u; ++j) q[j] = w_u32_even(base + 2u + 4u * j);
+  for (uint j = 0u; j < 8u; ++j) r.q[j] = w_u32_even(base + 2u + 4u * j);
 #else
   for (uint j = 0u; j < 8u; ++j) {
     uint packed = 0u;
     for (uint k = 0u; k < 4u; ++k) packed |= (uint(quant_at(base, 4u * j + k)) & 0xffu) << (8u * k);
-    q[j] = packed;
+    r.q[j] = packed;
   }
 #endif
-  return f16(w_u16(base));
+  r.sc_lo = 1;
+  r.sc_hi = 1;
+  r.d = f16(w_u16(base));
+#elif defined(TYPE_Q4_K)
+  const uint base = row + (u / 8u) * BLOCK_BYTES, j = u % 8u;
+  r.d = f16(w_u16(base));
+  r.dmin = f16(w_u16(base + 2u));
+  // ggml's get_scale_min_k4
+  if (j < 4u) {
+    r.sc_lo = int(w_u8(base + 4u + j) & 63u);
+    r.mn = int(w_u8(base + 8u + j) & 63u);
+  } else {
+    r.sc_lo = int((w_u8(base + 8u + j) & 15u) | ((w_u8(base + j) >> 6) << 4));
+    r.mn = int((w_u8(base + 8u + j) >> 4) | ((w_u8(base + 4u + j) >> 6) << 4));
+  }
+  r.sc_hi = r.sc_lo;
+  // Units 2p and 2p+1 share qs[32p .. 32p+32): low nibbles, then high nibbles.
+  for (uint k = 0u; k < 8u; ++k)
+    r.q[k] = (w_u32_even(base + 16u + 32u * (j / 2u) + 4u * k) >> (4u * (j % 2u))) & 0x0f0f0f0fu;
+#else
+  const uint base = row + (u / 8u) * BLOCK_BYTES, j = u % 8u, half_ = j / 4u, quarter = j % 4u;
+  r.d = f16(w_u16(base + 208u));
+  r.sc_lo = bitfieldExtract(int(w_u8(base + 192u + 2u * j)), 0, 8);
+  r.sc_hi = bitfieldExtract(int(w_u8(base + 192u + 2u * j + 1u)), 0, 8);
+  for (uint k = 0u; k < 8u; ++k) {
+    const uint lo = (w_u32_even(base + 64u * half_ + 32u * (quarter % 2u) + 4u * k) >> (4u * (quarter / 2u))) & 0x0f0f0f0fu;
+    const uint hi = (w_u32_even(base + 128u + 32u * half_ + 4u * k) >> (2u * quarter)) & 0x03030303u;
+    // Six-bit values minus 32, bytewise: flip bit 5, then copy it into bits 6 and 7 (sign).
+    uint v = (lo | (hi << 4)) ^ 0x20202020u;
+    const uint sign = v & 0x20202020u;
+    r.q[k] = v | (sign << 1) | (sign << 2);
+  }
+#endif
+  return r;
 }
 #endif
 
-// Element i of the row starting at byte `row`.
+// Element i of the row starting at byte `row`, computed as the CPU's dequantize_row does.
 float load_elem(uint row, uint i) {
 #if defined(TYPE_F32)
   return uintBitsToFloat(w[(row >> 2) + i]);
@@ -65,8 +123,13 @@ float load_elem(uint row, uint i) {
 #elif defined(QUANT_BLOCK_32)
   const uint base = row + (i / 32u) * BLOCK_BYTES;
   return f16(w_u16(base)) * float(quant_at(base, i % 32u));
+#elif defined(QUANT_K)
+  const Unit u = load_unit(row, i / 32u);
+  const uint e = i % 32u;
+  const int q = bitfieldExtract(int(u.q[e / 4u]), int(8u * (e % 4u)), 8);
+  return (u.d * float(e < 16u ? u.sc_lo : u.sc_hi)) * float(q) - u.dmin * float(u.mn);
 #else
-#error "define TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0 or TYPE_Q5_0"
+#error "define TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0, TYPE_Q5_0, TYPE_Q4_K or TYPE_Q6_K"
 #endif
 }
 
