@@ -70,7 +70,7 @@ struct Backends {
 class VulkanOps : public ::testing::TestWithParam<bool> {
  protected:
   static void SetUpTestSuite() {
-    std::printf("%-12s %-5s %-4s %-14s %12s %10s\n", "op", "type", "sg", "shape", "max_abs_err", "tol");
+    std::printf("%-14s %-5s %-4s %-14s %12s %10s\n", "op", "type", "sg", "shape", "max_abs_err", "tol");
   }
 
   void SetUp() override {
@@ -136,7 +136,7 @@ class VulkanOps : public ::testing::TestWithParam<bool> {
       ASSERT_TRUE(std::isfinite(got[i])) << op << ": element " << i << " is " << got[i];
       err = std::max(err, std::fabs(got[i] - want[i]));
     }
-    std::printf("%-12s %-5s %-4s %-14s %12.3g %10.3g\n", op, std::string(gguf::type_name(t)).c_str(),
+    std::printf("%-14s %-5s %-4s %-14s %12.3g %10.3g\n", op, std::string(gguf::type_name(t)).c_str(),
                 GetParam() ? "yes" : "no", shape_str(out.cpu.ne).c_str(), double(err), double(tol));
     EXPECT_LE(err, tol) << op << " " << gguf::type_name(t) << " " << shape_str(out.cpu.ne);
   }
@@ -284,6 +284,38 @@ TEST_P(VulkanOps, MoeCombine) {
   b_.cpu->moe_combine(experts.cpu, weights.cpu, out.cpu);
   b_.vk->moe_combine(experts.vk, weights.vk, out.vk);
   compare("moe_combine", TensorType::F32, out, 1e-6f);  // same order; only FMA contraction differs
+}
+
+TEST_P(VulkanOps, MoeRoute) {
+  // DeepSeek-V2-Lite (softmax, no groups), V2 (softmax, group-limited) and V3 (sigmoid with
+  // bias correction, groups, normalised and scaled weights) routing.
+  struct Case {
+    const char* name;
+    int64_t E;
+    RouteParams p;
+    bool bias;
+  };
+  const Case cases[] = {
+      {"moe_route", 64, {6, 1, 1, Gating::Softmax, false, 1.0f}, false},
+      {"moe_route_grp", 32, {4, 8, 3, Gating::Softmax, false, 16.0f}, false},
+      {"moe_route_v3", 64, {8, 8, 4, Gating::Sigmoid, true, 2.5f}, true},
+  };
+  for (const Case& c : cases) {
+    const int64_t T = 9, U = c.p.n_expert_used;
+    auto logits = floats({c.E, T, 1, 1}, -4, 4, 22, "ffn_moe_logits");
+    auto bias = floats({c.E, 1, 1, 1}, -0.2f, 0.2f, 23, "exp_probs_b");
+    auto ids = empty(TensorType::I32, {U, T, 1, 1}, "ffn_moe_topk");
+    auto wts = empty(TensorType::F32, {U, T, 1, 1}, "ffn_moe_weights");
+    const Pair none{};
+    b_.cpu->moe_route(logits.cpu, c.bias ? bias.cpu : none.cpu, c.p, ids.cpu, wts.cpu);
+    b_.vk->moe_route(logits.vk, c.bias ? bias.vk : none.vk, c.p, ids.vk, wts.vk);
+    std::vector<int32_t> want(size_t(U * T)), got(size_t(U * T));
+    b_.cpu->read(ids.cpu, want.data(), want.size() * 4);
+    b_.vk->read(ids.vk, got.data(), got.size() * 4);
+    EXPECT_EQ(got, want) << c.name << ": selected experts differ";
+    // exp() within a few ulp and the softmax sum in f32 (the CPU sums in double), times the scale.
+    compare(c.name, TensorType::F32, wts, 1e-6f * std::max(1.0f, c.p.weights_scale));
+  }
 }
 
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {

@@ -113,6 +113,7 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::MulMatId:
         return has_kernels(weight_type);
       case Op::RmsNorm:
+      case Op::MoeRoute:
         return weight_type == TensorType::F32;
       case Op::Add:
       case Op::SwiGlu:
@@ -120,7 +121,6 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::Rope:
       case Op::MoeCombine:
         return true;
-      case Op::MoeRoute:
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
@@ -392,8 +392,55 @@ class VulkanBackendImpl final : public VulkanBackend {
     dispatch(p, bufs, &push, uint64_t(rp.n_rot / 2) * uint64_t(x.ne[1]) * uint64_t(x.ne[2]), 64);
   }
 
-  void moe_route(const Tensor& logits, const Tensor&, const RouteParams&, const Tensor&, const Tensor&) override {
-    unsupported(Op::MoeRoute, logits);
+  void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& rp, const Tensor& ids,
+                 const Tensor& weights) override {
+    expect_f32(Op::MoeRoute, logits);
+    expect_f32(Op::MoeRoute, weights);
+    const int64_t E = logits.ne[0], T = logits.ne[1], U = rp.n_expert_used;
+    if (ids.type != TensorType::I32 || ids.ne[0] != U || ids.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
+      fail(Op::MoeRoute, ids, "ids (I32) and weights must be {n_expert_used, n_tokens}");
+    if (rp.n_group < 1 || E % rp.n_group != 0 || rp.n_group_used < 1 || rp.n_group_used > rp.n_group)
+      fail(Op::MoeRoute, logits, "expert groups " + std::to_string(rp.n_group) + " (used " +
+                                     std::to_string(rp.n_group_used) + ") do not divide " + std::to_string(E) + " experts");
+    // The shader's private arrays (moe_route.comp's MAX_*): DeepSeek-V3 has 256 experts in 8
+    // groups, 8 used.
+    if (E > 256 || rp.n_group > 64 || U < 1 || U > 32 || U > E)
+      fail(Op::MoeRoute, logits, std::to_string(E) + " experts, " + std::to_string(U) + " used, " +
+                                     std::to_string(rp.n_group) + " groups exceed the kernel's 256, 32, 64");
+    if (T == 0) return;
+    const Ref lr = ref(Op::MoeRoute, logits), ir = ref(Op::MoeRoute, ids), wr = ref(Op::MoeRoute, weights);
+    const bool has_bias = bias.data != nullptr;
+    Ref br = lr;
+    if (has_bias) {
+      expect_f32(Op::MoeRoute, bias);
+      if (bias.ne[0] != E) fail(Op::MoeRoute, bias, "bias length differs from " + std::to_string(E) + " experts");
+      br = ref(Op::MoeRoute, bias);
+    }
+    struct {
+      uint32_t E, T, U, n_group, n_group_used, sigmoid, norm;
+      float scale;
+      uint32_t has_bias, l_off, l_nb1, b_off, i_off, i_nb1, w_off, w_nb1;
+    } push{};
+    push.E = uint32_t(E);
+    push.T = u32(Op::MoeRoute, logits, T);
+    push.U = uint32_t(U);
+    push.n_group = uint32_t(rp.n_group);
+    push.n_group_used = uint32_t(rp.n_group_used);
+    push.sigmoid = rp.gating == Gating::Sigmoid;
+    push.norm = rp.norm_weights;
+    push.scale = rp.weights_scale;
+    push.has_bias = has_bias;
+    push.l_off = words(Op::MoeRoute, logits, lr.offset);
+    push.l_nb1 = words(Op::MoeRoute, logits, logits.nb[1]);
+    push.b_off = has_bias ? words(Op::MoeRoute, bias, br.offset) : 0;
+    push.i_off = words(Op::MoeRoute, ids, ir.offset);
+    push.i_nb1 = words(Op::MoeRoute, ids, ids.nb[1]);
+    push.w_off = words(Op::MoeRoute, weights, wr.offset);
+    push.w_nb1 = words(Op::MoeRoute, weights, weights.nb[1]);
+    const auto& p = ctx_.pipeline("moe_route", 4, sizeof push);
+    // Without a bias the logits buffer fills the binding; the shader does not read it then.
+    const VkBuffer bufs[4] = {lr.buffer->buffer, br.buffer->buffer, ir.buffer->buffer, wr.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(T), 64);
   }
 
   void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) override {
