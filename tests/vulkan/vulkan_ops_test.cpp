@@ -318,6 +318,24 @@ TEST_P(VulkanOps, MoeRoute) {
   }
 }
 
+TEST_P(VulkanOps, Attention) {
+  // MLA's plain form: d_k = 192 (nope + rope), d_v = 128, 3 heads. Prefill from position 0 and
+  // a continuation at position 70 (keys span two chunks of 64 plus a partial one).
+  const int64_t Dk = 192, Dv = 128, H = 3;
+  for (int64_t first_pos : {int64_t(0), int64_t(70)}) {
+    const int64_t T = 5, S = first_pos + T;
+    auto q = floats({Dk, H, T, 1}, -1, 1, 24, "q");
+    auto k = floats({Dk, H, S, 1}, -1, 1, 25, "k");
+    auto v = floats({Dv, H, S, 1}, -1, 1, 26, "v");
+    auto out = empty(TensorType::F32, {Dv, H, T, 1}, "kqv_out");
+    const float scale = 1.0f / std::sqrt(float(Dk)) * 2;  // sharper than uniform attention
+    b_.cpu->attention(q.cpu, k.cpu, v.cpu, first_pos, scale, out.cpu);
+    b_.vk->attention(q.vk, k.vk, v.vk, first_pos, scale, out.vk);
+    // Online softmax in f32 (rescaled partial sums) vs the CPU's normalise-first with a double sum.
+    compare("attention", TensorType::F32, out, 2e-6f);
+  }
+}
+
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));

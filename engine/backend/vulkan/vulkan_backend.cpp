@@ -120,11 +120,11 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::Copy:
       case Op::Rope:
       case Op::MoeCombine:
+      case Op::Attention:
         return true;
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-      case Op::Attention:
         return false;
     }
     return false;
@@ -466,8 +466,47 @@ class VulkanBackendImpl final : public VulkanBackend {
   void attention_latent(const Tensor& q, const LatentRows&, int64_t, float, const Tensor&) override {
     unsupported(Op::AttentionLatent, q);
   }
-  void attention(const Tensor& q, const Tensor&, const Tensor&, int64_t, float, const Tensor&) override {
-    unsupported(Op::Attention, q);
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
+                 const Tensor& out) override {
+    for (const Tensor* t : {&q, &k, &v, &out}) expect_f32(Op::Attention, *t);
+    const int64_t Dk = q.ne[0], H = q.ne[1], T = q.ne[2], Dv = v.ne[0];
+    if (k.ne[0] != Dk || k.ne[1] != H || v.ne[1] != H || v.ne[2] != k.ne[2] || out.ne[0] != Dv ||
+        out.ne[1] != H || out.ne[2] != T)
+      fail(Op::Attention, q, "q " + shape(q) + ", k " + shape(k) + ", v " + shape(v) + ", out " + shape(out) +
+                                 " do not fit");
+    if (first_pos + T > k.ne[2])
+      fail(Op::Attention, k, "queries reach position " + std::to_string(first_pos + T) + " but only " +
+                                 std::to_string(k.ne[2]) + " keys");
+    if (Dv > 256) fail(Op::Attention, v, "value heads of " + std::to_string(Dv) + " exceed the kernel's 256");
+    if (H * T == 0) return;
+    const Ref qr = ref(Op::Attention, q), kr = ref(Op::Attention, k), vr = ref(Op::Attention, v),
+              orf = ref(Op::Attention, out);
+    struct {
+      uint32_t Dk, Dv, H, T, first_pos;
+      float scale;
+      uint32_t q_off, q_nb1, q_nb2, k_off, k_nb1, k_nb2, v_off, v_nb1, v_nb2, o_off, o_nb1, o_nb2;
+    } push{};
+    push.Dk = u32(Op::Attention, q, Dk);
+    push.Dv = uint32_t(Dv);
+    push.H = u32(Op::Attention, q, H);
+    push.T = u32(Op::Attention, q, T);
+    push.first_pos = u32(Op::Attention, q, first_pos);
+    push.scale = scale;
+    push.q_off = words(Op::Attention, q, qr.offset);
+    push.q_nb1 = words(Op::Attention, q, q.nb[1]);
+    push.q_nb2 = words(Op::Attention, q, q.nb[2]);
+    push.k_off = words(Op::Attention, k, kr.offset);
+    push.k_nb1 = words(Op::Attention, k, k.nb[1]);
+    push.k_nb2 = words(Op::Attention, k, k.nb[2]);
+    push.v_off = words(Op::Attention, v, vr.offset);
+    push.v_nb1 = words(Op::Attention, v, v.nb[1]);
+    push.v_nb2 = words(Op::Attention, v, v.nb[2]);
+    push.o_off = words(Op::Attention, out, orf.offset);
+    push.o_nb1 = words(Op::Attention, out, out.nb[1]);
+    push.o_nb2 = words(Op::Attention, out, out.nb[2]);
+    const auto& p = ctx_.pipeline("attention", 4, sizeof push);
+    const VkBuffer bufs[4] = {qr.buffer->buffer, kr.buffer->buffer, vr.buffer->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(H * T), 1);
   }
 
  private:

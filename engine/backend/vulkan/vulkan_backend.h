@@ -12,9 +12,9 @@
 // submit and wait. supports_op() is exact: what it reports false throws an Error naming the op
 // and type.
 //
-// Not yet behind make_backend("vulkan"): the latent-cache ops (store/load_latent,
-// attention_latent) address KV pages in host memory through LatentRows, and attention and MoE
-// routing have no kernels yet.
+// Runs every op except the latent-cache ones (store_latent, load_latent, attention_latent), whose
+// LatentRows address KV pages in host memory; until the KV store can hand it device pages the
+// backend is not behind make_backend("vulkan").
 #pragma once
 
 #include <memory>
