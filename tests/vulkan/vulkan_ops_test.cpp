@@ -1,7 +1,8 @@
 // Every Vulkan kernel against the CPU backend on random data, each op with its own tolerance,
 // printed as a table (op, type, shape, max abs error, tolerance). Runs with the Khronos
 // validation layer on and fails if it reports an error. Both reduction variants run: subgroup
-// operations (where the device has them) and the shared-memory fallback.
+// operations (where the device has them) with mapped device memory, and the shared-memory
+// fallback with transfers through the staging buffer.
 // Without a Vulkan device the suite fails, unless LATENT_VULKAN_OPTIONAL=1 makes it skip.
 #include <gtest/gtest.h>
 
@@ -78,6 +79,7 @@ class VulkanOps : public ::testing::TestWithParam<bool> {
       VulkanOptions o;
       o.validation = true;  // the layer must stay silent for every op below
       o.allow_subgroups = GetParam();
+      o.force_staging = !GetParam();  // the second run also moves data as on a discrete GPU
       b_.vk = make_vulkan_backend(o);
     } catch (const Error& e) {
       if (vulkan_optional()) GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
@@ -359,7 +361,7 @@ TEST_P(VulkanOps, ReportsWhatItCannotRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reductions, VulkanOps, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "subgroup" : "shared"; });
+                         [](const auto& info) { return info.param ? "subgroup" : "shared_staged"; });
 
 }  // namespace
 }  // namespace latent::backend

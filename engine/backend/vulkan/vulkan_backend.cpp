@@ -88,7 +88,7 @@ struct Strides {
 class VulkanBackendImpl final : public VulkanBackend {
  public:
   explicit VulkanBackendImpl(const VulkanOptions& o)
-      : ctx_(vulkan::ContextOptions{o.device, o.validation || vulkan::validation_requested(), o.allow_subgroups}) {
+      : ctx_(vulkan::ContextOptions{o.device, o.validation || vulkan::validation_requested(), o.allow_subgroups, o.force_staging}) {
     upload_ = ctx_.create_buffer(kUploadBytes, true, "upload buffer");
   }
 

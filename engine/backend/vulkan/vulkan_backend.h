@@ -27,6 +27,7 @@ struct VulkanOptions {
   int device = -1;              // index from `latent devices`; -1 picks the best device
   bool validation = false;      // Khronos validation layer (also on with LATENT_VULKAN_VALIDATION=1)
   bool allow_subgroups = true;  // false forces the shared-memory reductions
+  bool force_staging = false;   // transfers through the staging buffer even on UMA (tests)
 };
 
 class VulkanBackend : public Backend {

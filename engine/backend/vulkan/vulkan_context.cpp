@@ -183,6 +183,7 @@ Context::Context(const ContextOptions& options) {
     physical_ = devices[index];
     info_ = describe(physical_, index);
     use_subgroups_ = options.allow_subgroups && info_.subgroup_arithmetic;
+    force_staging_ = options.force_staging;
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);
     max_group_count_ = std::min({props.limits.maxComputeWorkGroupCount[0],
@@ -299,10 +300,11 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
       last = vkAllocateMemory(device_, &ai, nullptr, &b->memory);
       if (last != VK_SUCCESS) continue;
       check(vkBindBufferMemory(device_, b->buffer, b->memory, 0), "binding buffer memory");
-      if (memory_.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
-        if (!(memory_.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) return b;
+      // Only coherent memory is mapped (no flush/invalidate calls needed); other memory is
+      // reached through the staging buffer.
+      const VkMemoryPropertyFlags flags = memory_.memoryTypes[i].propertyFlags;
+      if ((flags & host) == host && (host_visible || !force_staging_))
         check(vkMapMemory(device_, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped), "mapping memory");
-      }
       return b;
     }
   }

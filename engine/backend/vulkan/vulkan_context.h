@@ -44,6 +44,9 @@ struct ContextOptions {
   // Use subgroup reductions where the device has them; false forces the shared-memory fallback
   // (tests run both).
   bool allow_subgroups = true;
+  // Leaves device-local memory unmapped even where it is host-visible, so transfers go through
+  // the staging buffer as on a discrete GPU (tests run both paths on lavapipe).
+  bool force_staging = false;
 };
 
 // True when LATENT_VULKAN_VALIDATION=1 is set.
@@ -110,6 +113,7 @@ class Context {
 
   DeviceInfo info_;
   bool use_subgroups_ = false;
+  bool force_staging_ = false;
   uint32_t max_group_count_ = 65535;
   uint64_t max_binding_bytes_ = 0;
   uint64_t validation_errors_ = 0;
