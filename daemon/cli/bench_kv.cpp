@@ -60,7 +60,8 @@ int bench_kv(const ParsedArgs& args) {
   const auto& hp = m->hparams();
   const bool quick = args.has("quick");
   std::vector<int64_t> sizes = quick ? std::vector<int64_t>{512, 2048} : std::vector<int64_t>{2048, 8192, 32768};
-  sizes.erase(std::remove_if(sizes.begin(), sizes.end(), [&](int64_t n) { return n > m->n_ctx(); }), sizes.end());
+  const int64_t max_prompt = std::min<int64_t>(m->n_ctx(), args.get_int("max-prompt", 32768));
+  sizes.erase(std::remove_if(sizes.begin(), sizes.end(), [&](int64_t n) { return n > max_prompt; }), sizes.end());
 
   // Bytes per token and layer of each cache form, f32 elements (the store's element type today).
   const double latent_bytes = double(hp.latent_width()) * 4 * double(hp.n_layer);

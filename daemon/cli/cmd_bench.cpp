@@ -70,6 +70,7 @@ Command bench_command() {
       {"threads", "N", "worker threads (default: all cores)"},
       {"repo", "DIR", "source tree to index or tokenize"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
+      {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
   };
   c.run = run_bench;
   return c;
