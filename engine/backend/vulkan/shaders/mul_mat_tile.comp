@@ -51,7 +51,7 @@ void main() {
 
 #if !defined(TYPE_F32) && !defined(TYPE_F16)
   for (uint u = 0u; u < p.K / 32u; ++u) {
-    if (lid < T) {  // one unit (of 32 rows) per invocation of the first 32
+    if (lid < T) {  // the first 32 invocations load one weight row's unit each
       const uint m = m0 + lid;
       wsu[lid] = load_unit(wbase + min(m, p.M - 1u) * p.w_nb1, u);
       if (m >= p.M) wsu[lid].d = 0.0, wsu[lid].dmin = 0.0;
@@ -62,18 +62,7 @@ void main() {
     }
     barrier();
     for (uint i = 0u; i < 2u; ++i)
-      for (uint k = 0u; k < 2u; ++k) {
-        const Unit wu = wsu[tx + 16u * i];
-        const uint c = ty + 16u * k;
-        int lo = 0, hi = 0;
-        for (uint j = 0u; j < 4u; ++j) lo += dot4_i8(wu.q[j], xs[c][1u + j]);
-        for (uint j = 4u; j < 8u; ++j) hi += dot4_i8(wu.q[j], xs[c][1u + j]);
-        const float dx = uintBitsToFloat(xs[c][0]);
-        acc[i][k] += float(wu.sc_lo * lo + wu.sc_hi * hi) * (wu.d * dx);
-#if defined(QUANT_K)
-        acc[i][k] -= float(wu.mn * int(xs[c][9])) * (wu.dmin * dx);
-#endif
-      }
+      for (uint k = 0u; k < 2u; ++k) acc[i][k] += unit_dot(wsu[tx + 16u * i], xs[ty + 16u * k]);
     barrier();
   }
 #else

@@ -73,7 +73,11 @@ void main() {
 #if defined(QUANT_BLOCK_32) || defined(QUANT_K)
   for (uint u = lid; u < p.K / 32u; u += WG) {
     const Unit wu = load_unit(row, u);
-    for (uint c = 0u; c < nn; ++c) acc[c] += unit_dot(wu, xcol + c * p.x_nb1 + u * ACT_WORDS);
+    for (uint c = 0u; c < nn; ++c) {
+      uint xu[ACT_WORDS];
+      for (uint j = 0u; j < ACT_WORDS; ++j) xu[j] = xq[xcol + c * p.x_nb1 + u * ACT_WORDS + j];
+      acc[c] += unit_dot(wu, xu);
+    }
   }
 #else
   for (uint i = lid; i < p.K; i += WG) {
