@@ -121,11 +121,12 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::Rope:
       case Op::MoeCombine:
       case Op::Attention:
-        return true;
+      // Only over pages in this backend's memory (see page_table); the KV store's host pages
+      // fail with an error naming the op.
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-        return false;
+        return true;
     }
     return false;
   }
@@ -461,11 +462,60 @@ class VulkanBackendImpl final : public VulkanBackend {
     dispatch(p, bufs, push, uint64_t(n) * uint64_t(T), 256);
   }
 
-  void store_latent(const Tensor& src, const LatentRows&, int64_t) override { unsupported(Op::StoreLatent, src); }
-  void load_latent(const LatentRows&, int64_t, const Tensor& dst) override { unsupported(Op::LoadLatent, dst); }
-  void attention_latent(const Tensor& q, const LatentRows&, int64_t, float, const Tensor&) override {
-    unsupported(Op::AttentionLatent, q);
+  void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) override {
+    expect_f32(Op::StoreLatent, src);
+    if (src.ne[0] != cache.width || first_row < 0 || first_row + src.ne[1] > cache.n_rows)
+      fail(Op::StoreLatent, src, "rows " + shape(src) + " do not fit the cache at row " + std::to_string(first_row));
+    latent_rows(Op::StoreLatent, "store_latent", src, cache, first_row);
   }
+
+  void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) override {
+    expect_f32(Op::LoadLatent, dst);
+    if (dst.ne[0] != cache.width || first_row < 0 || first_row + dst.ne[1] > cache.n_rows)
+      fail(Op::LoadLatent, dst, "rows " + shape(dst) + " exceed the cache");
+    latent_rows(Op::LoadLatent, "load_latent", dst, cache, first_row);
+  }
+
+  void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos, float scale,
+                        const Tensor& out) override {
+    expect_f32(Op::AttentionLatent, q);
+    expect_f32(Op::AttentionLatent, out);
+    const int64_t W = q.ne[0], H = q.ne[1], T = q.ne[2], L = out.ne[0];
+    if (W != cache.width || out.ne[1] != H || out.ne[2] != T || L > W)
+      fail(Op::AttentionLatent, q, "query " + shape(q) + " / output " + shape(out) +
+                                       " do not fit cache rows of " + std::to_string(cache.width));
+    if (first_pos + T > cache.n_rows)
+      fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
+                                       " but the cache holds " + std::to_string(cache.n_rows));
+    if (L > 1024) fail(Op::AttentionLatent, out, "kv_lora_rank " + std::to_string(L) + " exceeds the kernel's 1024");
+    if (H * T == 0) return;
+    const Ref qr = ref(Op::AttentionLatent, q), orf = ref(Op::AttentionLatent, out);
+    const PageTable pt = page_table(Op::AttentionLatent, q, cache, first_pos + T);
+    struct {
+      uint32_t W, L, H, T, first_pos;
+      float scale;
+      uint32_t rows_per_page, row_stride, pt_off, q_off, q_nb1, q_nb2, o_off, o_nb1, o_nb2;
+    } push{};
+    push.W = uint32_t(W);
+    push.L = uint32_t(L);
+    push.H = u32(Op::AttentionLatent, q, H);
+    push.T = u32(Op::AttentionLatent, q, T);
+    push.first_pos = u32(Op::AttentionLatent, q, first_pos);
+    push.scale = scale;
+    push.rows_per_page = pt.rows_per_page;
+    push.row_stride = pt.row_stride;
+    push.pt_off = pt.offset;
+    push.q_off = words(Op::AttentionLatent, q, qr.offset);
+    push.q_nb1 = words(Op::AttentionLatent, q, q.nb[1]);
+    push.q_nb2 = words(Op::AttentionLatent, q, q.nb[2]);
+    push.o_off = words(Op::AttentionLatent, out, orf.offset);
+    push.o_nb1 = words(Op::AttentionLatent, out, out.nb[1]);
+    push.o_nb2 = words(Op::AttentionLatent, out, out.nb[2]);
+    const auto& p = ctx_.pipeline("attention_latent", 4, sizeof push);
+    const VkBuffer bufs[4] = {qr.buffer->buffer, pt.buffer->buffer, upload_->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, &push, uint64_t(H * T), 1);
+  }
+
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
                  const Tensor& out) override {
     for (const Tensor* t : {&q, &k, &v, &out}) expect_f32(Op::Attention, *t);
@@ -520,14 +570,17 @@ class VulkanBackendImpl final : public VulkanBackend {
     size_t stack_base;  // scratch stack offset of the block's start
     size_t size;
   };
+  // A LatentRows page table uploaded for the shaders: word offsets of each page's first row of
+  // this layer, all pages in one buffer of this backend.
+  struct PageTable {
+    Buffer* buffer;
+    uint32_t offset;  // words into the upload buffer
+    uint32_t rows_per_page, row_stride;
+  };
   // mul_mat_vec.comp's push constants.
   struct MatVecPush {
     uint32_t K, M, N, B, w_off, w_nb1, w_nb2, x_off, x_nb1, x_nb2, o_off, o_nb1, o_nb2, ids_off, ids_nb1, n_expert;
   };
-
-  [[noreturn]] void unsupported(Op op, const Tensor& t) const {
-    fail(op, t, "not implemented by the Vulkan backend (supports_op reports false); use the cpu backend");
-  }
 
   void require(Op op, const Tensor& w) const {
     if (!supports_op(op, w.type))
@@ -640,6 +693,45 @@ class VulkanBackendImpl final : public VulkanBackend {
     const auto& p = ctx_.pipeline(shader, 3, sizeof push);
     const VkBuffer bufs[3] = {ar.buffer->buffer, br.buffer->buffer, orf.buffer->buffer};
     dispatch(p, bufs, &push, uint64_t(a.n_elements()), 256);
+  }
+
+  // The page table of cache rows [0, n_rows). The pages must be memory of this backend (a page
+  // pool allocated through scratch() or weight()), all in one buffer, since the shaders bind one.
+  PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t n_rows) {
+    if (cache.type != TensorType::F32 || cache.rows_per_page < 1)
+      fail(op, t, "latent cache rows must be F32 in pages of at least one row");
+    const int64_t n_pages = (n_rows + cache.rows_per_page - 1) / cache.rows_per_page;
+    std::vector<uint32_t> offsets(size_t(std::max<int64_t>(n_pages, 1)), 0);
+    Buffer* buffer = nullptr;
+    for (int64_t i = 0; i < n_pages; ++i) {
+      const auto addr = reinterpret_cast<uintptr_t>(cache.pages[i]) + cache.page_offset;
+      auto it = by_address_.upper_bound(addr);
+      if (it == by_address_.begin() || addr - std::prev(it)->first >= kAddressStride)
+        fail(op, t, "latent cache page " + std::to_string(i) + " is not Vulkan memory; the KV pages must be "
+                    "allocated through this backend (host pages are not visible to the device)");
+      --it;
+      if (buffer && it->second != buffer)
+        fail(op, t, "latent cache pages span several buffers; allocate the page pool as one tensor");
+      buffer = it->second;
+      const size_t off = addr - it->first;
+      if (off + size_t(cache.rows_per_page - 1) * cache.row_stride + size_t(cache.width) * 4 > buffer->size)
+        fail(op, t, "latent cache page " + std::to_string(i) + " reaches past its buffer");
+      offsets[size_t(i)] = words(op, t, off);
+    }
+    if (!buffer) fail(op, t, "empty latent cache");
+    const uint32_t at = uint32_t(upload(offsets.data(), offsets.size() * 4) / 4);
+    return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride)};
+  }
+
+  void latent_rows(Op op, const char* shader, const Tensor& t, const LatentRows& cache, int64_t first_row) {
+    if (t.ne[1] == 0) return;
+    const Ref tr = ref(op, t);
+    const PageTable pt = page_table(op, t, cache, first_row + t.ne[1]);
+    const uint32_t push[8] = {uint32_t(cache.width), u32(op, t, t.ne[1]), u32(op, t, first_row), pt.rows_per_page,
+                              pt.row_stride, pt.offset, words(op, t, tr.offset), words(op, t, t.nb[1])};
+    const auto& p = ctx_.pipeline(shader, 3, sizeof push);
+    const VkBuffer bufs[3] = {tr.buffer->buffer, pt.buffer->buffer, upload_->buffer};
+    dispatch(p, bufs, push, uint64_t(cache.width) * uint64_t(t.ne[1]), 256);
   }
 
   std::string matvec_shader(const char* prefix, TensorType t) const {

@@ -9,12 +9,14 @@
 // device memory is host-visible, as on lavapipe and UMA GPUs).
 //
 // Ops are recorded into one command buffer and run in call order; read() (and write(), weight())
-// submit and wait. supports_op() is exact: what it reports false throws an Error naming the op
-// and type.
+// submit and wait. supports_op() is exact about weight types: F32, F16, Q8_0, Q4_0, Q5_0, Q4_K
+// and Q6_K for get_rows/mul_mat/mul_mat_id; anything else throws an Error naming op and type.
 //
-// Runs every op except the latent-cache ones (store_latent, load_latent, attention_latent), whose
-// LatentRows address KV pages in host memory; until the KV store can hand it device pages the
-// backend is not behind make_backend("vulkan").
+// Every op runs on the device. The latent-cache ops (store_latent, load_latent, attention_latent)
+// need LatentRows whose pages are memory of this backend, in one buffer (a page pool allocated
+// through scratch()); the KV store's pages are host memory today, which these ops reject by name.
+// Until the KV store allocates its pool through the backend, this backend is not behind
+// make_backend("vulkan").
 #pragma once
 
 #include <memory>
