@@ -186,6 +186,12 @@ Context::Context(const ContextOptions& options) {
     force_staging_ = options.force_staging;
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);
+    // The shaders are SPIR-V for Vulkan 1.2 (glslc --target-env=vulkan1.2).
+    if (props.apiVersion < VK_API_VERSION_1_2)
+      throw Error("vulkan: device '" + info_.name + "' supports Vulkan " +
+                  std::to_string(VK_API_VERSION_MAJOR(props.apiVersion)) + "." +
+                  std::to_string(VK_API_VERSION_MINOR(props.apiVersion)) +
+                  "; the backend needs 1.2 (update the driver or pick another device)");
     max_group_count_ = std::min({props.limits.maxComputeWorkGroupCount[0],
                                  props.limits.maxComputeWorkGroupCount[1],
                                  props.limits.maxComputeWorkGroupCount[2]});
