@@ -46,7 +46,7 @@ Timing time_to_first_token(model::Context& ctx, const std::vector<int32_t>& prom
 std::shared_ptr<kv::PrefixStore> open_store(const model::Model& m, const std::filesystem::path& dir) {
   kv::StoreOptions o;
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.hparams().n_layer, m.hparams().latent_width(), model::CacheType::F32,
+  return std::make_shared<kv::PrefixStore>(m.hparams().n_layer, m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 
@@ -56,6 +56,8 @@ int bench_kv(const ParsedArgs& args) {
   const std::string path = args.require("model");
   model::Options opt;
   if (args.has("threads")) opt.threads = int(args.get_int("threads", 0));
+  // f16 by default, the serving engine's cache type.
+  opt.cache_type = model::parse_cache_type(args.get_or("cache-type", "f16"));
   auto m = model::Model::load(path, opt);
   const auto& hp = m->hparams();
   const bool quick = args.has("quick");
@@ -63,15 +65,19 @@ int bench_kv(const ParsedArgs& args) {
   const int64_t max_prompt = std::min<int64_t>(m->n_ctx(), args.get_int("max-prompt", 32768));
   sizes.erase(std::remove_if(sizes.begin(), sizes.end(), [&](int64_t n) { return n > max_prompt; }), sizes.end());
 
-  // Bytes per token and layer of each cache form, f32 elements (the store's element type today).
-  const double latent_bytes = double(hp.latent_width()) * 4 * double(hp.n_layer);
-  const double full_kv_bytes = double(hp.n_head) * double(hp.qk_nope + hp.qk_rope + hp.v_head) * 4 * double(hp.n_layer);
+  // Bytes per token of each cache form (all layers), both at the latent cache's element type.
+  const std::string type_name(model::cache_type_name(opt.cache_type));
+  const double value_bytes = double(model::cache_row_bytes(opt.cache_type, hp.latent_width())) / double(hp.latent_width());
+  const double latent_bytes = double(hp.latent_width()) * value_bytes * double(hp.n_layer);
+  const double full_kv_bytes =
+      double(hp.n_head) * double(hp.qk_nope + hp.qk_rope + hp.v_head) * value_bytes * double(hp.n_layer);
 
   const auto dir = std::filesystem::temp_directory_path() / ("latent-bench-kv-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   nlohmann::json j;
   j["model"] = path;
   j["threads"] = opt.threads;
+  j["cache_type"] = type_name;
   j["latent_bytes_per_token"] = latent_bytes;
   j["full_kv_bytes_per_token"] = full_kv_bytes;
   j["full_over_latent"] = full_kv_bytes / latent_bytes;
@@ -111,8 +117,8 @@ int bench_kv(const ParsedArgs& args) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("latent KV cache: %.0f bytes/token (f32) vs %.0f for a full per-head K/V cache: %.1fx smaller\n\n",
-              latent_bytes, full_kv_bytes, full_kv_bytes / latent_bytes);
+  std::printf("latent KV cache: %.0f bytes/token (%s) vs %.0f for a full per-head K/V cache: %.1fx smaller\n\n",
+              latent_bytes, type_name.c_str(), full_kv_bytes, full_kv_bytes / latent_bytes);
   std::printf("time to first token (%d threads; warm = edit 200 tokens before the end):\n%s", opt.threads,
               table.render().c_str());
   return 0;

@@ -71,6 +71,7 @@ Command bench_command() {
       {"repo", "DIR", "source tree to index or tokenize"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
+      {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
   };
   c.run = run_bench;
   return c;

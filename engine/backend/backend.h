@@ -54,21 +54,22 @@ struct Tensor {
 Tensor make_tensor(TensorType type, std::array<int64_t, 4> ne, void* data, const char* name = "");
 
 // One sequence's latent attention cache for one layer: rows [0, n_rows) of width
-// kv_lora_rank + qk_rope_head_dim, each row `[c_kv | k_pe]`. Rows live in fixed-size pages
-// reached through a page table, so a paged store (engine/kv) can hand its pages to the attention
-// kernels without copying. Element type F32 for now.
+// kv_lora_rank + qk_rope_head_dim values, each row `[c_kv | k_pe]` stored in element type `type`
+// (F32, F16, BF16, or Q8_0 blocks of 32 along the row). Rows live in fixed-size pages reached
+// through a page table, so a paged store (engine/kv) can hand its pages to the attention kernels
+// without copying.
 struct LatentRows {
   TensorType type = TensorType::F32;
   void* const* pages = nullptr;  // page table: base address of each page
   int64_t rows_per_page = 0;
   size_t page_offset = 0;  // bytes from a page's base to this layer's first row
   size_t row_stride = 0;   // bytes between consecutive rows inside a page
-  int64_t width = 0;       // elements per row (kv_lora_rank + qk_rope_head_dim)
+  int64_t width = 0;       // values per row (kv_lora_rank + qk_rope_head_dim)
   int64_t n_rows = 0;
 
-  float* row(int64_t i) const {
-    return reinterpret_cast<float*>(static_cast<char*>(pages[i / rows_per_page]) + page_offset +
-                                    (i % rows_per_page) * row_stride);
+  // The bytes of row i, encoded in `type` (quant::dequantize_row decodes them).
+  char* row(int64_t i) const {
+    return static_cast<char*>(pages[i / rows_per_page]) + page_offset + (i % rows_per_page) * row_stride;
   }
 };
 
@@ -109,8 +110,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
-  // Whether `op` runs with a weight (first operand) of type `weight_type`. Ops without a weight
-  // operand ignore it.
+  // Whether `op` runs with a weight (first operand) of type `weight_type`; for the latent-cache
+  // ops (StoreLatent, LoadLatent, AttentionLatent) it is the cache's element type. Other ops
+  // without a weight operand ignore it.
   virtual bool supports_op(Op op, TensorType weight_type) const = 0;
 
   // Weights: a read-only tensor over the model file's mapped bytes (the CPU backend uses them
@@ -154,13 +156,15 @@ class Backend {
                          const Tensor& ids, const Tensor& weights) = 0;
   // out[:, t] = sum_k weights[k, t] * experts[:, k, t]   experts [n, n_used, T], out [n, T]
   virtual void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) = 0;
-  // Appends rows: cache row first_row + t = src[:, t]   src [width, T] f32
+  // Appends rows: cache row first_row + t = src[:, t]   src [width, T] f32, converted to
+  // cache.type (round to nearest even; Q8_0 as ggml quantizes: scale fp16(amax/127) per block)
   virtual void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) = 0;
-  // Reads rows: dst[:, t] = cache row first_row + t dst [width, T] f32
+  // Reads rows: dst[:, t] = cache row first_row + t dst [width, T] f32 (exact widening)
   virtual void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) = 0;
   // Absorbed MLA attention over the latent cache (MQA with one shared K/V head):
   //   q [kv_lora + n_rot, n_head, T] (= [q_nope·K_h | rope(q_pe)]), cache rows [kv_lora + n_rot]
   //   out [kv_lora, n_head, T] = sum_s softmax_s(scale * q·row_s) * row_s[0:kv_lora]
+  // computed in f32 on the rows' exact values, whatever cache.type stores them in.
   // Query t sits at position first_pos + t and sees cache rows 0..first_pos + t (causal).
   virtual void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos,
                                 float scale, const Tensor& out) = 0;

@@ -24,24 +24,13 @@ uint64_t default_memory_budget() {
   return std::min<uint64_t>(available / 4, uint64_t(8) << 30);
 }
 
-namespace {
-
-size_t element_bytes(model::CacheType type) {
-  switch (type) {
-    case model::CacheType::F32:
-      return sizeof(float);
-  }
-  throw model::Error("latent KV store: unsupported cache element type");
-}
-
-}  // namespace
-
 PrefixStore::PrefixStore(int64_t n_layer, int64_t width, model::CacheType type, uint64_t fingerprint,
                          const StoreOptions& options)
     : n_layer_(n_layer),
       width_(width),
+      type_(model::cache_tensor_type(type)),
       rows_per_page_(options.rows_per_page),
-      row_bytes_(size_t(width) * element_bytes(type)),
+      row_bytes_(model::cache_row_bytes(type, width)),
       seed_(fingerprint),
       pool_(row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer),
             std::max<int64_t>(2, int64_t((options.memory_budget_bytes ? options.memory_budget_bytes
@@ -51,7 +40,9 @@ PrefixStore::PrefixStore(int64_t n_layer, int64_t width, model::CacheType type, 
     throw model::Error("latent KV store: layers, width and rows per page must be positive");
   if (options.disk) {
     PageFormat f;
-    f.element_type = uint32_t(gguf::TensorType::F32);
+    // The element type is part of the disk namespace and of every page header: pages written
+    // with another cache type are never read.
+    f.element_type = uint32_t(type_);
     f.rows_per_page = uint32_t(rows_per_page_);
     f.n_layer = uint32_t(n_layer);
     f.width = uint32_t(width);
@@ -167,7 +158,7 @@ backend::LatentRows PrefixStore::rows(model::SeqId seq, int64_t layer, int64_t n
                        std::to_string(int64_t(s.pages.size()) * rows_per_page_) + " rows reserved, " +
                        std::to_string(n_rows) + " requested");
   backend::LatentRows r;
-  r.type = gguf::TensorType::F32;
+  r.type = type_;
   r.pages = s.table.data();
   r.rows_per_page = rows_per_page_;
   r.page_offset = size_t(layer) * size_t(rows_per_page_) * row_bytes_;

@@ -58,7 +58,8 @@ uint64_t default_memory_budget();
 
 class PrefixStore final : public model::LatentStore {
  public:
-  // n_layer/width/type describe the latent rows; fingerprint namespaces keys and the disk tier
+  // n_layer/width/type describe the latent rows (pages are sized by the element type; a width
+  // Q8_0's blocks of 32 do not divide is an Error); fingerprint namespaces keys and the disk tier
   // (model_fingerprint() of the model's file).
   PrefixStore(int64_t n_layer, int64_t width, model::CacheType type, uint64_t fingerprint, const StoreOptions& options);
   ~PrefixStore() override;  // flush()es to disk when the disk tier is on
@@ -99,6 +100,7 @@ class PrefixStore final : public model::LatentStore {
 
   int64_t n_layer_;
   int64_t width_;
+  gguf::TensorType type_;
   int64_t rows_per_page_;
   size_t row_bytes_;
   uint64_t seed_;

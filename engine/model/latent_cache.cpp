@@ -5,11 +5,10 @@
 namespace latent::model {
 
 PagedLatentStore::PagedLatentStore(int64_t n_layer, int64_t width, CacheType type, int64_t rows_per_page)
-    : n_layer_(n_layer), width_(width), rows_per_page_(rows_per_page) {
-  if (type != CacheType::F32) throw Error("latent cache: only the F32 element type is implemented");
+    : n_layer_(n_layer), width_(width), type_(cache_tensor_type(type)), rows_per_page_(rows_per_page) {
   if (rows_per_page <= 0 || width <= 0 || n_layer <= 0)
     throw Error("latent cache: layers, width and rows per page must be positive");
-  row_bytes_ = size_t(width) * sizeof(float);
+  row_bytes_ = cache_row_bytes(type, width);
   page_bytes_ = row_bytes_ * size_t(rows_per_page) * size_t(n_layer);
 }
 
@@ -35,7 +34,7 @@ void* PagedLatentStore::allocate_page() {
     free_.pop_back();
     return p;
   }
-  pages_.emplace_back(new float[page_bytes_ / sizeof(float)]);
+  pages_.emplace_back(new std::byte[page_bytes_]);
   return pages_.back().get();
 }
 
@@ -63,7 +62,7 @@ backend::LatentRows PagedLatentStore::rows(SeqId seq, int64_t layer, int64_t n_r
                 std::to_string(int64_t(t.size()) * rows_per_page_) + " rows reserved, " +
                 std::to_string(n_rows) + " requested");
   backend::LatentRows r;
-  r.type = gguf::TensorType::F32;
+  r.type = type_;
   r.pages = t.data();
   r.rows_per_page = rows_per_page_;
   r.page_offset = size_t(layer) * size_t(rows_per_page_) * row_bytes_;

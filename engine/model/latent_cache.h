@@ -1,7 +1,7 @@
 // The latent attention cache as the model sees it: per sequence and layer, rows of
-// kv_lora_rank + qk_rope_head_dim values `[c_kv | k_pe]`, stored in pages of a fixed number of
-// tokens (one page holds those tokens' rows for every layer) and reached through a per-sequence
-// page table.
+// kv_lora_rank + qk_rope_head_dim values `[c_kv | k_pe]` in the cache's element type (CacheType),
+// stored in pages of a fixed number of tokens (one page holds those tokens' rows for every
+// layer) and reached through a per-sequence page table.
 //
 // LatentStore is the interface the attention code depends on; PagedLatentStore is the simple
 // private implementation (a page allocator with a free list and one page table per sequence).
@@ -9,6 +9,7 @@
 // implements the same interface, so the attention code does not change when it arrives.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -45,7 +46,8 @@ class LatentStore {
 
 class PagedLatentStore final : public LatentStore {
  public:
-  // width: kv_lora_rank + qk_rope; rows_per_page tokens per page.
+  // width: kv_lora_rank + qk_rope; rows_per_page tokens per page. Pages are sized by the element
+  // type (cache_row_bytes); a width Q8_0's blocks do not divide is an Error.
   PagedLatentStore(int64_t n_layer, int64_t width, CacheType type, int64_t rows_per_page = 64);
 
   void add_sequence(SeqId seq) override;
@@ -63,10 +65,11 @@ class PagedLatentStore final : public LatentStore {
 
   int64_t n_layer_;
   int64_t width_;
+  gguf::TensorType type_;
   int64_t rows_per_page_;
   size_t row_bytes_;
   size_t page_bytes_;
-  std::vector<std::unique_ptr<float[]>> pages_;  // every page ever allocated
+  std::vector<std::unique_ptr<std::byte[]>> pages_;  // every page ever allocated
   std::vector<void*> free_;
   std::unordered_map<SeqId, std::vector<void*>> tables_;
 };

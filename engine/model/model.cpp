@@ -14,7 +14,70 @@ namespace latent::model {
 
 int default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+namespace {
+constexpr CacheType kCacheTypes[] = {CacheType::F32, CacheType::F16, CacheType::BF16, CacheType::Q8_0};
+}
+
+std::string_view cache_type_name(CacheType type) {
+  switch (type) {
+    case CacheType::F32: return "f32";
+    case CacheType::F16: return "f16";
+    case CacheType::BF16: return "bf16";
+    case CacheType::Q8_0: return "q8_0";
+  }
+  return "?";
+}
+
+CacheType parse_cache_type(std::string_view name) {
+  for (CacheType t : kCacheTypes)
+    if (name == cache_type_name(t)) return t;
+  throw Error("unknown latent cache type '" + std::string(name) + "': use f32, f16, bf16 or q8_0");
+}
+
+gguf::TensorType cache_tensor_type(CacheType type) {
+  switch (type) {
+    case CacheType::F32: return gguf::TensorType::F32;
+    case CacheType::F16: return gguf::TensorType::F16;
+    case CacheType::BF16: return gguf::TensorType::BF16;
+    case CacheType::Q8_0: return gguf::TensorType::Q8_0;
+  }
+  throw Error("latent cache: invalid cache type " + std::to_string(int(type)));
+}
+
+size_t cache_row_bytes(CacheType type, int64_t width) {
+  const gguf::TensorType t = cache_tensor_type(type);
+  const int64_t block = gguf::type_traits(uint32_t(t))->block_elements;
+  if (width <= 0 || width % block != 0)
+    throw Error("latent cache: a " + std::string(cache_type_name(type)) + " cache stores blocks of " +
+                std::to_string(block) + " values, but a row has " + std::to_string(width) +
+                " (kv_lora_rank + qk_rope_head_dim); use the f16 or bf16 cache for this model");
+  return gguf::row_bytes(t, width);
+}
+
 Model::~Model() = default;
+
+namespace {
+
+// The cache type must fit the model's rows and the backend's latent kernels; checked at load so
+// that a bad choice fails with a message instead of mid-request.
+void check_cache_type(const std::filesystem::path& path, const HParams& hp, const Options& options,
+                      const backend::Backend& be) {
+  const gguf::TensorType t = cache_tensor_type(options.cache_type);
+  const int64_t block = gguf::type_traits(uint32_t(t))->block_elements;
+  if (hp.kv_lora_rank % block != 0 || hp.qk_rope % block != 0)
+    throw Error(path.string() + ": a " + std::string(cache_type_name(options.cache_type)) +
+                " latent cache needs kv_lora_rank (" + std::to_string(hp.kv_lora_rank) + ") and qk_rope_head_dim (" +
+                std::to_string(hp.qk_rope) + ") to be multiples of its block of " + std::to_string(block) +
+                " values; use the f16 or bf16 cache for this model");
+  const backend::Op attention = options.mla == MlaMode::Absorbed ? backend::Op::AttentionLatent : backend::Op::LoadLatent;
+  for (backend::Op op : {backend::Op::StoreLatent, attention})
+    if (!be.supports_op(op, t))
+      throw Error(path.string() + ": the " + std::string(be.name()) + " backend has no " +
+                  std::string(backend::op_name(op)) + " for a " + std::string(cache_type_name(options.cache_type)) +
+                  " latent cache; choose another cache type or backend");
+}
+
+}  // namespace
 
 std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Options& options) {
   std::shared_ptr<Model> m(new Model());
@@ -41,6 +104,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
     bo.threads = options.threads;
     m->backend_ = backend::make_backend(options.backend, bo);
     m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->backend_);
+    check_cache_type(path, m->hp_, options, *m->backend_);
   } catch (const backend::Error& e) {
     throw Error(path.string() + ": " + e.what());
   } catch (const gguf::Error& e) {

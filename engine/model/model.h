@@ -19,6 +19,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gguf/gguf.h"
@@ -34,8 +35,24 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Element type of the latent cache. F16, BF16 and Q8_0 arrive with the paged store (engine/kv).
-enum class CacheType { F32 };
+// Element type of the latent cache rows `[c_kv | k_pe]`. F32 reproduces llama.cpp's golden
+// logits (they were computed with an F32 cache). F16 halves the cache at a logit cost like
+// llama.cpp's default F16 KV cache (the serving default, chosen by engine/api). BF16 keeps F32's
+// range with 8 mantissa bits. Q8_0 is ggml's block of 32 int8 with an fp16 scale (8.5 bits a
+// value); like llama.cpp's quantized K cache it needs kv_lora_rank and qk_rope_head_dim to be
+// multiples of 32, so that a block never mixes the normalized latent with the rope key.
+// tests/model/model_cache_type_test.cpp measures each type's logit error on the golden models.
+enum class CacheType { F32, F16, BF16, Q8_0 };
+
+// "f32", "f16", "bf16", "q8_0" (llama.cpp's --cache-type-k spelling).
+std::string_view cache_type_name(CacheType type);
+// The inverse of cache_type_name; throws Error listing the accepted names.
+CacheType parse_cache_type(std::string_view name);
+// The ggml element type the cache rows are stored in.
+gguf::TensorType cache_tensor_type(CacheType type);
+// Bytes of one cache row of `width` values. Throws Error when width does not split into Q8_0's
+// blocks of 32.
+size_t cache_row_bytes(CacheType type, int64_t width);
 
 // Attention form. Absorbed: attention against the latent cache (the fast decode path, what
 // llama.cpp computes for MLA files). Plain: K and V decompressed per head from the same cache
@@ -53,6 +70,8 @@ struct Options {
   int threads = default_thread_count();
   // "cpu" (the reference); GPU backends come later behind the same interface.
   std::string backend = "cpu";
+  // Latent cache element type of the Context's private store (a shared store passed to Context
+  // has its own). F32 here, the exact reference; the serving engine picks F16.
   CacheType cache_type = CacheType::F32;
   // Most tokens one sequence may hold; 0 = the model's context_length. Larger is an error.
   int64_t n_ctx = 0;
@@ -99,7 +118,7 @@ struct HParams {
   bool expert_weights_norm = false;
   float expert_weights_scale = 1.0f;
 
-  int64_t latent_width() const { return kv_lora_rank + qk_rope; }  // cache floats per token and layer
+  int64_t latent_width() const { return kv_lora_rank + qk_rope; }  // cache values per token and layer
   bool is_moe_layer(int64_t il) const { return il >= n_layer_dense_lead; }
   int64_t n_moe_layers() const { return n_layer - n_layer_dense_lead; }
 };

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -26,6 +27,8 @@ float expected_value(uint64_t prefix_hash, int64_t layer, int64_t k) {
   return float(h % 100003) / 100003.0f;
 }
 
+float* f32_row(const backend::LatentRows& rows, int64_t p) { return reinterpret_cast<float*>(rows.row(p)); }
+
 // A sequence as the engine drives it: its tokens, written rows, and the store it lives in.
 struct SimSeq {
   model::SeqId id;
@@ -44,7 +47,7 @@ void write_rows(PrefixStore& store, const SimSeq& s, int64_t from, int64_t to) {
     auto rows = store.rows(s.id, l, to);
     for (int64_t p = from; p < to; ++p) {
       uint64_t h = prefix_hash(s.tokens, size_t(p));
-      for (int64_t k = 0; k < kWidth; ++k) rows.row(p)[k] = expected_value(h, l, k);
+      for (int64_t k = 0; k < kWidth; ++k) f32_row(rows, p)[k] = expected_value(h, l, k);
     }
   }
 }
@@ -55,7 +58,7 @@ void write_rows(PrefixStore& store, const SimSeq& s, int64_t from, int64_t to) {
     for (int64_t p = 0; p < n; ++p) {
       uint64_t h = prefix_hash(s.tokens, size_t(p));
       for (int64_t k = 0; k < kWidth; ++k)
-        if (rows.row(p)[k] != expected_value(h, l, k))
+        if (f32_row(rows, p)[k] != expected_value(h, l, k))
           return ::testing::AssertionFailure() << "sequence " << s.id << " layer " << l << " row " << p << " is wrong";
     }
   }
@@ -260,4 +263,89 @@ TEST(kv_store, chain_keys_name_whole_prefixes) {
   EXPECT_NE(kv::chain_key(kv::chain_key(0, p1), p2), kv::chain_key(kv::chain_key(0, p2), p2));
   EXPECT_NE(kv::chain_key(1, p1), kv::chain_key(2, p1));
   EXPECT_EQ(kv::chain_key(9, p1), kv::chain_key(9, std::vector<int32_t>{1, 2, 3, 4}));
+}
+
+// Pages are sized by the element type: rows of 64 values are 256 bytes in F32, 128 in F16 and
+// BF16, and two Q8_0 blocks of 34 bytes; a width Q8_0's blocks of 32 do not divide is refused.
+TEST(kv_store, pages_are_sized_by_the_cache_element_type) {
+  constexpr int64_t kWide = 64;
+  const std::pair<model::CacheType, size_t> expected[] = {
+      {model::CacheType::F32, 256}, {model::CacheType::F16, 128}, {model::CacheType::BF16, 128}, {model::CacheType::Q8_0, 68}};
+  for (const auto& [type, row_bytes] : expected) {
+    StoreOptions o = options({}, 8);
+    PrefixStore store(kLayers, kWide, type, 7, o);
+    EXPECT_EQ(store.page_bytes(), row_bytes * kRows * kLayers) << model::cache_type_name(type);
+    store.add_sequence(0);
+    store.reserve(0, 2 * kRows);
+    const auto rows = store.rows(0, 1, 2 * kRows);
+    EXPECT_EQ(rows.type, model::cache_tensor_type(type));
+    EXPECT_EQ(rows.row_stride, row_bytes);
+    EXPECT_EQ(rows.row(kRows + 1) - rows.row(kRows), std::ptrdiff_t(row_bytes)) << "rows of one page are adjacent";
+  }
+  try {
+    PrefixStore store(kLayers, 5, model::CacheType::Q8_0, 7, options({}, 8));
+    FAIL() << "a Q8_0 store accepted rows of 5 values";
+  } catch (const model::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q8_0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("f16"), std::string::npos) << "the message names a type that works: " << e.what();
+  }
+}
+
+// Pages written with one element type are never read by a store of another: its bytes would
+// decode to garbage. The disk namespace differs, and a page file moved into the other namespace
+// fails its header check and is dropped.
+TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
+  TempDir dir;
+  std::mt19937 rng(8);
+  SimSeq a{0, random_tokens(rng, 30)};
+  constexpr int64_t kWide = 64;  // a width every type stores
+  auto opts = [&] {
+    StoreOptions o = options(dir.path, 64);
+    o.memory_budget_bytes = uint64_t(64) * kRows * kLayers * kWide * sizeof(float);
+    return o;
+  };
+  auto publish_bytes = [&](PrefixStore& store, SimSeq& s) {
+    store.add_sequence(s.id);
+    std::span<const int32_t> all(s.tokens);
+    const int64_t cached = store.attach_prefix(s.id, all.first(all.size() - 1));
+    store.reserve(s.id, int64_t(s.tokens.size()));
+    for (int64_t l = 0; l < kLayers; ++l) {
+      auto rows = store.rows(s.id, l, int64_t(s.tokens.size()));
+      for (int64_t p = cached; p < int64_t(s.tokens.size()); ++p)
+        std::memset(rows.row(p), int(prefix_hash(s.tokens, size_t(p)) & 0x7f), rows.row_stride);
+    }
+    store.publish(s.id, all);
+    return cached;
+  };
+  std::filesystem::path f32_dir;
+  {
+    PrefixStore store(kLayers, kWide, model::CacheType::F32, 51, opts());
+    EXPECT_EQ(publish_bytes(store, a), 0);
+  }  // flushed to disk
+  for (const auto& d : std::filesystem::directory_iterator(dir.path)) f32_dir = d.path();
+  ASSERT_FALSE(f32_dir.empty());
+  {
+    PrefixStore store(kLayers, kWide, model::CacheType::F16, 51, opts());
+    SimSeq b{1, a.tokens};
+    EXPECT_EQ(publish_bytes(store, b), 0) << "an F16 store used pages of an F32 store";
+    EXPECT_EQ(store.stats().disk->reads, 0);
+  }
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& d : std::filesystem::directory_iterator(dir.path)) dirs.push_back(d.path());
+  ASSERT_EQ(dirs.size(), 2u) << "one namespace per element type";
+  const std::filesystem::path f16_dir = dirs[0] == f32_dir ? dirs[1] : dirs[0];
+  // Put the F32 pages under the F16 namespace, replacing the F16 store's own files.
+  for (const auto& f : std::filesystem::directory_iterator(f16_dir)) std::filesystem::remove(f.path());
+  for (const auto& f : std::filesystem::directory_iterator(f32_dir))
+    std::filesystem::copy_file(f.path(), f16_dir / f.path().filename());
+  {
+    PrefixStore store(kLayers, kWide, model::CacheType::F16, 51, opts());
+    SimSeq c{2, a.tokens};
+    EXPECT_EQ(publish_bytes(store, c), 0) << "an F32 page file was read by an F16 store";
+    EXPECT_GE(store.stats().disk->corrupt_dropped, 1);
+  }
+  // Control: the F32 store still finds its pages, so the misses above are the type's doing.
+  PrefixStore store(kLayers, kWide, model::CacheType::F32, 51, opts());
+  SimSeq d{3, a.tokens};
+  EXPECT_EQ(publish_bytes(store, d), 28);
 }

@@ -213,28 +213,116 @@ struct AttentionShape {
   int64_t T, first;
 };
 
-class CpuLatentAttention : public ::testing::TestWithParam<std::tuple<int, AttentionShape>> {};
+// A two-layer paged latent cache of element type t: pages of rows_per_page rows per layer,
+// layer 1's rows starting half a page in (page_offset), which the ops must leave alone.
+struct PagedRows {
+  std::vector<std::vector<char>> pages;
+  std::vector<void*> table;
+  LatentRows rows;
+
+  PagedRows(TensorType t, int64_t width, int64_t n_rows, int64_t rows_per_page) {
+    const size_t rb = gguf::row_bytes(t, width);
+    const int64_t n_pages = (n_rows + rows_per_page - 1) / rows_per_page;
+    pages.assign(size_t(n_pages), std::vector<char>(2 * size_t(rows_per_page) * rb, 0));
+    for (auto& pg : pages) table.push_back(pg.data());
+    rows = {.type = t, .pages = table.data(), .rows_per_page = rows_per_page,
+            .page_offset = size_t(rows_per_page) * rb, .row_stride = rb, .width = width, .n_rows = n_rows};
+  }
+  bool other_layer_untouched() const {
+    for (const auto& pg : pages)
+      for (size_t i = 0; i < rows.page_offset; ++i)
+        if (pg[i] != 0) return false;
+    return true;
+  }
+};
+
+// Double-precision value of x after rounding to the cache type, written from the formats'
+// definitions (not through the quant library): F16 and BF16 round to nearest even; Q8_0, as
+// ggml's quantize_row_q8_0_ref, takes d = amax/127 per block of 32, stores fp16(d) and
+// round(x/d) (ties away from zero).
+std::vector<double> rounded_reference(TensorType t, const std::vector<float>& x, int64_t width) {
+  std::vector<double> out(x.size());
+  auto round_mantissa = [](double v, int bits) {
+    if (v == 0) return 0.0;
+    int e;
+    std::frexp(v, &e);
+    const double ulp = std::ldexp(1.0, e - bits);
+    return std::nearbyint(v / ulp) * ulp;  // default rounding mode: to nearest even
+  };
+  for (size_t r = 0; r < x.size() / size_t(width); ++r) {
+    const float* xr = x.data() + r * size_t(width);
+    double* o = out.data() + r * size_t(width);
+    if (t == TensorType::F32) {
+      std::copy(xr, xr + width, o);
+    } else if (t == TensorType::F16 || t == TensorType::BF16) {
+      // Normal numbers only (the test data are O(1)): 11 or 8 significant bits.
+      for (int64_t i = 0; i < width; ++i) o[i] = round_mantissa(xr[i], t == TensorType::F16 ? 11 : 8);
+    } else {
+      for (int64_t b = 0; b < width; b += 32) {
+        double amax = 0;
+        for (int64_t i = b; i < b + 32; ++i) amax = std::max(amax, double(std::fabs(xr[i])));
+        const float d = float(amax) / 127.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        const double dh = round_mantissa(d, 11);
+        for (int64_t i = b; i < b + 32; ++i) o[i] = dh * std::round(xr[i] * id);
+      }
+    }
+  }
+  return out;
+}
+
+class CpuLatent : public ::testing::TestWithParam<std::tuple<int, TensorType>> {};
+
+// store_latent rounds to the element type as the formats define; load_latent gives those values
+// back exactly.
+TEST_P(CpuLatent, StoreAndLoadRoundToTheElementType) {
+  auto be = make_backend("cpu", {.threads = std::get<0>(GetParam())});
+  const TensorType t = std::get<1>(GetParam());
+  const int64_t W = 96, S = 11, first = 3;
+  PagedRows cache(t, W, first + S, 4);
+  auto x = random_floats(size_t(W * S), 41, 2.0f);
+  be->store_latent(make_tensor(TensorType::F32, {W, S, 1, 1}, x.data()), cache.rows, first);
+  std::vector<float> back(size_t(W * S));
+  be->load_latent(cache.rows, first, make_tensor(TensorType::F32, {W, S, 1, 1}, back.data()));
+  const auto ref = rounded_reference(t, x, W);
+  for (size_t i = 0; i < back.size(); ++i) ASSERT_EQ(double(back[i]), ref[i]) << "value " << i;
+  EXPECT_TRUE(cache.other_layer_untouched());
+}
+
+// A Q8_0 cache row must be whole blocks of 32: a width of 48 is refused, not misread.
+TEST_P(CpuOps, Q8_0LatentRowsMustBeWholeBlocks) {
+  std::vector<char> page(4096);
+  void* table[] = {page.data()};
+  LatentRows rows{.type = TensorType::Q8_0, .pages = table, .rows_per_page = 4, .page_offset = 0,
+                  .row_stride = 64, .width = 48, .n_rows = 4};
+  std::vector<float> x(48 * 2);
+  EXPECT_THROW(be_->store_latent(make_tensor(TensorType::F32, {48, 2, 1, 1}, x.data()), rows, 0), Error);
+  EXPECT_THROW(be_->load_latent(rows, 0, make_tensor(TensorType::F32, {48, 2, 1, 1}, x.data())), Error);
+  EXPECT_FALSE(be_->supports_op(Op::AttentionLatent, TensorType::Q4_K));
+}
+
+class CpuLatentAttention : public ::testing::TestWithParam<std::tuple<int, AttentionShape, TensorType>> {};
 
 // Prefill-like (several queries) and decode-like (one query over a long cache, where the keys
-// are split into chunks whose partial softmax results are combined).
+// are split into chunks whose partial softmax results are combined), for every cache type: the
+// reference computes in double on the values the cache holds (rounded as the type defines), so
+// the bound is the F32 kernel's own rounding whatever the storage.
 TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
   auto be_ = make_backend("cpu", {.threads = std::get<0>(GetParam())});
   const auto [T, first] = std::get<1>(GetParam());
-  const int64_t L = 24, rope = 8, W = L + rope, H = 3, S = first + T;
-  const int64_t rows_per_page = 4, n_pages = (S + rows_per_page - 1) / rows_per_page;
-  // Pages hold two layers; layer 1's rows start half a page in (page_offset).
-  std::vector<std::vector<float>> pages(size_t(n_pages), std::vector<float>(size_t(2 * rows_per_page * W), 0.0f));
-  std::vector<void*> table;
-  for (auto& pg : pages) table.push_back(pg.data());
-  LatentRows rows{.type = TensorType::F32, .pages = table.data(), .rows_per_page = rows_per_page,
-                  .page_offset = size_t(rows_per_page * W) * sizeof(float),
-                  .row_stride = size_t(W) * sizeof(float), .width = W, .n_rows = S};
-  auto cache = random_floats(size_t(S * W), 29);
-  be_->store_latent(make_tensor(TensorType::F32, {W, S, 1, 1}, cache.data()), rows, 0);
+  const TensorType type = std::get<2>(GetParam());
+  // Q8_0 needs both parts in whole blocks of 32; the other types get widths with an odd tail
+  // (not a multiple of 8) to cover the vector conversions' remainder.
+  const bool q8 = type == TensorType::Q8_0;
+  const int64_t L = q8 ? 64 : 36, rope = q8 ? 32 : 8, W = L + rope, H = 3, S = first + T;
+  PagedRows paged(type, W, S, 4);
+  auto cache_in = random_floats(size_t(S * W), 29);
+  be_->store_latent(make_tensor(TensorType::F32, {W, S, 1, 1}, cache_in.data()), paged.rows, 0);
+  const auto cache = rounded_reference(type, cache_in, W);
   auto q = random_floats(size_t(W * H * T), 31, 0.3f);
   std::vector<float> out(size_t(L * H * T));
   const float scale = 0.123f;
-  be_->attention_latent(make_tensor(TensorType::F32, {W, H, T, 1}, q.data()), rows, first, scale,
+  be_->attention_latent(make_tensor(TensorType::F32, {W, H, T, 1}, q.data()), paged.rows, first, scale,
                         make_tensor(TensorType::F32, {L, H, T, 1}, out.data()));
   double worst = 0;
   for (int64_t t = 0; t < T; ++t)
@@ -256,15 +344,23 @@ TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
       }
     }
   EXPECT_LE(worst, 1e-5);
-  // The other layer of each page is untouched.
-  for (const auto& pg : pages)
-    for (int64_t i = 0; i < rows_per_page * W; ++i) ASSERT_EQ(pg[size_t(i)], 0.0f);
+  EXPECT_TRUE(paged.other_layer_untouched());
 }
+
+const auto kCacheTypes = ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0);
+
+std::string type_label(TensorType t) { return std::string(gguf::type_name(t)); }
+
+INSTANTIATE_TEST_SUITE_P(Types, CpuLatent, ::testing::Combine(::testing::Values(0, 3), kCacheTypes),
+                         [](const auto& i) {
+                           return "threads" + std::to_string(std::get<0>(i.param)) + "_" + type_label(std::get<1>(i.param));
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CpuLatentAttention,
                          ::testing::Combine(::testing::Values(0, 3),
                                             ::testing::Values(AttentionShape{4, 9}, AttentionShape{1, 300},
-                                                              AttentionShape{2, 130})));
+                                                              AttentionShape{2, 130}),
+                                            kCacheTypes));
 
 TEST_P(CpuOps, RejectsRowsOutsideTheTable) {
   std::vector<float> table(8 * 4, 1.0f), out(8 * 2);

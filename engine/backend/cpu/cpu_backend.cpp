@@ -1,6 +1,9 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include <algorithm>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -62,20 +65,52 @@ void axpy_f32(float* y, const float* x, float a, int64_t n) {
 #define LATENT_CLONES
 #endif
 
-// o[h][0:L] += p[h * n + s - s0] * row_s[0:L] for the cache rows s in [s0, s1) and every head:
-// the V product of latent attention, each row read once for all heads. Built for AVX2 and
-// baseline x86-64 and picked at load time; both do the same element-wise multiply-adds (no
-// contraction), so results do not depend on the CPU.
-LATENT_CLONES void accumulate_rows(const LatentRows& cache, int64_t s0, int64_t s1, const float* p,
-                                   int64_t n, float* const* o, int64_t H, int64_t L) {
-  for (int64_t s = s0; s < s1; ++s) {
-    const float* r = cache.row(s);
+// o[h][0:L] += p[h * n + s] * row_s[0:L] for the F32 rows s in [0, rows) (`stride` bytes apart)
+// and every head: the V product of latent attention, each row read once for all heads. Built
+// for AVX2 and baseline x86-64 and picked at load time; both do the same element-wise
+// multiply-adds (no contraction), so results do not depend on the CPU.
+LATENT_CLONES void accumulate_rows(const char* rows, size_t stride, int64_t n_rows, const float* p, int64_t n,
+                                   float* const* o, int64_t H, int64_t L) {
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const float* r = reinterpret_cast<const float*>(rows + size_t(s) * stride);
     for (int64_t h = 0; h < H; ++h) {
-      const float a = p[h * n + s - s0];
+      const float a = p[h * n + s];
       float* oh = o[h];
       for (int64_t i = 0; i < L; ++i) oh[i] += a * r[i];
     }
   }
+}
+
+bool is_cache_type(TensorType t) {
+  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::Q8_0;
+}
+
+// F16 -> F32 with F16C where the CPU has it: the quant library's portable conversion is a
+// branchy scalar function, too slow for the attention loop, which widens every cache row it
+// reads. Both are exact, so the choice does not change results.
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void widen_f16_f16c(const char* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i))));
+  if (i < n) quant::dequantize_row(TensorType::F16, src + 2 * i, dst + i, n - i);
+}
+bool has_f16c() {
+  static const bool yes = [] {
+    __builtin_cpu_init();  // may run before libgcc's own initializer during static init
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }();
+  return yes;
+}
+#endif
+
+// Widens the first n values of a cache row to f32 (n a multiple of the type's block). Exact for
+// every cache type (a Q8_0 value fp16 * int8 has at most 19 significant bits).
+void widen_row(TensorType t, const char* src, float* dst, int64_t n) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (t == TensorType::F16 && has_f16c()) return widen_f16_f16c(src, dst, n);
+#endif
+  quant::dequantize_row(t, src, dst, n);
 }
 
 // ggml's softmax in place: max-subtracted expf, the sum accumulated in double, then one scale.
@@ -106,6 +141,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const BackendOptions& o) : pool_(std::max(1, o.threads)) {
     thread_scratch_.resize(size_t(pool_.n_threads()));
     thread_rows_.resize(size_t(pool_.n_threads()));
+    thread_tile_.resize(size_t(pool_.n_threads()));
   }
 
   std::string_view name() const override { return "cpu"; }
@@ -121,6 +157,10 @@ class CpuBackend final : public Backend {
       case Op::RmsNorm:
       case Op::MoeRoute:
         return weight_type == TensorType::F32;
+      case Op::StoreLatent:
+      case Op::LoadLatent:
+      case Op::AttentionLatent:
+        return is_cache_type(weight_type);
       default:
         return true;
     }
@@ -444,19 +484,25 @@ class CpuBackend final : public Backend {
 
   void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) override {
     expect_f32(Op::StoreLatent, src);
+    check_cache(Op::StoreLatent, cache, src);
     if (src.ne[0] != cache.width || first_row + src.ne[1] > cache.n_rows)
       fail(Op::StoreLatent, src, "rows " + shape(src) + " do not fit the cache at row " +
                                      std::to_string(first_row));
-    for (int64_t t = 0; t < src.ne[1]; ++t)
-      std::memcpy(cache.row(first_row + t), src.row(t), size_t(cache.width) * sizeof(float));
+    // quant::quantize_row is ggml's reference conversion: F16/BF16 round to nearest even, Q8_0
+    // takes d = amax/127 per block of 32, stores fp16(d) and round(x/d).
+    pool_.run(src.ne[1], [&](int64_t t, int) {
+      quant::quantize_row(cache.type, reinterpret_cast<const float*>(src.row(t)), cache.row(first_row + t),
+                          cache.width);
+    });
   }
 
   void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) override {
     expect_f32(Op::LoadLatent, dst);
+    check_cache(Op::LoadLatent, cache, dst);
     if (dst.ne[0] != cache.width || first_row + dst.ne[1] > cache.n_rows)
       fail(Op::LoadLatent, dst, "rows " + shape(dst) + " exceed the cache");
     pool_.run(dst.ne[1], [&](int64_t t, int) {
-      std::memcpy(dst.row(t), cache.row(first_row + t), size_t(cache.width) * sizeof(float));
+      widen_row(cache.type, cache.row(first_row + t), reinterpret_cast<float*>(dst.row(t)), cache.width);
     });
   }
 
@@ -470,6 +516,10 @@ class CpuBackend final : public Backend {
     if (first_pos + T > cache.n_rows)
       fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
                                        " but the cache holds " + std::to_string(cache.n_rows));
+    check_cache(Op::AttentionLatent, cache, q);
+    // Values widened for the V product: the first L, rounded up to whole blocks.
+    const int64_t block = gguf::type_traits(uint32_t(cache.type))->block_elements;
+    const int64_t v_width = std::min(W, (L + block - 1) / block * block);
     // Items are (token, chunk of its keys) covering all heads, so each cache row is read once
     // per token and used by every head while it is in L1. Prefill has tokens enough to keep
     // the threads busy with one chunk each; decode splits a token's keys into chunks whose
@@ -494,14 +544,14 @@ class CpuBackend final : public Backend {
       const int64_t s0 = c * len, s1 = std::min(S, s0 + len), n = s1 - s0;
       auto& sc = thread_scratch_[size_t(thread)];
       sc.resize(size_t(H * n));
-      // Scores page run by page run: a page's rows are strided like a weight matrix, so the
-      // quant library's F32 row kernel computes a head's scores against them in one call.
+      // Scores tile by tile: a tile's rows are strided like a weight matrix, so the quant
+      // library's F32 row kernel computes a head's scores against them in one call. F32 tiles
+      // are the cache's own rows; other types are widened into a per-thread buffer first.
       for (int64_t s = s0; s < s1;) {
-        const int64_t rows = std::min(cache.rows_per_page - s % cache.rows_per_page, s1 - s);
+        const auto [rows, stride, n_tile] = f32_tile(cache, s, s1, W, thread);
         for (int64_t h = 0; h < H; ++h)
-          quant::vec_dot_rows(TensorType::F32, W, cache.row(s), cache.row_stride, rows, q.row(h, t),
-                              &sc[size_t(h * n + s - s0)]);
-        s += rows;
+          quant::vec_dot_rows(TensorType::F32, W, rows, stride, n_tile, q.row(h, t), &sc[size_t(h * n + s - s0)]);
+        s += n_tile;
       }
       for (int64_t h = 0; h < H; ++h) {
         float* hs = &sc[size_t(h * n)];
@@ -527,7 +577,13 @@ class CpuBackend final : public Backend {
       outs.resize(size_t(H));
       for (int64_t h = 0; h < H; ++h)
         outs[size_t(h)] = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
-      accumulate_rows(cache, s0, s1, sc.data(), n, outs.data(), H, L);
+      // The V product reads only the latent part: a second widening of the same rows (instead
+      // of keeping a whole chunk widened) stays in cache and costs 1/H of the product itself.
+      for (int64_t s = s0; s < s1;) {
+        const auto [rows, stride, n_tile] = f32_tile(cache, s, s1, v_width, thread);
+        accumulate_rows(rows, stride, n_tile, sc.data() + (s - s0), n, outs.data(), H, L);
+        s += n_tile;
+      }
     });
     if (!chunked) return;
     pool_.run(T * H, [&](int64_t th, int) {
@@ -577,6 +633,40 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  struct Tile {
+    const char* rows;  // first row, f32
+    size_t stride;     // bytes between rows
+    int64_t n;         // rows in the tile
+  };
+
+  // Cache rows [s, s + n) as f32 with n <= s1 - s, within one page: the cache's own rows for
+  // F32, else the first `width` values of at most kTileRows rows widened into this thread's
+  // buffer (small enough to stay in L1/L2 while every head uses it).
+  Tile f32_tile(const LatentRows& cache, int64_t s, int64_t s1, int64_t width, int thread) {
+    const int64_t in_page = std::min(cache.rows_per_page - s % cache.rows_per_page, s1 - s);
+    if (cache.type == TensorType::F32) return {cache.row(s), cache.row_stride, in_page};
+    constexpr int64_t kTileRows = 32;
+    const int64_t n = std::min(in_page, kTileRows);
+    auto& buf = thread_tile_[size_t(thread)];
+    buf.resize(size_t(n * width));
+    for (int64_t i = 0; i < n; ++i) widen_row(cache.type, cache.row(s + i), buf.data() + i * width, width);
+    return {reinterpret_cast<const char*>(buf.data()), size_t(width) * sizeof(float), n};
+  }
+
+  static void check_cache(Op op, const LatentRows& cache, const Tensor& t) {
+    if (!is_cache_type(cache.type))
+      fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
+                      " is not one of F32, F16, BF16, Q8_0");
+    const int64_t block = gguf::type_traits(uint32_t(cache.type))->block_elements;
+    if (cache.width % block != 0)
+      fail(op, t, "cache rows of " + std::to_string(cache.width) + " values do not split into " +
+                      std::string(gguf::type_name(cache.type)) + " blocks of " + std::to_string(block));
+    if (cache.row_stride < gguf::row_bytes(cache.type, cache.width))
+      fail(op, t, "cache row stride of " + std::to_string(cache.row_stride) + " bytes is less than a " +
+                      std::string(gguf::type_name(cache.type)) + " row of " + std::to_string(cache.width) +
+                      " values");
+  }
+
   // Rows per work item for a matmul with `rows` output rows in total: several items per thread
   // for balance, but not so small that scheduling dominates, and a tile's weights (row_bytes
   // each) small enough to stay in the core's L2 while the batch's tokens pass over them.
@@ -624,6 +714,7 @@ class CpuBackend final : public Backend {
   std::vector<float> partial_;                    // chunked attention: per chunk max, sum, output
   std::vector<std::vector<float>> thread_scratch_;  // per worker: scores, rope tables
   std::vector<std::vector<float*>> thread_rows_;    // per worker: output row per head
+  std::vector<std::vector<float>> thread_tile_;     // per worker: cache rows widened to f32
 };
 
 }  // namespace
