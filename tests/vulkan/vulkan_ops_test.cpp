@@ -396,6 +396,8 @@ TEST_P(VulkanOps, LatentCache) {
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::BF16));
+  EXPECT_TRUE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));
+  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F16));  // cache element type
   EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q8_0));
   auto w = weight(TensorType::Q5_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
   auto x = floats({256, 1, 1, 1}, -1, 1, 19, "x");

@@ -121,12 +121,13 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::Rope:
       case Op::MoeCombine:
       case Op::Attention:
-      // Only over pages in this backend's memory (see page_table); the KV store's host pages
-      // fail with an error naming the op.
+        return true;
+      // weight_type is the cache's element type here. Only over pages in this backend's memory
+      // (see page_table); the KV store's host pages fail with an error naming the op.
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-        return true;
+        return weight_type == TensorType::F32;
     }
     return false;
   }
@@ -698,8 +699,10 @@ class VulkanBackendImpl final : public VulkanBackend {
   // The page table of cache rows [0, n_rows). The pages must be memory of this backend (a page
   // pool allocated through scratch() or weight()), all in one buffer, since the shaders bind one.
   PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t n_rows) {
-    if (cache.type != TensorType::F32 || cache.rows_per_page < 1)
-      fail(op, t, "latent cache rows must be F32 in pages of at least one row");
+    if (cache.type != TensorType::F32)
+      fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
+                      " has no Vulkan kernel (F32 does)");
+    if (cache.rows_per_page < 1) fail(op, t, "latent cache pages must hold at least one row");
     const int64_t n_pages = (n_rows + cache.rows_per_page - 1) / cache.rows_per_page;
     std::vector<uint32_t> offsets(size_t(std::max<int64_t>(n_pages, 1)), 0);
     Buffer* buffer = nullptr;
