@@ -125,9 +125,6 @@ class LocalEngine final : public Engine {
 
 LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
   const std::string file = options.model_path.string();
-  if (options.cache_type != "f32")
-    throw Error(file + ": KV cache type '" + options.cache_type +
-                "' is not available yet (f16 arrives with the paged KV store); use f32");
   if (options.max_live_requests < 1) throw Error("max_live_requests must be at least 1");
   if (options.prefill_chunk < 1) throw Error("prefill_chunk must be at least 1");
   if (!std::filesystem::exists(options.model_path))
@@ -138,6 +135,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
   mo.backend = options.backend;
   mo.n_ctx = options.context_length;
   try {
+    mo.cache_type = model::parse_cache_type(options.cache_type);
     model_ = model::Model::load(options.model_path, mo);
     std::shared_ptr<model::LatentStore> store;
     if (options.prefix_cache) {
@@ -146,7 +144,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
       so.disk_dir = options.cache_dir;
       so.memory_budget_bytes = options.cache_memory_bytes;
       const model::HParams& hp = model_->hparams();
-      store = std::make_shared<kv::PrefixStore>(hp.n_layer, hp.latent_width(), model::CacheType::F32,
+      store = std::make_shared<kv::PrefixStore>(hp.n_layer, hp.latent_width(), mo.cache_type,
                                                 kv::model_fingerprint(model_->file()), so);
     }
     context_ = std::make_unique<model::Context>(model_, std::move(store));

@@ -334,6 +334,16 @@ TEST(EngineApi, StopTokenAndMaxTokensEndTheReply) {
   EXPECT_EQ(m.text(), as_valid_utf8(e->detokenize(mf.tokens)));
 }
 
+TEST(EngineApi, OpenRejectsUnknownCacheTypeAndMissingFile) {
+  EngineOptions o;
+  o.model_path = latent::testing::golden_model("ds2-lite-tiny");
+  o.cache_type = "f8";
+  EXPECT_THROW(open_engine(o), Error);
+  o.cache_type = "f32";
+  o.model_path = o.model_path.string() + ".missing";
+  EXPECT_THROW(open_engine(o), Error);
+}
+
 TEST(EngineApi, InvalidRequestsFailAtSubmit) {
   auto e = open_tiny();
   bool called = false;
