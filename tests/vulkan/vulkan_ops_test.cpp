@@ -341,55 +341,59 @@ TEST_P(VulkanOps, Attention) {
 TEST_P(VulkanOps, LatentCache) {
   // A page pool of 6 pages x 16 rows, each row [c_kv (64) | k_pe (16)] of one layer at offset 0
   // of a 2-layer row; the sequence uses the pages in shuffled order, as the KV store hands them
-  // out. 37 rows are stored in two appends, read back, and attended to by 3 heads x 4 queries.
+  // out. 37 rows are stored in two appends, read back, and attended to by 3 heads x 4 queries,
+  // with F32 and F16 rows.
   const int64_t W = 80, L = 64, rows_per_page = 16, n_pages = 6, layers = 2;
-  auto pool = empty(TensorType::F32, {W * layers, rows_per_page * n_pages, 1, 1}, "kv_pool");
-  const int order[n_pages] = {4, 1, 5, 0, 3, 2};
-  std::vector<void*> cpu_pages, vk_pages;
-  for (int i : order) {
-    const size_t off = size_t(i) * size_t(rows_per_page) * pool.cpu.nb[1];
-    cpu_pages.push_back(static_cast<char*>(pool.cpu.data) + off);
-    vk_pages.push_back(static_cast<char*>(pool.vk.data) + off);
-  }
-  auto rows_of = [&](const std::vector<void*>& pages) {
-    LatentRows r;
-    r.pages = pages.data();
-    r.rows_per_page = rows_per_page;
-    r.page_offset = 0;
-    r.row_stride = pool.cpu.nb[1];
-    r.width = W;
-    r.n_rows = 37;
-    return r;
-  };
-  const LatentRows cc = rows_of(cpu_pages), vc = rows_of(vk_pages);
-  auto first = floats({W, 30, 1, 1}, -1, 1, 27, "kv_cmpr");
-  auto second = floats({W, 7, 1, 1}, -1, 1, 28, "kv_cmpr");
-  b_.cpu->store_latent(first.cpu, cc, 0);
-  b_.vk->store_latent(first.vk, vc, 0);
-  b_.cpu->store_latent(second.cpu, cc, 30);
-  b_.vk->store_latent(second.vk, vc, 30);
-  auto loaded = empty(TensorType::F32, {W, 37, 1, 1}, "kv_rows");
-  b_.cpu->load_latent(cc, 0, loaded.cpu);
-  b_.vk->load_latent(vc, 0, loaded.vk);
-  compare("load_latent", TensorType::F32, loaded, 0.0f);
+  for (TensorType type : {TensorType::F32, TensorType::F16}) {
+    auto pool = empty(TensorType::F32, {W * layers, rows_per_page * n_pages, 1, 1}, "kv_pool");
+    const int order[n_pages] = {4, 1, 5, 0, 3, 2};
+    std::vector<void*> cpu_pages, vk_pages;
+    for (int i : order) {
+      const size_t off = size_t(i) * size_t(rows_per_page) * pool.cpu.nb[1];
+      cpu_pages.push_back(static_cast<char*>(pool.cpu.data) + off);
+      vk_pages.push_back(static_cast<char*>(pool.vk.data) + off);
+    }
+    auto rows_of = [&](const std::vector<void*>& pages) {
+      LatentRows r;
+      r.type = type;
+      r.pages = pages.data();
+      r.rows_per_page = rows_per_page;
+      r.page_offset = 0;
+      r.row_stride = pool.cpu.nb[1];
+      r.width = W;
+      r.n_rows = 37;
+      return r;
+    };
+    const LatentRows cc = rows_of(cpu_pages), vc = rows_of(vk_pages);
+    auto first = floats({W, 30, 1, 1}, -1, 1, 27, "kv_cmpr");
+    auto second = floats({W, 7, 1, 1}, -1, 1, 28, "kv_cmpr");
+    b_.cpu->store_latent(first.cpu, cc, 0);
+    b_.vk->store_latent(first.vk, vc, 0);
+    b_.cpu->store_latent(second.cpu, cc, 30);
+    b_.vk->store_latent(second.vk, vc, 30);
+    auto loaded = empty(TensorType::F32, {W, 37, 1, 1}, "kv_rows");
+    b_.cpu->load_latent(cc, 0, loaded.cpu);
+    b_.vk->load_latent(vc, 0, loaded.vk);
+    compare("load_latent", type, loaded, 0.0f);  // the same round-to-nearest-even conversion
 
-  const int64_t H = 3, T = 4, first_pos = 33;
-  auto q = floats({W, H, T, 1}, -1, 1, 29, "q_absorbed");
-  auto out = empty(TensorType::F32, {L, H, T, 1}, "kqv_latent");
-  b_.cpu->attention_latent(q.cpu, cc, first_pos, 0.3f, out.cpu);
-  b_.vk->attention_latent(q.vk, vc, first_pos, 0.3f, out.vk);
-  compare("attn_latent", TensorType::F32, out, 2e-6f);  // online softmax in f32, as attention
+    const int64_t H = 3, T = 4, first_pos = 33;
+    auto q = floats({W, H, T, 1}, -1, 1, 29, "q_absorbed");
+    auto out = empty(TensorType::F32, {L, H, T, 1}, "kqv_latent");
+    b_.cpu->attention_latent(q.cpu, cc, first_pos, 0.3f, out.cpu);
+    b_.vk->attention_latent(q.vk, vc, first_pos, 0.3f, out.vk);
+    compare("attn_latent", type, out, 2e-6f);  // online softmax in f32, as attention
 
-  // The KV store's pages are host memory today: the device cannot read them, and says so.
-  std::vector<float> host(size_t(W * rows_per_page));
-  std::vector<void*> host_pages(size_t(n_pages), host.data());
-  LatentRows hc = vc;
-  hc.pages = host_pages.data();
-  try {
-    b_.vk->attention_latent(q.vk, hc, first_pos, 0.3f, out.vk);
-    ADD_FAILURE() << "attention_latent over host pages should throw";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not Vulkan memory"), std::string::npos) << e.what();
+    // The KV store's pages are host memory today: the device cannot read them, and says so.
+    std::vector<float> host(size_t(W * rows_per_page));
+    std::vector<void*> host_pages(size_t(n_pages), host.data());
+    LatentRows hc = vc;
+    hc.pages = host_pages.data();
+    try {
+      b_.vk->attention_latent(q.vk, hc, first_pos, 0.3f, out.vk);
+      ADD_FAILURE() << "attention_latent over host pages should throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not Vulkan memory"), std::string::npos) << e.what();
+    }
   }
 }
 
@@ -397,7 +401,7 @@ TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::BF16));
   EXPECT_TRUE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));
-  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F16));  // cache element type
+  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::Q8_0));  // cache element type
   EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q8_0));
   auto w = weight(TensorType::Q5_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
   auto x = floats({256, 1, 1, 1}, -1, 1, 19, "x");

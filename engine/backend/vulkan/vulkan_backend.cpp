@@ -127,7 +127,7 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-        return weight_type == TensorType::F32;
+        return weight_type == TensorType::F32 || weight_type == TensorType::F16;
     }
     return false;
   }
@@ -512,7 +512,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.o_off = words(Op::AttentionLatent, out, orf.offset);
     push.o_nb1 = words(Op::AttentionLatent, out, out.nb[1]);
     push.o_nb2 = words(Op::AttentionLatent, out, out.nb[2]);
-    const auto& p = ctx_.pipeline("attention_latent", 4, sizeof push);
+    const auto& p = ctx_.pipeline(std::string("attention_latent_") + cache_suffix(cache), 4, sizeof push);
     const VkBuffer bufs[4] = {qr.buffer->buffer, pt.buffer->buffer, upload_->buffer, orf.buffer->buffer};
     dispatch(p, bufs, &push, uint64_t(H * T), 1);
   }
@@ -699,9 +699,11 @@ class VulkanBackendImpl final : public VulkanBackend {
   // The page table of cache rows [0, n_rows). The pages must be memory of this backend (a page
   // pool allocated through scratch() or weight()), all in one buffer, since the shaders bind one.
   PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t n_rows) {
-    if (cache.type != TensorType::F32)
+    if (!supports_op(op, cache.type))
       fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
-                      " has no Vulkan kernel (F32 does)");
+                      " has no Vulkan kernel (F32 and F16 do)");
+    if (cache.type == TensorType::F16 && cache.width % 2 != 0)
+      fail(op, t, "F16 latent rows of odd width " + std::to_string(cache.width) + " (the shaders read value pairs)");
     if (cache.rows_per_page < 1) fail(op, t, "latent cache pages must hold at least one row");
     const int64_t n_pages = (n_rows + cache.rows_per_page - 1) / cache.rows_per_page;
     std::vector<uint32_t> offsets(size_t(std::max<int64_t>(n_pages, 1)), 0);
@@ -717,7 +719,8 @@ class VulkanBackendImpl final : public VulkanBackend {
         fail(op, t, "latent cache pages span several buffers; allocate the page pool as one tensor");
       buffer = it->second;
       const size_t off = addr - it->first;
-      if (off + size_t(cache.rows_per_page - 1) * cache.row_stride + size_t(cache.width) * 4 > buffer->size)
+      if (off + size_t(cache.rows_per_page - 1) * cache.row_stride + gguf::row_bytes(cache.type, cache.width) >
+          buffer->size)
         fail(op, t, "latent cache page " + std::to_string(i) + " reaches past its buffer");
       offsets[size_t(i)] = words(op, t, off);
     }
@@ -726,15 +729,18 @@ class VulkanBackendImpl final : public VulkanBackend {
     return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride)};
   }
 
+  static const char* cache_suffix(const LatentRows& cache) { return cache.type == TensorType::F16 ? "f16" : "f32"; }
+
   void latent_rows(Op op, const char* shader, const Tensor& t, const LatentRows& cache, int64_t first_row) {
     if (t.ne[1] == 0) return;
     const Ref tr = ref(op, t);
     const PageTable pt = page_table(op, t, cache, first_row + t.ne[1]);
     const uint32_t push[8] = {uint32_t(cache.width), u32(op, t, t.ne[1]), u32(op, t, first_row), pt.rows_per_page,
                               pt.row_stride, pt.offset, words(op, t, tr.offset), words(op, t, t.nb[1])};
-    const auto& p = ctx_.pipeline(shader, 3, sizeof push);
+    const auto& p = ctx_.pipeline(std::string(shader) + "_" + cache_suffix(cache), 3, sizeof push);
     const VkBuffer bufs[3] = {tr.buffer->buffer, pt.buffer->buffer, upload_->buffer};
-    dispatch(p, bufs, push, uint64_t(cache.width) * uint64_t(t.ne[1]), 256);
+    const uint64_t per = cache.type == TensorType::F16 ? 2 : 1;  // values per invocation
+    dispatch(p, bufs, push, uint64_t(cache.width) / per * uint64_t(t.ne[1]), 256);
   }
 
   std::string matvec_shader(const char* prefix, TensorType t) const {

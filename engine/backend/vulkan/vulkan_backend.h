@@ -13,8 +13,9 @@
 // and Q6_K for get_rows/mul_mat/mul_mat_id; anything else throws an Error naming op and type.
 //
 // Every op runs on the device. The latent-cache ops (store_latent, load_latent, attention_latent)
-// need LatentRows whose pages are memory of this backend, in one buffer (a page pool allocated
-// through scratch()); the KV store's pages are host memory today, which these ops reject by name.
+// take F32 or F16 rows, and need LatentRows whose pages are memory of this backend, in one buffer
+// (a page pool allocated through scratch()); the KV store's pages are host memory today, which
+// these ops reject by name.
 // Until the KV store allocates its pool through the backend, this backend is not behind
 // make_backend("vulkan").
 #pragma once

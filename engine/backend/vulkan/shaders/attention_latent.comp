@@ -1,13 +1,21 @@
 // Absorbed MLA attention over the paged latent cache (MQA: every head shares the cache rows as
 // keys, and their first kv_lora values as values), one workgroup per (head, query), with the
-// online softmax of attention.comp over key chunks of 64.
+// online softmax of attention.comp over key chunks of 64. CACHE_F16: rows hold fp16 pairs, read
+// as 32-bit words and widened.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
 const uint WG = 64u;
 const uint MAX_L = 1024u;
 layout(binding = 0) readonly buffer Q { float q[]; };
+#if defined(CACHE_F16)
+layout(binding = 1) readonly buffer Cache { uint cache[]; };
+// Value i of the row starting at word r.
+float cache_at(uint r, uint i) { return unpackHalf2x16(cache[r + i / 2u])[i % 2u]; }
+#else
 layout(binding = 1) readonly buffer Cache { float cache[]; };
+float cache_at(uint r, uint i) { return cache[r + i]; }
+#endif
 layout(binding = 2) readonly buffer Pages { uint pages[]; };
 layout(binding = 3) writeonly buffer O { float o[]; };
 // W: row width (kv_lora + n_rot), L: values per row (kv_lora); strides in words.
@@ -42,7 +50,7 @@ void main() {
       const uint r = row_at(s);
       rows[lid] = r;
       float d = 0.0;
-      for (uint i = 0u; i < p.W; ++i) d += q[qrow + i] * cache[r + i];
+      for (uint i = 0u; i < p.W; ++i) d += q[qrow + i] * cache_at(r, i);
       score = d * p.scale;
     }
     red[lid] = score;
@@ -68,7 +76,7 @@ void main() {
       const uint d = lid + i * WG;
       if (d >= p.L) break;
       float a = acc[i] * alpha;
-      for (uint j = 0u; j < n; ++j) a += probs[j] * cache[rows[j] + d];
+      for (uint j = 0u; j < n; ++j) a += probs[j] * cache_at(rows[j], d);
       acc[i] = a;
     }
     m = new_m;

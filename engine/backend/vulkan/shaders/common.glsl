@@ -17,3 +17,15 @@ uvec4 coords(uint i, uvec4 ne) {
 }
 
 uint at(uvec4 c, uvec4 s) { return s.x + c.x + c.y * s.y + c.z * s.z + c.w * s.w; }
+
+// fp32 -> fp16 bits with round-to-nearest-even, as quant::fp32_to_fp16 (packHalf2x16 leaves the
+// rounding mode to the implementation).
+uint fp16_rne(float f) {
+  const uint bits = floatBitsToUint(f);
+  const uint sign = (bits >> 16) & 0x8000u, x = bits & 0x7fffffffu;
+  if (x > 0x7f800000u) return sign | 0x7e00u | ((x >> 13) & 0x3ffu);  // NaN stays NaN
+  if (x >= 0x477ff000u) return sign | 0x7c00u;                        // rounds to infinity
+  if (x < 0x38800000u) return sign | uint(roundEven(abs(f) * 16777216.0));  // subnormal: exact scaling by 2^24
+  const uint r = x - 0x38000000u;
+  return sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13);
+}

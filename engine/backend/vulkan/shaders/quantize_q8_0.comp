@@ -10,16 +10,6 @@ layout(binding = 1) writeonly buffer Q { uint q[]; };
 layout(push_constant) uniform Push { uint nblk; uint N; uint B; uint x_off; uint x_nb1; uint x_nb2; } p;
 #include "common.glsl"
 
-// fp32 -> fp16 bits with round-to-nearest-even, as quant::fp32_to_fp16 (packHalf2x16 leaves the
-// rounding mode to the implementation). amax / 127 is finite and non-negative.
-uint fp16_rne(float f) {
-  const uint x = floatBitsToUint(f);
-  if (x >= 0x477ff000u) return 0x7c00u;
-  if (x < 0x38800000u) return uint(roundEven(f * 16777216.0));  // subnormal: exact scaling by 2^24
-  const uint r = x - 0x38000000u;
-  return (r + 0xfffu + ((r >> 13) & 1u)) >> 13;
-}
-
 void main() {
   const uint i = global_index();
   if (i >= p.nblk * p.N * p.B) return;
