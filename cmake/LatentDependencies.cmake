@@ -33,7 +33,10 @@ else()
   message(STATUS "CUDA backend: OFF by default (nvcc not found; set CMAKE_CUDA_COMPILER or add it to PATH)")
 endif()
 option(LATENT_CUDA "Build the CUDA backend" ${_latent_cuda_default})
-message(STATUS "Backends: cpu=ON vulkan=${LATENT_VULKAN} cuda=${LATENT_CUDA}")
+if(LATENT_CUDA)
+  message(STATUS "CUDA toolchain found; this version has no CUDA backend yet, so nothing is built with it")
+endif()
+message(STATUS "Backends: cpu=ON vulkan=${LATENT_VULKAN}")
 
 # tree-sitter runtime and grammars, from the npm packages pinned in indexer/grammars.
 set(LATENT_GRAMMARS_DIR "${CMAKE_SOURCE_DIR}/indexer/grammars/node_modules" CACHE PATH
