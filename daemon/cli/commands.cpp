@@ -9,17 +9,17 @@ Command bench_command();
 Command ask_command();
 Command status_command();
 Command inspect_command();
-Command make_model_command();
 Command index_command();
 Command symbols_command();
 Command search_command();
 Command context_command();
+Command make_model_command();
 Command logits_command();
+Command generate_command();
+Command complete_command();
 Command tokenize_command();
 Command detokenize_command();
 Command devices_command();
-Command generate_command();
-Command complete_command();
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> list = {
