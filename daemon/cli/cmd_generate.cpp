@@ -26,7 +26,7 @@ engine::EngineOptions engine_options_from_args(const ParsedArgs& args) {
   engine::EngineOptions o;
   o.model_path = args.require("model");
   o.backend = args.get_or("backend", "cpu");
-  o.cache_type = args.get_or("cache-type", "f32");
+  o.cache_type = args.get_or("cache-type", "f16");
   o.threads = static_cast<int>(args.get_int("threads", 0));
   if (o.threads < 0) throw UsageError("--threads must be 0 (all cores) or more");
   return o;
@@ -102,7 +102,7 @@ std::vector<OptionSpec> sampling_options() {
       {"stop", "TEXT", "end the reply before this text"},
       {"threads", "N", "CPU threads (default: all cores)"},
       {"backend", "NAME", "cpu (default), vulkan or cuda"},
-      {"cache-type", "T", "latent KV cache element type: f32 (default), f16, bf16 or q8_0"},
+      {"cache-type", "T", "latent KV cache element type: f16 (default), f32, bf16 or q8_0"},
   };
 }
 

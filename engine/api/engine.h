@@ -44,7 +44,9 @@ struct EngineOptions {
   std::filesystem::path model_path;  // a deepseek2 GGUF file
   std::string backend = "cpu";       // "cpu", "vulkan" or "cuda"
   int threads = 0;                   // backend worker threads; 0: all hardware threads
-  std::string cache_type = "f32";    // latent KV cache element type: "f32", "f16", "bf16" or "q8_0"
+  // Latent KV cache element type: "f16" (half the bytes of f32; golden-model logit cost in
+  // tests/model/model_cache_type_test.cpp), "f32", "bf16" or "q8_0".
+  std::string cache_type = "f16";
   int32_t context_length = 0;        // tokens per sequence (prompt + reply); 0: the model's own
   int32_t max_live_requests = 8;     // decoded together; further requests wait in the queue
   int32_t prefill_chunk = 256;       // most prompt tokens evaluated in one scheduler step

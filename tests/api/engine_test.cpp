@@ -40,6 +40,7 @@ Engine* open_tiny() {
     EngineOptions o;
     o.model_path = latent::testing::golden_model("ds2-lite-tiny");
     o.threads = 2;
+    o.cache_type = "f32";  // the golden continuations come from llama.cpp with an F32 KV cache
     o.disk_cache = false;  // tests never write to the user's cache directory
     return open_engine(o);
   }();
@@ -252,6 +253,7 @@ TEST(EngineApi, CompletionPreemptsQuestionWhenSlotsAreFull) {
   EngineOptions o;
   o.model_path = latent::testing::golden_model("ds2-lite-tiny");
   o.threads = 2;
+  o.cache_type = "f32";
   o.max_live_requests = 1;
   o.disk_cache = false;
   auto e = open_engine(o);
