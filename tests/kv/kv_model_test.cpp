@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/golden.h"
+#include "common/temp_dir.h"
 #include "kv/fingerprint.h"
 #include "kv/prefix_store.h"
 #include "model/model.h"
@@ -22,15 +23,6 @@ namespace {
 
 constexpr float kTolerance = 1e-4f;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("latent-kv-model-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::vector<int32_t> golden_prompt(const std::string& name) {
   auto text = latent::testing::read_text_file(latent::testing::golden_file("prompts/" + name + ".tokens.json"));
@@ -104,17 +96,17 @@ TEST(kv_model, warm_logits_match_cold_at_random_edit_points) {
 }
 
 TEST(kv_model, restart_from_disk_matches_cold_and_foreign_models_miss) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   model::Options opt;
   opt.threads = 2;
   auto m = model::Model::load(latent::testing::golden_model("ds2-lite-tiny"), opt);
   auto prompt = golden_prompt("p3_long");
   prompt.resize(300);
   {
-    model::Context first(m, make_store(*m, dir.path));
+    model::Context first(m, make_store(*m, dir.path()));
     run(first, prompt, 1, nullptr);
   }  // the store flushes its pages to disk here
-  model::Context restarted(m, make_store(*m, dir.path));
+  model::Context restarted(m, make_store(*m, dir.path()));
   int64_t cached = 0;
   auto warm_logits = run(restarted, prompt, 1, &cached);
   EXPECT_EQ(cached, 256);
@@ -123,7 +115,7 @@ TEST(kv_model, restart_from_disk_matches_cold_and_foreign_models_miss) {
 
   // The legacy-layout twin has the same weights but is another file: its cache is separate.
   auto legacy = model::Model::load(latent::testing::golden_model("ds2-lite-tiny-legacy"), opt);
-  model::Context foreign(legacy, make_store(*legacy, dir.path));
+  model::Context foreign(legacy, make_store(*legacy, dir.path()));
   run(foreign, prompt, 1, &cached);
   EXPECT_EQ(cached, 0);
 }
@@ -135,7 +127,7 @@ TEST(kv_model, restart_from_disk_matches_cold_and_foreign_models_miss) {
 // cached value; the same effect with BF16 measured up to 3e-3 in model_cache_type_test, and
 // F16's unit is 8x smaller). A wrong or foreign page moves logits by O(1).
 TEST(kv_model, an_f16_store_restarts_from_disk_and_matches_a_cold_f16_run) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   model::Options opt;
   opt.threads = 2;
   opt.cache_type = model::CacheType::F16;
@@ -143,10 +135,10 @@ TEST(kv_model, an_f16_store_restarts_from_disk_and_matches_a_cold_f16_run) {
   auto prompt = golden_prompt("p3_long");
   prompt.resize(300);
   {
-    model::Context first(m, make_store(*m, dir.path));
+    model::Context first(m, make_store(*m, dir.path()));
     run(first, prompt, 1, nullptr);
   }
-  auto store = make_store(*m, dir.path);
+  auto store = make_store(*m, dir.path());
   EXPECT_EQ(store->page_bytes(), size_t(64) * 4 * 160 * 2) << "64 rows x 4 layers x 160 F16 values";
   model::Context restarted(m, store);
   int64_t cached = 0;

@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "common/temp_dir.h"
 #include "kv/fingerprint.h"
 #include "kv/prefix_store.h"
 
@@ -85,15 +86,6 @@ StoreOptions options(const std::filesystem::path& dir, int64_t pages) {
   return o;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() / ("latent-kv-test-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::vector<int32_t> random_tokens(std::mt19937& rng, size_t n) {
   std::vector<int32_t> t(n);
@@ -136,11 +128,11 @@ TEST(kv_store, truncating_into_a_shared_page_copies_it_first) {
 }
 
 TEST(kv_store, randomized_requests_under_a_tiny_budget_keep_every_invariant) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   std::mt19937 rng(3);
   std::vector<std::vector<int32_t>> bases;
   for (int i = 0; i < 4; ++i) bases.push_back(random_tokens(rng, 40));
-  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 11, options(dir.path, 40));
+  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 11, options(dir.path(), 40));
   std::map<model::SeqId, SimSeq> live;
   model::SeqId next = 0;
   int64_t reused = 0;
@@ -186,15 +178,15 @@ TEST(kv_store, randomized_requests_under_a_tiny_budget_keep_every_invariant) {
 }
 
 TEST(kv_store, a_restarted_store_reuses_pages_from_disk) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   std::mt19937 rng(4);
   SimSeq a{0, random_tokens(rng, 30)};
   {
-    PrefixStore store(kLayers, kWidth, model::CacheType::F32, 21, options(dir.path, 64));
+    PrefixStore store(kLayers, kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
     run_prompt(store, a);
     store.remove_sequence(0);
   }
-  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 21, options(dir.path, 64));
+  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
   SimSeq b{5, a.tokens};
   EXPECT_EQ(run_prompt(store, b), 28);
   EXPECT_EQ(store.stats().hit_rows_disk, 28);
@@ -203,21 +195,21 @@ TEST(kv_store, a_restarted_store_reuses_pages_from_disk) {
 }
 
 TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   std::mt19937 rng(5);
   SimSeq a{0, random_tokens(rng, 30)};
   std::filesystem::path ns;
   {
-    PrefixStore store(kLayers, kWidth, model::CacheType::F32, 31, options(dir.path, 64));
+    PrefixStore store(kLayers, kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
     run_prompt(store, a);
   }
   std::vector<std::filesystem::path> files;
-  for (const auto& d : std::filesystem::directory_iterator(dir.path))
+  for (const auto& d : std::filesystem::directory_iterator(dir.path()))
     for (const auto& f : std::filesystem::directory_iterator(d.path())) files.push_back(f.path());
   ASSERT_EQ(files.size(), 7u);  // 28 of 30 tokens fill 7 pages
 
   {  // another model's fingerprint: nothing is found
-    PrefixStore other(kLayers, kWidth, model::CacheType::F32, 32, options(dir.path, 64));
+    PrefixStore other(kLayers, kWidth, model::CacheType::F32, 32, options(dir.path(), 64));
     SimSeq b{0, a.tokens};
     EXPECT_EQ(run_prompt(other, b), 0);
   }
@@ -233,7 +225,7 @@ TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
     f.write(&c, 1);
   }
   std::filesystem::resize_file(files[1], std::filesystem::file_size(files[1]) - 10);
-  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 31, options(dir.path, 64));
+  PrefixStore store(kLayers, kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
   SimSeq c{3, a.tokens};
   int64_t cached = run_prompt(store, c);
   EXPECT_LT(cached, 28);
@@ -243,8 +235,8 @@ TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
 }
 
 TEST(kv_store, the_disk_quota_keeps_the_tier_bounded) {
-  TempDir dir;
-  StoreOptions o = options(dir.path, 64);
+  latent::testing::TempDir dir("latent-kv-test");
+  StoreOptions o = options(dir.path(), 64);
   const uint64_t page_file = 80 + kRows * 4 + uint64_t(kRows * kLayers * kWidth * sizeof(float));
   o.disk_quota_bytes = page_file * 3;
   std::mt19937 rng(6);
@@ -295,12 +287,12 @@ TEST(kv_store, pages_are_sized_by_the_cache_element_type) {
 // decode to garbage. The disk namespace differs, and a page file moved into the other namespace
 // fails its header check and is dropped.
 TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
-  TempDir dir;
+  latent::testing::TempDir dir("latent-kv-test");
   std::mt19937 rng(8);
   SimSeq a{0, random_tokens(rng, 30)};
   constexpr int64_t kWide = 64;  // a width every type stores
   auto opts = [&] {
-    StoreOptions o = options(dir.path, 64);
+    StoreOptions o = options(dir.path(), 64);
     o.memory_budget_bytes = uint64_t(64) * kRows * kLayers * kWide * sizeof(float);
     return o;
   };
@@ -322,7 +314,7 @@ TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
     PrefixStore store(kLayers, kWide, model::CacheType::F32, 51, opts());
     EXPECT_EQ(publish_bytes(store, a), 0);
   }  // flushed to disk
-  for (const auto& d : std::filesystem::directory_iterator(dir.path)) f32_dir = d.path();
+  for (const auto& d : std::filesystem::directory_iterator(dir.path())) f32_dir = d.path();
   ASSERT_FALSE(f32_dir.empty());
   {
     PrefixStore store(kLayers, kWide, model::CacheType::F16, 51, opts());
@@ -331,7 +323,7 @@ TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
     EXPECT_EQ(store.stats().disk->reads, 0);
   }
   std::vector<std::filesystem::path> dirs;
-  for (const auto& d : std::filesystem::directory_iterator(dir.path)) dirs.push_back(d.path());
+  for (const auto& d : std::filesystem::directory_iterator(dir.path())) dirs.push_back(d.path());
   ASSERT_EQ(dirs.size(), 2u) << "one namespace per element type";
   const std::filesystem::path f16_dir = dirs[0] == f32_dir ? dirs[1] : dirs[0];
   // Put the F32 pages under the F16 namespace, replacing the F16 store's own files.

@@ -3,6 +3,8 @@
 // reference forward pass, and the legacy/MLA layout twins giving the same logits.
 #include <gtest/gtest.h>
 
+#include "common/temp_dir.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -22,20 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using gguf::TensorType;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("latent_testmodel_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path file(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using latent::testing::TempDir;
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -97,7 +86,7 @@ void expect_same_metadata(const gguf::File& golden, const gguf::File& mine) {
 
 // Builds the golden models' shapes with the golden vocabulary and compares the files.
 TEST(TestModel, MatchesTheGoldenModelsLayout) {
-  TempDir dir;
+  TempDir dir("latent-testmodel");
   const fs::path vocab = testing::golden_file("tokenizer/ggml-vocab-deepseek-coder.gguf");
   struct Case {
     const char* golden;
@@ -151,7 +140,7 @@ TEST(TestModel, TensorTypesFollowLlamaQuantize) {
 }
 
 TEST(TestModel, DeterministicForASeedAndThreadCount) {
-  TempDir dir;
+  TempDir dir("latent-testmodel");
   for (const char* type : {"F32", "Q4_K_M"}) {
     SCOPED_TRACE(type);
     Options o;
@@ -174,7 +163,7 @@ TEST(TestModel, DeterministicForASeedAndThreadCount) {
 }
 
 TEST(TestModel, WeightsHaveTheDocumentedScale) {
-  TempDir dir;
+  TempDir dir("latent-testmodel");
   Options o;
   o.shape = small_shape();
   o.shape.sigmoid_gating = true;
@@ -225,7 +214,7 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
 // activations stay O(1) with peaked logits, F16/BF16 hold exactly the F32 weights, and the
 // quantized files track the F32 twin (a broken quantizer would decorrelate them).
 TEST(TestModel, EveryTypeRunsThroughTheReference) {
-  TempDir dir;
+  TempDir dir("latent-testmodel");
   struct Variant {
     const char* name;
     bool legacy, q_lora, sigmoid;
@@ -282,7 +271,7 @@ TEST(TestModel, EveryTypeRunsThroughTheReference) {
 }
 
 TEST(TestModel, LegacyLayoutTwinGivesTheSameLogits) {
-  TempDir dir;
+  TempDir dir("latent-testmodel");
   for (bool q_lora : {false, true}) {
     SCOPED_TRACE(q_lora ? "q-lora" : "plain attn_q");
     Options o;

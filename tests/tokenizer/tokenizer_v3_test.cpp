@@ -3,6 +3,8 @@
 // tokens, GGUF write -> read -> identical tokenization, and the other tokenizer.json forms.
 #include <gtest/gtest.h>
 
+#include "common/temp_dir.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -135,17 +137,7 @@ TEST(DeepSeekV3, GgufWriteReadTokenizesIdentically) {
     EXPECT_EQ(back.encode(text, true, special), tok.encode(text, true, special));
 }
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("latent-hf-" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using latent::testing::TempDir;
 
 TEST(HfImport, PairMergesEqualStringMergesAndConfigIsRead) {
   // A small byte-level BPE over "ab" with DeepSeek-Coder's splits.
