@@ -228,6 +228,17 @@ bool Value::as_bool() const {
   type_error(key_, type_, "a bool");
 }
 
+namespace {
+
+// The error of an array accessor called on a value of another kind.
+Error array_mismatch(const std::string& key, ValueType type, ValueType array_type, std::string_view expected) {
+  return Error("key '" + key + "': expected an array of " + std::string(expected) + ", have " +
+               (type == ValueType::ARRAY ? "an array of " + std::string(value_type_name(array_type))
+                                         : std::string(value_type_name(type))));
+}
+
+}  // namespace
+
 std::string_view Value::as_string() const {
   if (type_ != ValueType::STRING) type_error(key_, type_, "a string");
   return s_;
@@ -235,17 +246,13 @@ std::string_view Value::as_string() const {
 
 std::vector<std::string_view> Value::as_string_array() const {
   if (type_ != ValueType::ARRAY || array_type_ != ValueType::STRING)
-    throw Error("key '" + key_ + "': expected an array of strings, have " +
-                (type_ == ValueType::ARRAY ? "an array of " + std::string(value_type_name(array_type_))
-                                           : std::string(value_type_name(type_))));
+    throw array_mismatch(key_, type_, array_type_, "strings");
   return *strings_;
 }
 
 std::vector<int64_t> Value::as_int_array() const {
   if (type_ != ValueType::ARRAY || !(is_integer_type(array_type_) || array_type_ == ValueType::BOOL))
-    throw Error("key '" + key_ + "': expected an array of integers, have " +
-                (type_ == ValueType::ARRAY ? "an array of " + std::string(value_type_name(array_type_))
-                                           : std::string(value_type_name(type_))));
+    throw array_mismatch(key_, type_, array_type_, "integers");
   std::vector<int64_t> out(array_size_);
   size_t es = scalar_size(array_type_);
   for (uint64_t k = 0; k < array_size_; ++k) {
@@ -264,9 +271,7 @@ std::vector<int64_t> Value::as_int_array() const {
 std::vector<double> Value::as_float_array() const {
   if (type_ != ValueType::ARRAY || !(is_integer_type(array_type_) || array_type_ == ValueType::FLOAT32 ||
                                      array_type_ == ValueType::FLOAT64))
-    throw Error("key '" + key_ + "': expected an array of numbers, have " +
-                (type_ == ValueType::ARRAY ? "an array of " + std::string(value_type_name(array_type_))
-                                           : std::string(value_type_name(type_))));
+    throw array_mismatch(key_, type_, array_type_, "numbers");
   std::vector<double> out(array_size_);
   size_t es = scalar_size(array_type_);
   for (uint64_t k = 0; k < array_size_; ++k) {
@@ -281,9 +286,7 @@ std::vector<double> Value::as_float_array() const {
 
 const std::vector<Value>& Value::array_items() const {
   if (type_ != ValueType::ARRAY || array_type_ != ValueType::ARRAY)
-    throw Error("key '" + key_ + "': expected an array of arrays, have " +
-                (type_ == ValueType::ARRAY ? "an array of " + std::string(value_type_name(array_type_))
-                                           : std::string(value_type_name(type_))));
+    throw array_mismatch(key_, type_, array_type_, "arrays");
   return *items_;
 }
 

@@ -668,29 +668,21 @@ float dot_f32(int64_t n, const void* w, const void* x) {
   return s;
 }
 
-float dot_f16(int64_t n, const void* w, const void* x) {
+// F16 and BF16 rows: each 16-bit weight widened with `widen`, activations in F32.
+template <float (*widen)(uint16_t)>
+float dot_half(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const uint8_t*>(w);
   auto* b = static_cast<const float*>(x);
   float s = 0;
   for (int64_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, a + 2 * i, 2);
-    s += fp16_to_fp32(h) * b[i];
+    s += widen(h) * b[i];
   }
   return s;
 }
-
-float dot_bf16(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const uint8_t*>(w);
-  auto* b = static_cast<const float*>(x);
-  float s = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, a + 2 * i, 2);
-    s += bf16_to_fp32(h) * b[i];
-  }
-  return s;
-}
+constexpr auto dot_f16 = dot_half<fp16_to_fp32>;
+constexpr auto dot_bf16 = dot_half<bf16_to_fp32>;
 
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const BlockQ4_0*>(w);
