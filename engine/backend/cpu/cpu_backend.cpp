@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/thread_pool.h"
+#include "backend/scratch_stack.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
 
@@ -185,40 +187,12 @@ class CpuBackend final : public Backend {
 
   Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
     Tensor t = make_tensor(type, ne, nullptr, name);
-    const size_t bytes = (t.nb[3] * size_t(ne[3]) + 63) & ~size_t(63);
-    if (arena_.empty() || arena_used_ + bytes > arena_[cur_].size) {
-      // Overflow moves to the next block (dropping later ones that are too small); when the
-      // stack empties, all blocks merge into one of the total size, so a steady state runs in
-      // a single allocation.
-      const size_t next = arena_.empty() ? 0 : cur_ + 1;
-      if (next >= arena_.size() || arena_[next].size < bytes) {
-        arena_.resize(next);
-        arena_base_.resize(next);
-        arena_base_.push_back(next == 0 ? 0 : arena_base_[next - 1] + arena_[next - 1].size);
-        arena_.push_back(make_block(std::max(bytes, size_t(1) << 22)));
-      }
-      cur_ = next;
-      arena_used_ = 0;
-    }
-    t.data = arena_[cur_].data + arena_used_;
-    arena_used_ += bytes;
+    t.data = reinterpret_cast<void*>(scratch_.push(t.nb[3] * size_t(ne[3])));
     return t;
   }
 
-  size_t scratch_mark() const override { return arena_.empty() ? 0 : arena_base_[cur_] + arena_used_; }
-
-  void release_scratch(size_t mark) override {
-    if (arena_.empty()) return;
-    if (mark == 0 && arena_.size() > 1) {
-      const size_t total = arena_base_.back() + arena_.back().size;
-      arena_.clear();
-      arena_base_.assign(1, 0);
-      arena_.push_back(make_block(total));
-    }
-    cur_ = 0;
-    while (cur_ + 1 < arena_.size() && arena_base_[cur_ + 1] <= mark) ++cur_;
-    arena_used_ = mark - arena_base_[cur_];
-  }
+  size_t scratch_mark() const override { return scratch_.mark(); }
+  void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     check_transfer(dst, bytes);
@@ -703,26 +677,18 @@ class CpuBackend final : public Backend {
     pool_.run(n1 * n2 * n3, [&](int64_t r, int) { fn(r % n1, (r / n1) % n2, r / (n1 * n2)); });
   }
 
-  struct Block {
-    std::unique_ptr<char[]> raw;
-    char* data = nullptr;  // raw, aligned to 64 bytes
-    size_t size = 0;
-  };
-
-  static Block make_block(size_t size) {
-    Block b;
-    b.raw.reset(new char[size + 64]);
-    const auto addr = reinterpret_cast<uintptr_t>(b.raw.get());
-    b.data = b.raw.get() + ((64 - addr % 64) % 64);
-    b.size = size;
-    return b;
-  }
-
   cpu::ThreadPool pool_;
-  std::vector<Block> arena_;
-  std::vector<size_t> arena_base_;  // stack offset of each block's start
-  size_t cur_ = 0;                  // block holding the top of the stack
-  size_t arena_used_ = 0;           // bytes used in arena_[cur_]
+  // Scratch blocks by their 64-byte-aligned address; each owns its allocation.
+  std::map<uintptr_t, std::unique_ptr<char[]>> scratch_blocks_;
+  ScratchStack scratch_{64, size_t(1) << 22,
+                        [this](size_t size) {
+                          std::unique_ptr<char[]> raw(new char[size + 64]);
+                          const auto addr = reinterpret_cast<uintptr_t>(raw.get());
+                          const uintptr_t aligned = addr + (64 - addr % 64) % 64;
+                          scratch_blocks_.emplace(aligned, std::move(raw));
+                          return aligned;
+                        },
+                        [this](uintptr_t base) { scratch_blocks_.erase(base); }};
   std::vector<uint8_t> act_;                      // activations in the weight's vec_dot type
   std::vector<float> partial_;                    // chunked attention: per chunk max, sum, output
   std::vector<std::vector<float>> thread_scratch_;  // per worker: scores, rope tables

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/scratch_stack.h"
 #include "backend/vulkan/vulkan_context.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
@@ -95,7 +96,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   ~VulkanBackendImpl() override {
     ctx_.flush();
     for (auto& b : weights_) ctx_.destroy_buffer(std::move(b));
-    for (auto& b : arena_) ctx_.destroy_buffer(std::move(b.buffer));
+    scratch_.clear();
     ctx_.destroy_buffer(std::move(act_));
     ctx_.destroy_buffer(std::move(upload_));
     ctx_.destroy_buffer(std::move(staging_));
@@ -146,44 +147,12 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
     Tensor t = make_tensor(type, ne, nullptr, name);
-    const size_t bytes = (t.nb[3] * size_t(ne[3]) + 255) & ~size_t(255);
-    if (arena_.empty() || arena_used_ + bytes > arena_[cur_].size) {
-      // As the CPU backend's arena: overflow moves to the next block, dropping later blocks that
-      // are too small; an emptied stack merges all blocks into one.
-      const size_t next = arena_.empty() ? 0 : cur_ + 1;
-      if (next >= arena_.size() || arena_[next].size < bytes) {
-        while (arena_.size() > next) {
-          release_address(arena_.back().base);
-          ctx_.destroy_buffer(std::move(arena_.back().buffer));
-          arena_.pop_back();
-        }
-        push_block(std::max(bytes, kScratchBlock));
-      }
-      cur_ = next;
-      arena_used_ = 0;
-    }
-    t.data = reinterpret_cast<void*>(arena_[cur_].base + arena_used_);
-    arena_used_ += bytes;
+    t.data = reinterpret_cast<void*>(scratch_.push(t.nb[3] * size_t(ne[3])));
     return t;
   }
 
-  size_t scratch_mark() const override { return arena_.empty() ? 0 : arena_[cur_].stack_base + arena_used_; }
-
-  void release_scratch(size_t mark) override {
-    if (arena_.empty()) return;
-    if (mark == 0 && arena_.size() > 1) {
-      const size_t total = arena_.back().stack_base + arena_.back().size;
-      while (!arena_.empty()) {
-        release_address(arena_.back().base);
-        ctx_.destroy_buffer(std::move(arena_.back().buffer));
-        arena_.pop_back();
-      }
-      push_block(total);
-    }
-    cur_ = 0;
-    while (cur_ + 1 < arena_.size() && arena_[cur_ + 1].stack_base <= mark) ++cur_;
-    arena_used_ = mark - arena_[cur_].stack_base;
-  }
+  size_t scratch_mark() const override { return scratch_.mark(); }
+  void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     const Ref r = transfer_ref(dst, bytes);
@@ -565,12 +534,6 @@ class VulkanBackendImpl final : public VulkanBackend {
     Buffer* buffer;
     size_t offset;  // bytes
   };
-  struct Block {
-    std::unique_ptr<Buffer> buffer;
-    uintptr_t base;     // address of the buffer's first byte
-    size_t stack_base;  // scratch stack offset of the block's start
-    size_t size;
-  };
   // A LatentRows page table uploaded for the shaders: word offsets of each page's first row of
   // this layer, all pages in one buffer of this backend.
   struct PageTable {
@@ -603,17 +566,22 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void release_address(uintptr_t base) { by_address_.erase(base); }
 
-  void push_block(size_t size) {
+  uintptr_t add_scratch_block(size_t size) {
     if (size > ctx_.max_binding_bytes())
       throw Error("vulkan backend: scratch of " + std::to_string(size >> 20) + " MiB exceeds what the device binds at once (" +
                   std::to_string(ctx_.max_binding_bytes() >> 20) + " MiB); use a smaller batch or context");
-    Block b;
-    b.size = size;
-    b.stack_base = arena_.empty() ? 0 : arena_.back().stack_base + arena_.back().size;
-    b.buffer = ctx_.create_buffer(size, false, "scratch");
-    b.base = next_address();
-    by_address_[b.base] = b.buffer.get();
-    arena_.push_back(std::move(b));
+    auto buffer = ctx_.create_buffer(size, false, "scratch");
+    const uintptr_t base = next_address();
+    by_address_[base] = buffer.get();
+    scratch_buffers_.emplace(base, std::move(buffer));
+    return base;
+  }
+
+  void drop_scratch_block(uintptr_t base) {
+    release_address(base);
+    auto it = scratch_buffers_.find(base);
+    ctx_.destroy_buffer(std::move(it->second));
+    scratch_buffers_.erase(it);
   }
 
   // The buffer and byte offset of t, checking that every element it spans lies inside.
@@ -801,9 +769,9 @@ class VulkanBackendImpl final : public VulkanBackend {
   std::map<uintptr_t, Buffer*> by_address_;  // buffer base address -> buffer
   uintptr_t next_base_ = kAddressBase;
   std::vector<std::unique_ptr<Buffer>> weights_;
-  std::vector<Block> arena_;
-  size_t cur_ = 0;         // block holding the top of the scratch stack
-  size_t arena_used_ = 0;  // bytes used in arena_[cur_]
+  std::map<uintptr_t, std::unique_ptr<Buffer>> scratch_buffers_;  // scratch blocks by address
+  ScratchStack scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
+                        [this](uintptr_t base) { drop_scratch_block(base); }};
   std::unique_ptr<Buffer> act_;      // quantized activations of the current matmul
   std::unique_ptr<Buffer> upload_;   // ids and positions of recorded ops
   size_t upload_used_ = 0;
