@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/scratch_stack.h"
+#include "backend/vulkan/kernel_types.h"
 #include "backend/vulkan/vulkan_context.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
@@ -52,34 +53,6 @@ uint32_t u32(Op op, const Tensor& t, uint64_t v) {
   return uint32_t(v);
 }
 
-// Weight types with shaders: get_rows / mul_mat / mul_mat_id variants exist for these.
-bool has_kernels(TensorType t) {
-  switch (t) {
-    case TensorType::F32:
-    case TensorType::F16:
-    case TensorType::Q8_0:
-    case TensorType::Q4_0:
-    case TensorType::Q5_0:
-    case TensorType::Q4_K:
-    case TensorType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
-}
-
-const char* kernel_suffix(TensorType t) {
-  switch (t) {
-    case TensorType::F32: return "f32";
-    case TensorType::F16: return "f16";
-    case TensorType::Q4_0: return "q4_0";
-    case TensorType::Q5_0: return "q5_0";
-    case TensorType::Q4_K: return "q4_k";
-    case TensorType::Q6_K: return "q6_k";
-    default: return "q8_0";
-  }
-}
-
 // Push constants of the element-wise shaders: uvec4 ne, then (offset, nb1, nb2, nb3) in 4-byte
 // words for each tensor.
 struct Strides {
@@ -112,7 +85,7 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::GetRows:
       case Op::MulMat:
       case Op::MulMatId:
-        return has_kernels(weight_type);
+        return vulkan::has_weight_kernels(weight_type);
       case Op::RmsNorm:
       case Op::MoeRoute:
         return weight_type == TensorType::F32;
@@ -128,7 +101,7 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-        return weight_type == TensorType::F32 || weight_type == TensorType::F16;
+        return vulkan::has_cache_kernels(weight_type);
     }
     return false;
   }
@@ -201,7 +174,7 @@ class VulkanBackendImpl final : public VulkanBackend {
                               uint32_t(ids_at / 4), u32(Op::GetRows, table, tr.offset),
                               u32(Op::GetRows, table, table.nb[1]), words(Op::GetRows, out, orf.offset),
                               words(Op::GetRows, out, out.nb[1])};
-    const auto& p = ctx_.pipeline(std::string("get_rows_") + kernel_suffix(table.type), 3, sizeof push);
+    const auto& p = ctx_.pipeline(std::string("get_rows_") + vulkan::weight_suffix(table.type), 3, sizeof push);
     const VkBuffer bufs[3] = {tr.buffer->buffer, upload_->buffer, orf.buffer->buffer};
     dispatch(p, bufs, push, uint64_t(table.ne[0]) * ids.size(), 256);
   }
@@ -284,7 +257,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     const VkBuffer bufs[3] = {wr.buffer->buffer, xbuf, orf.buffer->buffer};
     if (N > kVecColumns) {
       // Prefill: 32x32 output tiles through shared memory.
-      const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + kernel_suffix(w.type), 3, sizeof push);
+      const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + vulkan::weight_suffix(w.type), 3, sizeof push);
       dispatch(p, bufs, &push, uint64_t((M + 31) / 32) * uint64_t((N + 31) / 32) * uint64_t(B), 1);
     } else {
       // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
@@ -481,7 +454,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.o_off = words(Op::AttentionLatent, out, orf.offset);
     push.o_nb1 = words(Op::AttentionLatent, out, out.nb[1]);
     push.o_nb2 = words(Op::AttentionLatent, out, out.nb[2]);
-    const auto& p = ctx_.pipeline(std::string("attention_latent_") + cache_suffix(cache), 4, sizeof push);
+    const auto& p = ctx_.pipeline(std::string("attention_latent_") + vulkan::cache_suffix(cache.type), 4, sizeof push);
     const VkBuffer bufs[4] = {qr.buffer->buffer, pt.buffer->buffer, upload_->buffer, orf.buffer->buffer};
     dispatch(p, bufs, &push, uint64_t(H * T), 1);
   }
@@ -548,7 +521,8 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void require(Op op, const Tensor& w) const {
     if (!supports_op(op, w.type))
-      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K and Q6_K do)");
+      fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (" +
+                      vulkan::weight_types_list() + " do)");
   }
 
   void* add_buffer(std::unique_ptr<Buffer> b, std::vector<std::unique_ptr<Buffer>>& owner) {
@@ -669,7 +643,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t n_rows) {
     if (!supports_op(op, cache.type))
       fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
-                      " has no Vulkan kernel (F32 and F16 do)");
+                      " has no Vulkan kernel (" + vulkan::cache_types_list() + " do)");
     if (cache.type == TensorType::F16 && cache.width % 2 != 0)
       fail(op, t, "F16 latent rows of odd width " + std::to_string(cache.width) + " (the shaders read value pairs)");
     if (cache.rows_per_page < 1) fail(op, t, "latent cache pages must hold at least one row");
@@ -697,22 +671,20 @@ class VulkanBackendImpl final : public VulkanBackend {
     return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride)};
   }
 
-  static const char* cache_suffix(const LatentRows& cache) { return cache.type == TensorType::F16 ? "f16" : "f32"; }
-
   void latent_rows(Op op, const char* shader, const Tensor& t, const LatentRows& cache, int64_t first_row) {
     if (t.ne[1] == 0) return;
     const Ref tr = ref(op, t);
     const PageTable pt = page_table(op, t, cache, first_row + t.ne[1]);
     const uint32_t push[8] = {uint32_t(cache.width), u32(op, t, t.ne[1]), u32(op, t, first_row), pt.rows_per_page,
                               pt.row_stride, pt.offset, words(op, t, tr.offset), words(op, t, t.nb[1])};
-    const auto& p = ctx_.pipeline(std::string(shader) + "_" + cache_suffix(cache), 3, sizeof push);
+    const auto& p = ctx_.pipeline(std::string(shader) + "_" + vulkan::cache_suffix(cache.type), 3, sizeof push);
     const VkBuffer bufs[3] = {tr.buffer->buffer, pt.buffer->buffer, upload_->buffer};
     const uint64_t per = cache.type == TensorType::F16 ? 2 : 1;  // values per invocation
     dispatch(p, bufs, push, uint64_t(cache.width) / per * uint64_t(t.ne[1]), 256);
   }
 
   std::string matvec_shader(const char* prefix, TensorType t) const {
-    return std::string(prefix) + kernel_suffix(t) + (ctx_.use_subgroups() ? "_sg" : "");
+    return std::string(prefix) + vulkan::weight_suffix(t) + (ctx_.use_subgroups() ? "_sg" : "");
   }
 
   // The input of a matmul as its shader reads it: the f32 tensor itself for float weights, or
