@@ -144,7 +144,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
       so.disk_dir = options.cache_dir;
       so.memory_budget_bytes = options.cache_memory_bytes;
       const model::HParams& hp = model_->hparams();
-      store = std::make_shared<kv::PrefixStore>(hp.n_layer, hp.latent_width(), mo.cache_type,
+      store = std::make_shared<kv::PrefixStore>(model_->shared_backend(), hp.n_layer, hp.latent_width(), mo.cache_type,
                                                 kv::model_fingerprint(model_->file()), so);
     }
     context_ = std::make_unique<model::Context>(model_, std::move(store));

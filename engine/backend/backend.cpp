@@ -1,67 +1,35 @@
 #include "backend/backend.h"
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef LATENT_HAVE_VULKAN
+#include "backend/vulkan/vulkan_backend.h"
+#endif
 
 namespace latent::backend {
 
-Tensor Tensor::view(std::array<int64_t, 4> ne_, std::array<size_t, 4> nb_, size_t offset,
-                    const char* name_) const {
-  Tensor t;
-  t.type = type;
-  t.ne = ne_;
-  t.nb = nb_;
-  t.data = static_cast<char*>(data) + offset;
-  t.name = name_;
-  return t;
-}
-
-bool Tensor::is_contiguous() const {
-  size_t expect = nb[0] * size_t(ne[0] / gguf::type_traits(uint32_t(type))->block_elements);
-  for (int i = 1; i < 4; ++i) {
-    if (ne[i] > 1 && nb[i] != expect) return false;
-    expect *= size_t(ne[i]);
-  }
-  return true;
-}
-
-Tensor make_tensor(TensorType type, std::array<int64_t, 4> ne, void* data, const char* name) {
-  Tensor t;
-  t.type = type;
-  t.ne = ne;
-  auto traits = gguf::type_traits(uint32_t(type));
-  t.nb[0] = traits->block_bytes;
-  t.nb[1] = gguf::row_bytes(type, ne[0]);
-  t.nb[2] = t.nb[1] * size_t(ne[1]);
-  t.nb[3] = t.nb[2] * size_t(ne[2]);
-  t.data = data;
-  t.name = name;
-  return t;
-}
-
-std::string_view op_name(Op op) {
-  switch (op) {
-    case Op::GetRows: return "get_rows";
-    case Op::RmsNorm: return "rms_norm";
-    case Op::MulMat: return "mul_mat";
-    case Op::MulMatId: return "mul_mat_id";
-    case Op::Rope: return "rope";
-    case Op::Add: return "add";
-    case Op::SwiGlu: return "swiglu";
-    case Op::Copy: return "copy";
-    case Op::MoeRoute: return "moe_route";
-    case Op::MoeCombine: return "moe_combine";
-    case Op::StoreLatent: return "store_latent";
-    case Op::LoadLatent: return "load_latent";
-    case Op::AttentionLatent: return "attention_latent";
-    case Op::Attention: return "attention";
-  }
-  return "?";
+std::string_view backend_names() {
+#ifdef LATENT_HAVE_VULKAN
+  return "cpu, vulkan";
+#else
+  return "cpu";
+#endif
 }
 
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options) {
   if (name == "cpu") return make_cpu_backend(options);
-  throw Error("unknown backend '" + std::string(name) +
-              "': this build has the cpu backend (vulkan and cuda are not built yet)");
+#ifdef LATENT_HAVE_VULKAN
+  if (name == "vulkan") {
+    VulkanOptions vo;
+    vo.device = options.device;
+    return make_vulkan_backend(vo);
+  }
+#endif
+  std::string known = "unknown backend '" + std::string(name) + "': this build has " + std::string(backend_names());
+  if (name == "vulkan")
+    known += " (it was built without Vulkan: install libvulkan-dev and glslc, then rebuild)";
+  else if (name == "cuda")
+    known += " (there is no CUDA backend yet)";
+  throw Error(known);
 }
 
 }  // namespace latent::backend

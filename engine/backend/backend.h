@@ -104,6 +104,8 @@ std::string_view op_name(Op op);
 struct BackendOptions {
   // Worker threads; 0 runs every op on the calling thread (deterministic, for tests).
   int threads = 0;
+  // GPU backends: index of the device (`latent devices`); -1 picks the best one.
+  int device = -1;
 };
 
 class Backend {
@@ -124,6 +126,15 @@ class Backend {
   virtual Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) = 0;
   virtual size_t scratch_mark() const = 0;
   virtual void release_scratch(size_t mark) = 0;
+  // Long-lived memory outside the scratch stack: the latent KV pages (backend::PagePool). Host
+  // memory on the CPU backend (committed as it is touched), one buffer of device memory on GPU
+  // backends, since their shaders bind one buffer per operand. Freed with deallocate().
+  virtual Tensor allocate(TensorType type, std::array<int64_t, 4> ne, const char* name) = 0;
+  virtual void deallocate(const Tensor& t) = 0;
+  // The largest allocate() that can succeed in one piece (a device's binding limit).
+  virtual uint64_t max_allocation_bytes() const = 0;
+  // Memory allocate() can still get: MemAvailable on the host, the device-local heap on a GPU.
+  virtual uint64_t memory_available() const = 0;
   // Copies between host memory and a tensor (contiguous tensors only).
   virtual void write(const Tensor& dst, const void* src, size_t bytes) = 0;
   virtual void read(const Tensor& src, void* dst, size_t bytes) = 0;
@@ -175,7 +186,13 @@ class Backend {
                          float scale, const Tensor& out) = 0;
 };
 
-// The backends built into this binary ("cpu", later "vulkan", "cuda").
+// A backend built into this binary: "cpu", and "vulkan" in builds with the Vulkan backend.
+// Throws Error naming the backends there are, or why the device could not be opened.
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options);
+// MemAvailable of /proc/meminfo (2 GiB where it cannot be read).
+uint64_t host_memory_available();
+
+// The names make_backend() accepts in this build.
+std::string_view backend_names();
 
 }  // namespace latent::backend

@@ -1,41 +1,29 @@
 #include "kv/prefix_store.h"
 
 #include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <string>
 
 #include "kv/fingerprint.h"
 
 namespace latent::kv {
 
-uint64_t default_memory_budget() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  std::string unit;
-  uint64_t available = uint64_t(2) << 30;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemAvailable:") {
-      available = kb * 1024;
-      break;
-    }
-  }
-  return std::min<uint64_t>(available / 4, uint64_t(8) << 30);
+uint64_t default_memory_budget(const backend::Backend& be) {
+  return std::min<uint64_t>(be.memory_available() / 4, uint64_t(8) << 30);
 }
 
-PrefixStore::PrefixStore(int64_t n_layer, int64_t width, model::CacheType type, uint64_t fingerprint,
-                         const StoreOptions& options)
+PrefixStore::PrefixStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, model::CacheType type,
+                         uint64_t fingerprint, const StoreOptions& options)
     : n_layer_(n_layer),
       width_(width),
       type_(model::cache_tensor_type(type)),
       rows_per_page_(options.rows_per_page),
       row_bytes_(model::cache_row_bytes(type, width)),
       seed_(fingerprint),
-      pool_(row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer),
+      pool_(be, row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer),
             std::max<int64_t>(2, int64_t((options.memory_budget_bytes ? options.memory_budget_bytes
-                                                                         : default_memory_budget()) /
-                                         (row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer))))) {
+                                                                         : default_memory_budget(*be)) /
+                                         (row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer))))),
+      host_page_(pool_.page_bytes()) {
   if (n_layer <= 0 || width <= 0 || rows_per_page_ <= 0)
     throw model::Error("latent KV store: layers, width and rows per page must be positive");
   if (options.disk) {
@@ -82,11 +70,20 @@ void PrefixStore::remove_sequence(model::SeqId seq) {
 
 void PrefixStore::spill(Node* n) {
   if (!disk_ || n->on_disk) return;
-  n->on_disk = disk_->store(n->key, n->parent ? n->parent->key : seed_, n->tokens, pool_.data(n->page));
+  pool_.read(n->page, host_page_.data());
+  n->on_disk = disk_->store(n->key, n->parent ? n->parent->key : seed_, n->tokens, host_page_.data());
+}
+
+void PrefixStore::refresh_tables() {
+  if (tables_generation_ == pool_.generation()) return;
+  for (auto& [id, s] : seqs_)
+    for (size_t i = 0; i < s.pages.size(); ++i) s.table[i] = pool_.data(s.pages[i]);
+  tables_generation_ = pool_.generation();
 }
 
 PageId PrefixStore::try_allocate() {
   PageId id = pool_.allocate();
+  refresh_tables();  // growing the pool moves every page
   if (id >= 0) return id;
   Node* victim = tree_.lru_evictable();
   if (!victim) return -1;
@@ -143,7 +140,7 @@ void PrefixStore::truncate(model::SeqId seq, int64_t n_rows) {
   // while the copy is allocated.
   if (full < s.shared.size()) {
     PageId copy = allocate();
-    std::memcpy(pool_.data(copy), pool_.data(s.pages[full]), pool_.page_bytes());
+    pool_.copy(s.pages[full], copy);
     s.pages[full] = copy;
     s.table[full] = pool_.data(copy);
     relock(s, full ? s.shared[full - 1] : nullptr);
@@ -183,10 +180,11 @@ int64_t PrefixStore::attach_prefix(model::SeqId seq, std::span<const int32_t> to
     if (!node && disk_ && disk_->contains(key)) {
       PageId id = try_allocate();
       if (id < 0) break;  // no room without hurting running requests: compute instead
-      if (!disk_->load(key, prev, page, pool_.data(id))) {
+      if (!disk_->load(key, prev, page, host_page_.data())) {
         pool_.release(id);
         break;
       }
+      pool_.write(id, host_page_.data());
       node = tree_.insert(parent, key, std::move(page), id);
       node->on_disk = true;
       from_disk = true;

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "kv/disk_tier.h"
-#include "kv/page_pool.h"
+#include "backend/page_pool.h"
 #include "kv/radix_tree.h"
 #include "model/latent_cache.h"
 
@@ -32,7 +32,7 @@ namespace latent::kv {
 
 struct StoreOptions {
   int64_t rows_per_page = 64;
-  // In-memory pages (shared and private); 0 = default_memory_budget().
+  // In-memory pages (shared and private); 0 = default_memory_budget() of the backend.
   uint64_t memory_budget_bytes = 0;
   // Keep evicted pages (and, at destruction, every cached page) on disk.
   bool disk = true;
@@ -53,15 +53,17 @@ struct StoreStats {
   std::optional<DiskStats> disk;
 };
 
-// A quarter of MemAvailable, at most 8 GiB.
-uint64_t default_memory_budget();
+// A quarter of the memory the backend can still allocate (host or device), at most 8 GiB.
+uint64_t default_memory_budget(const backend::Backend& be);
 
 class PrefixStore final : public model::LatentStore {
  public:
-  // n_layer/width/type describe the latent rows (pages are sized by the element type; a width
-  // Q8_0's blocks of 32 do not divide is an Error); fingerprint namespaces keys and the disk tier
-  // (model_fingerprint() of the model's file).
-  PrefixStore(int64_t n_layer, int64_t width, model::CacheType type, uint64_t fingerprint, const StoreOptions& options);
+  // Pages are memory of `be` (the model's backend, whose latent ops read them). n_layer/width/type
+  // describe the latent rows (pages are sized by the element type; a width Q8_0's blocks of 32
+  // do not divide is an Error); fingerprint namespaces keys and the disk tier (model_fingerprint()
+  // of the model's file).
+  PrefixStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, model::CacheType type,
+              uint64_t fingerprint, const StoreOptions& options);
   ~PrefixStore() override;  // flush()es to disk when the disk tier is on
 
   void add_sequence(model::SeqId seq) override;
@@ -92,6 +94,7 @@ class PrefixStore final : public model::LatentStore {
   };
   Seq& seq_of(model::SeqId seq);
   const Seq& seq_of(model::SeqId seq) const;
+  void refresh_tables();  // page addresses after the pool grew
   PageId try_allocate();  // -1 when the budget is full of pages in use
   PageId allocate();      // throws when the budget is full of pages in use
   void spill(Node* n);
@@ -104,7 +107,9 @@ class PrefixStore final : public model::LatentStore {
   int64_t rows_per_page_;
   size_t row_bytes_;
   uint64_t seed_;
-  PagePool pool_;
+  backend::PagePool pool_;
+  std::vector<std::byte> host_page_;  // one page on its way to or from the disk tier
+  uint64_t tables_generation_ = 0;
   RadixTree tree_;
   std::unique_ptr<DiskTier> disk_;
   std::unordered_map<model::SeqId, Seq> seqs_;

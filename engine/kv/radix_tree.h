@@ -13,9 +13,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kv/page_pool.h"
+#include "backend/page_pool.h"
 
 namespace latent::kv {
+
+using backend::PageId;
 
 struct Node {
   uint64_t key = 0;

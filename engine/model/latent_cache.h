@@ -4,7 +4,8 @@
 // layer) and reached through a per-sequence page table.
 //
 // LatentStore is the interface the attention code depends on; PagedLatentStore is the simple
-// private implementation (a page allocator with a free list and one page table per sequence).
+// private implementation (pages of backend memory from a backend::PagePool, one page table per
+// sequence).
 // The radix-tree store of engine/kv, which shares pages between sequences with a common prefix,
 // implements the same interface, so the attention code does not change when it arrives.
 #pragma once
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/page_pool.h"
 #include "model/model.h"
 
 namespace latent::model {
@@ -46,9 +48,11 @@ class LatentStore {
 
 class PagedLatentStore final : public LatentStore {
  public:
-  // width: kv_lora_rank + qk_rope; rows_per_page tokens per page. Pages are sized by the element
-  // type (cache_row_bytes); a width Q8_0's blocks do not divide is an Error.
-  PagedLatentStore(int64_t n_layer, int64_t width, CacheType type, int64_t rows_per_page = 64);
+  // Pages are memory of `be` (the model's backend). width: kv_lora_rank + qk_rope;
+  // rows_per_page tokens per page. Pages are sized by the element type (cache_row_bytes); a
+  // width Q8_0's blocks do not divide is an Error.
+  PagedLatentStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, CacheType type,
+                   int64_t rows_per_page = 64);
 
   void add_sequence(SeqId seq) override;
   void remove_sequence(SeqId seq) override;
@@ -56,22 +60,25 @@ class PagedLatentStore final : public LatentStore {
   void truncate(SeqId seq, int64_t n_rows) override;
   backend::LatentRows rows(SeqId seq, int64_t layer, int64_t n_rows) const override;
 
-  int64_t pages_in_use() const { return int64_t(pages_.size() - free_.size()); }
-  size_t page_bytes() const { return page_bytes_; }
+  int64_t pages_in_use() const { return pool_.in_use(); }
+  size_t page_bytes() const { return pool_.page_bytes(); }
 
  private:
-  void* allocate_page();
-  const std::vector<void*>& table(SeqId seq) const;
+  struct Seq {
+    std::vector<backend::PageId> pages;
+    std::vector<void*> table;  // the pages' addresses, what LatentRows reads
+  };
+  Seq& seq_of(SeqId seq);
+  const Seq& seq_of(SeqId seq) const;
 
   int64_t n_layer_;
   int64_t width_;
   gguf::TensorType type_;
   int64_t rows_per_page_;
   size_t row_bytes_;
-  size_t page_bytes_;
-  std::vector<std::unique_ptr<std::byte[]>> pages_;  // every page ever allocated
-  std::vector<void*> free_;
-  std::unordered_map<SeqId, std::vector<void*>> tables_;
+  backend::PagePool pool_;
+  uint64_t tables_generation_ = 0;
+  std::unordered_map<SeqId, Seq> seqs_;
 };
 
 }  // namespace latent::model

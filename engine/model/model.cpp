@@ -102,6 +102,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
   try {
     backend::BackendOptions bo;
     bo.threads = options.threads;
+    bo.device = options.device;
     m->backend_ = backend::make_backend(options.backend, bo);
     m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->backend_);
     check_cache_type(path, m->hp_, options, *m->backend_);
@@ -129,7 +130,7 @@ Context::Context(std::shared_ptr<Model> model, std::shared_ptr<LatentStore> stor
     : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
   const HParams& hp = model_->hparams();
   impl_->store = store ? std::move(store)
-                       : std::make_shared<PagedLatentStore>(hp.n_layer, hp.latent_width(),
+                       : std::make_shared<PagedLatentStore>(model_->shared_backend(), hp.n_layer, hp.latent_width(),
                                                             model_->options().cache_type);
 }
 

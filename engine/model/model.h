@@ -68,8 +68,10 @@ int default_thread_count();
 struct Options {
   // CPU worker threads; 0 runs every operation on the calling thread (deterministic tests).
   int threads = default_thread_count();
-  // "cpu" (the reference); GPU backends come later behind the same interface.
+  // "cpu" (the reference) or "vulkan" (backend::backend_names() lists this build's).
   std::string backend = "cpu";
+  // GPU backends: the device index of `latent devices`; -1 picks the best device.
+  int device = -1;
   // Latent cache element type of the Context's private store (a shared store passed to Context
   // has its own). F32 here, the exact reference; the serving engine picks F16.
   CacheType cache_type = CacheType::F32;
@@ -142,6 +144,8 @@ class Model {
   // The GGUF file: tokenizer metadata (tokenizer.ggml.*), general.name, and so on.
   const gguf::File& file() const { return *file_; }
   backend::Backend& backend() const { return *backend_; }
+  // For stores whose pages live in the backend's memory (they may outlive the Model).
+  const std::shared_ptr<backend::Backend>& shared_backend() const { return backend_; }
   const Weights& weights() const { return *weights_; }
 
  private:
@@ -151,7 +155,7 @@ class Model {
   HParams hp_;
   int64_t n_ctx_ = 0;
   std::unique_ptr<gguf::File> file_;
-  std::unique_ptr<backend::Backend> backend_;
+  std::shared_ptr<backend::Backend> backend_;
   std::unique_ptr<Weights> weights_;
   std::mutex eval_mutex_;  // serializes Context::evaluate over the shared backend
 };

@@ -35,7 +35,7 @@ std::shared_ptr<kv::PrefixStore> make_store(const model::Model& m, const std::fi
   o.memory_budget_bytes = uint64_t(64) << 20;
   o.disk = !dir.empty();
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.hparams().n_layer, m.hparams().latent_width(), m.options().cache_type,
+  return std::make_shared<kv::PrefixStore>(m.shared_backend(), m.hparams().n_layer, m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 

@@ -5,12 +5,15 @@
 #include <immintrin.h>
 #endif
 #include <cmath>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "backend/cpu/thread_pool.h"
 #include "backend/scratch_stack.h"
@@ -193,6 +196,30 @@ class CpuBackend final : public Backend {
 
   size_t scratch_mark() const override { return scratch_.mark(); }
   void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
+
+  // An anonymous mapping: the kernel commits its pages as they are first written, so a page
+  // pool sized for its budget costs only what it holds.
+  Tensor allocate(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
+    Tensor t = make_tensor(type, ne, nullptr, name);
+    const size_t bytes = std::max<size_t>(1, t.nb[3] * size_t(ne[3]));
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+      throw Error("cpu backend: cannot reserve " + std::to_string(bytes >> 20) + " MiB for '" + name +
+                  "': " + std::strerror(errno));
+    allocations_[p] = bytes;
+    t.data = p;
+    return t;
+  }
+
+  void deallocate(const Tensor& t) override {
+    auto it = allocations_.find(t.data);
+    if (it == allocations_.end()) throw Error(std::string("cpu backend: '") + t.name + "' was not allocate()d here");
+    munmap(it->first, it->second);
+    allocations_.erase(it);
+  }
+
+  uint64_t max_allocation_bytes() const override { return UINT64_MAX; }
+  uint64_t memory_available() const override { return host_memory_available(); }
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     check_transfer(dst, bytes);
@@ -678,6 +705,7 @@ class CpuBackend final : public Backend {
   }
 
   cpu::ThreadPool pool_;
+  std::map<void*, size_t> allocations_;  // allocate()d mappings and their lengths
   // Scratch blocks by their 64-byte-aligned address; each owns its allocation.
   std::map<uintptr_t, std::unique_ptr<char[]>> scratch_blocks_;
   ScratchStack scratch_{64, size_t(1) << 22,

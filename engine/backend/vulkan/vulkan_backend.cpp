@@ -69,6 +69,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   ~VulkanBackendImpl() override {
     ctx_.flush();
     for (auto& b : weights_) ctx_.destroy_buffer(std::move(b));
+    for (auto& [base, b] : allocations_) ctx_.destroy_buffer(std::move(b));
     scratch_.clear();
     ctx_.destroy_buffer(std::move(act_));
     ctx_.destroy_buffer(std::move(upload_));
@@ -126,6 +127,35 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   size_t scratch_mark() const override { return scratch_.mark(); }
   void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
+
+  Tensor allocate(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
+    Tensor t = make_tensor(type, ne, nullptr, name);
+    const size_t bytes = t.nb[3] * size_t(ne[3]);
+    if (bytes > max_allocation_bytes())
+      throw Error("vulkan backend: '" + std::string(name) + "' needs " + std::to_string(bytes >> 20) +
+                  " MiB in one buffer, more than the device binds at once (" +
+                  std::to_string(max_allocation_bytes() >> 20) + " MiB)");
+    auto buffer = ctx_.create_buffer(bytes, false, name);
+    const uintptr_t base = next_address();
+    by_address_[base] = buffer.get();
+    allocations_.emplace(base, std::move(buffer));
+    t.data = reinterpret_cast<void*>(base);
+    return t;
+  }
+
+  void deallocate(const Tensor& t) override {
+    auto it = allocations_.find(reinterpret_cast<uintptr_t>(t.data));
+    if (it == allocations_.end()) throw Error(std::string("vulkan backend: '") + t.name + "' was not allocate()d here");
+    release_address(it->first);
+    ctx_.destroy_buffer(std::move(it->second));
+    allocations_.erase(it);
+  }
+
+  uint64_t max_allocation_bytes() const override { return ctx_.max_binding_bytes(); }
+  uint64_t memory_available() const override {
+    const uint64_t heap = ctx_.info().device_local_bytes, used = ctx_.bytes_allocated();
+    return heap > used ? heap - used : 0;
+  }
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     const Ref r = transfer_ref(dst, bytes);
@@ -742,6 +772,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   uintptr_t next_base_ = kAddressBase;
   std::vector<std::unique_ptr<Buffer>> weights_;
   std::map<uintptr_t, std::unique_ptr<Buffer>> scratch_buffers_;  // scratch blocks by address
+  std::map<uintptr_t, std::unique_ptr<Buffer>> allocations_;      // allocate()d buffers by address
   ScratchStack scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
                         [this](uintptr_t base) { drop_scratch_block(base); }};
   std::unique_ptr<Buffer> act_;      // quantized activations of the current matmul

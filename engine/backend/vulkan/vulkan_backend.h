@@ -9,15 +9,14 @@
 // device memory is host-visible, as on lavapipe and UMA GPUs).
 //
 // Ops are recorded into one command buffer and run in call order; read() (and write(), weight())
-// submit and wait. supports_op() is exact about weight types: F32, F16, Q8_0, Q4_0, Q5_0, Q4_K
-// and Q6_K for get_rows/mul_mat/mul_mat_id; anything else throws an Error naming op and type.
+// submit and wait, so a forward pass costs one submission, at the read of its logits.
+// supports_op() is exact about weight and cache types (kernel_types.cpp lists them); anything
+// else throws an Error naming op and type.
 //
-// Every op runs on the device. The latent-cache ops (store_latent, load_latent, attention_latent)
-// take F32 or F16 rows, and need LatentRows whose pages are memory of this backend, in one buffer
-// (a page pool allocated through scratch()); the KV store's pages are host memory today, which
-// these ops reject by name.
-// Until the KV store allocates its pool through the backend, this backend is not behind
-// make_backend("vulkan").
+// The latent-cache ops (store_latent, load_latent, attention_latent) need LatentRows whose pages
+// are memory of this backend in one buffer: the KV stores allocate their page pool through
+// allocate() (backend::PagePool), so the pages live in device memory and only their page table
+// is uploaded per op.
 #pragma once
 
 #include <memory>

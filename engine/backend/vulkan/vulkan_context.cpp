@@ -311,6 +311,7 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
       const VkMemoryPropertyFlags flags = memory_.memoryTypes[i].propertyFlags;
       if ((flags & host) == host && (host_visible || !force_staging_))
         check(vkMapMemory(device_, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped), "mapping memory");
+      bytes_allocated_ += b->size;
       return b;
     }
   }
@@ -323,6 +324,7 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
 void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
   if (!b) return;
   if (recording_) flush();
+  bytes_allocated_ -= b->size;
   if (b->mapped) vkUnmapMemory(device_, b->memory);
   vkDestroyBuffer(device_, b->buffer, nullptr);
   vkFreeMemory(device_, b->memory, nullptr);

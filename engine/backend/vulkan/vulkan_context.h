@@ -83,6 +83,8 @@ class Context {
   uint32_t max_group_count() const { return max_group_count_; }
   // Largest range one storage-buffer binding may cover; bigger tensors are rejected by name.
   uint64_t max_binding_bytes() const { return max_binding_bytes_; }
+  // Bytes of the buffers alive now (what create_buffer() allocated minus what was destroyed).
+  uint64_t bytes_allocated() const { return bytes_allocated_; }
   // Messages of severity error the validation layer reported so far.
   uint64_t validation_errors() const { return validation_errors_; }
 
@@ -117,6 +119,7 @@ class Context {
   uint32_t max_group_count_ = 65535;
   uint64_t max_binding_bytes_ = 0;
   uint64_t validation_errors_ = 0;
+  uint64_t bytes_allocated_ = 0;
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
