@@ -60,8 +60,9 @@ std::string shape_str(const Shape& ne) {
 }
 
 // The weight types with Vulkan kernels.
-constexpr TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::Q8_0, TensorType::Q4_0,
-                                       TensorType::Q5_0, TensorType::Q4_K, TensorType::Q6_K};
+constexpr TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
+                                       TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                                       TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
 struct Backends {
   std::unique_ptr<Backend> cpu;
@@ -199,10 +200,11 @@ TEST_P(VulkanOps, GetRows) {
 
 // Matmul tolerances (outputs reach about 10): float weights differ from the CPU only in
 // summation order (the tiled kernel sums each output sequentially, the CPU in 16 partial sums).
-// Quantized weights take activations quantized as the CPU does (Q8_0, or Q8_K for K-quants) and
-// exact integer sums per 32 values, so only the float sums of those differ, plus the rare quant
-// that rounds the other way where a device's 127/amax is not correctly rounded (one step of
-// d_w*d_x, about 1e-4 here).
+// Quantized weights take activations quantized as the CPU does (Q8_0; Q8_1 for Q4_1/Q5_1; Q8_K
+// for K-quants) and exact integer sums per 32 values, so only the float sums of those differ
+// (and, for K-quants, the scales applied per 32 values where the CPU applies them per 256), plus
+// the rare quant that rounds the other way where a device's 127/amax is not correctly rounded
+// (one step of d_w*d_x, about 1e-4 here).
 float matmul_tol(TensorType t) { return quant::vec_dot_type(t) == TensorType::F32 ? 5e-5f : 2e-4f; }
 
 TEST_P(VulkanOps, MulMat) {
@@ -229,7 +231,7 @@ TEST_P(VulkanOps, MulMat) {
     }
   }
   // Rows that are not whole 32-element tiles (float weights only; quantized rows are blocks).
-  for (TensorType t : {TensorType::F32, TensorType::F16}) {
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
     for (int64_t N : {2, 21}) {
       auto w = weight(t, {100, 7, 1, 1}, 20, "attn_out");
       auto x = floats({100, N, 1, 1}, -1, 1, 21, "x");
@@ -339,12 +341,13 @@ TEST_P(VulkanOps, Attention) {
 }
 
 TEST_P(VulkanOps, LatentCache) {
-  // A page pool of 6 pages x 16 rows, each row [c_kv (64) | k_pe (16)] of one layer at offset 0
+  // A page pool of 6 pages x 16 rows, each row [c_kv (64) | k_pe (32)] of one layer at offset 0
   // of a 2-layer row; the sequence uses the pages in shuffled order, as the KV store hands them
   // out. 37 rows are stored in two appends, read back, and attended to by 3 heads x 4 queries,
-  // with F32 and F16 rows.
-  const int64_t W = 80, L = 64, rows_per_page = 16, n_pages = 6, layers = 2;
-  for (TensorType type : {TensorType::F32, TensorType::F16}) {
+  // with F32, F16, BF16 and Q8_0 rows (three blocks of 32: a Q8_0 row of 102 bytes ends mid-word
+  // and its middle block starts mid-word).
+  const int64_t W = 96, L = 64, rows_per_page = 16, n_pages = 6, layers = 2;
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
     auto pool = empty(TensorType::F32, {W * layers, rows_per_page * n_pages, 1, 1}, "kv_pool");
     const int order[n_pages] = {4, 1, 5, 0, 3, 2};
     std::vector<void*> cpu_pages, vk_pages;
@@ -374,14 +377,17 @@ TEST_P(VulkanOps, LatentCache) {
     auto loaded = empty(TensorType::F32, {W, 37, 1, 1}, "kv_rows");
     b_.cpu->load_latent(cc, 0, loaded.cpu);
     b_.vk->load_latent(vc, 0, loaded.vk);
-    compare("load_latent", type, loaded, 0.0f);  // the same round-to-nearest-even conversion
+    // Exact: the same conversion (F16/BF16 round to nearest even; Q8_0 the same f32 operations
+    // as ggml's reference quantizer, with IEEE division, as lavapipe's) and an exact widening.
+    compare("load_latent", type, loaded, 0.0f);
 
     const int64_t H = 3, T = 4, first_pos = 33;
     auto q = floats({W, H, T, 1}, -1, 1, 29, "q_absorbed");
     auto out = empty(TensorType::F32, {L, H, T, 1}, "kqv_latent");
     b_.cpu->attention_latent(q.cpu, cc, first_pos, 0.3f, out.cpu);
     b_.vk->attention_latent(q.vk, vc, first_pos, 0.3f, out.vk);
-    compare("attn_latent", type, out, 2e-6f);  // online softmax in f32, as attention
+    // The same widened values as the CPU; online softmax in f32, as attention.
+    compare("attn_latent", type, out, 2e-6f);
 
     // The KV store's pages are host memory today: the device cannot read them, and says so.
     std::vector<float> host(size_t(W * rows_per_page));
@@ -398,21 +404,25 @@ TEST_P(VulkanOps, LatentCache) {
 }
 
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
-  EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
-  EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::BF16));
-  EXPECT_TRUE(b_.vk->supports_op(Op::AttentionLatent, TensorType::F32));
-  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::Q8_0));  // cache element type
-  EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q8_0));
-  auto w = weight(TensorType::Q5_K, {256, 4, 1, 1}, 18, "blk.0.ffn_down.weight");
+  EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q2_K));
+  EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::IQ4_NL));
+  EXPECT_TRUE(b_.vk->supports_op(Op::AttentionLatent, TensorType::Q8_0));
+  EXPECT_FALSE(b_.vk->supports_op(Op::AttentionLatent, TensorType::Q4_0));  // cache element type
+  EXPECT_TRUE(b_.vk->supports_op(Op::MulMat, TensorType::Q5_K));
+  // Q2_K has no quantizer here (nor a CPU kernel); the device only needs bytes of the right size.
+  std::vector<uint8_t> q2k(gguf::row_bytes(TensorType::Q2_K, 256) * 4);
+  std::mt19937 rng(18);
+  for (auto& byte : q2k) byte = uint8_t(rng());
+  const Tensor w = b_.vk->weight(TensorType::Q2_K, {256, 4, 1, 1}, q2k.data(), "blk.0.ffn_down.weight");
   auto x = floats({256, 1, 1, 1}, -1, 1, 19, "x");
   auto out = empty(TensorType::F32, {4, 1, 1, 1}, "out");
   try {
-    b_.vk->mul_mat(w.vk, x.vk, out.vk);
-    ADD_FAILURE() << "mul_mat with Q5_K weights should throw";
+    b_.vk->mul_mat(w, x.vk, out.vk);
+    ADD_FAILURE() << "mul_mat with Q2_K weights should throw";
   } catch (const Error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("mul_mat"), std::string::npos) << what;
-    EXPECT_NE(what.find("Q5_K"), std::string::npos) << what;
+    EXPECT_NE(what.find("Q2_K"), std::string::npos) << what;
     EXPECT_NE(what.find("blk.0.ffn_down.weight"), std::string::npos) << what;
   }
   // A host pointer is not a tensor of this backend.

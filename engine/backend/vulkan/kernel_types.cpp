@@ -14,14 +14,17 @@ struct Entry {
 };
 
 constexpr std::array kWeightTypes{
-    Entry{TensorType::F32, "f32"},   Entry{TensorType::F16, "f16"},   Entry{TensorType::Q8_0, "q8_0"},
-    Entry{TensorType::Q4_0, "q4_0"}, Entry{TensorType::Q5_0, "q5_0"}, Entry{TensorType::Q4_K, "q4_k"},
-    Entry{TensorType::Q6_K, "q6_k"},
+    Entry{TensorType::F32, "f32"},   Entry{TensorType::F16, "f16"},   Entry{TensorType::BF16, "bf16"},
+    Entry{TensorType::Q8_0, "q8_0"}, Entry{TensorType::Q4_0, "q4_0"}, Entry{TensorType::Q4_1, "q4_1"},
+    Entry{TensorType::Q5_0, "q5_0"}, Entry{TensorType::Q5_1, "q5_1"}, Entry{TensorType::Q4_K, "q4_k"},
+    Entry{TensorType::Q5_K, "q5_k"}, Entry{TensorType::Q6_K, "q6_k"},
 };
 
 constexpr std::array kCacheTypes{
     Entry{TensorType::F32, "f32"},
     Entry{TensorType::F16, "f16"},
+    Entry{TensorType::BF16, "bf16"},
+    Entry{TensorType::Q8_0, "q8_0"},
 };
 
 template <size_t N>

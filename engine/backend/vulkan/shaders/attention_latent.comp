@@ -1,20 +1,17 @@
 // Absorbed MLA attention over the paged latent cache (MQA: every head shares the cache rows as
 // keys, and their first kv_lora values as values), one workgroup per (head, query), with the
-// online softmax of attention.comp over key chunks of 64. CACHE_F16: rows hold fp16 pairs, read
-// as 32-bit words and widened.
+// online softmax of attention.comp over key chunks of 64. Rows are read in the cache's element
+// type (latent_cache.glsl) and widened to f32.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
 const uint WG = 64u;
 const uint MAX_L = 1024u;
 layout(binding = 0) readonly buffer Q { float q[]; };
-#if defined(CACHE_F16)
-layout(binding = 1) readonly buffer Cache { uint cache[]; };
-// Value i of the row starting at word r.
-float cache_at(uint r, uint i) { return unpackHalf2x16(cache[r + i / 2u])[i % 2u]; }
-#else
+#if defined(CACHE_F32)
 layout(binding = 1) readonly buffer Cache { float cache[]; };
-float cache_at(uint r, uint i) { return cache[r + i]; }
+#else
+layout(binding = 1) readonly buffer Cache { uint cache[]; };
 #endif
 layout(binding = 2) readonly buffer Pages { uint pages[]; };
 layout(binding = 3) writeonly buffer O { float o[]; };
@@ -26,6 +23,7 @@ layout(push_constant) uniform Push {
   uint o_off; uint o_nb1; uint o_nb2;
 } p;
 #include "common.glsl"
+#include "latent_cache.glsl"
 
 shared float red[WG];
 shared float probs[WG];

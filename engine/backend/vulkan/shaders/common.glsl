@@ -29,3 +29,10 @@ uint fp16_rne(float f) {
   const uint r = x - 0x38000000u;
   return sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13);
 }
+
+// fp32 -> bf16 bits with round-to-nearest-even, NaN kept quiet, as quant::fp32_to_bf16.
+uint bf16_rne(float f) {
+  const uint x = floatBitsToUint(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (x >> 16) | 64u;
+  return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+}

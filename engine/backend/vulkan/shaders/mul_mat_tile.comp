@@ -3,15 +3,19 @@
 // through shared memory, so every weight block is read from memory once per 32 tokens instead
 // of once per token. Each of the 256 invocations owns a 2x2 sub-tile (rows tx, tx + 16; columns
 // ty, ty + 16). Loads are row-contiguous, so neighbouring invocations read neighbouring words.
-//   Float weights (TYPE_F32, TYPE_F16): widened to f32, x stays f32 (as the CPU does).
-//   Quantized weights: x was converted to the weight's activation format (quantize_q8_0.comp,
-//   quantize_q8_k.comp); exact integer sums per 32-element unit times the scales (unit_dot).
+//   Float weights (TYPE_F32, TYPE_F16, TYPE_BF16): widened to f32, x stays f32 (as the CPU does).
+//   Quantized weights: x was converted to the weight's activation format (Q8_0, Q8_1 or Q8_K:
+//   quantize_q8_0.comp, quantize_q8_k.comp); exact integer sums per 32-element unit times the
+//   scales (unit_dot).
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
+#define FLOAT_WEIGHTS 1
+#endif
 layout(local_size_x = 256) in;
 const uint T = 32u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -27,11 +31,11 @@ layout(push_constant) uniform Push {
 } p;
 #include "common.glsl"
 #include "quant.glsl"
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
 #include "unit_dot.glsl"
 #endif
 
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
 shared Unit wsu[T];
 shared uint xs[T][ACT_WORDS];
 #else
@@ -49,7 +53,7 @@ void main() {
   const uint xbase = p.x_off + b * p.x_nb2;
   float acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
 
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
   for (uint u = 0u; u < p.K / 32u; ++u) {
     if (lid < T) {  // the first 32 invocations load one weight row's unit each
       const uint m = m0 + lid;

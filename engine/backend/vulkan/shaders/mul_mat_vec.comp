@@ -2,13 +2,18 @@
 // workgroup: the 64 invocations stride along the weight row (consecutive elements or blocks,
 // so reads coalesce), each weight element is used for up to COLS columns, then the partial sums
 // are reduced with subgroupAdd (USE_SUBGROUP) or in shared memory.
-//   Float weights (TYPE_F32, TYPE_F16): x is f32 and the weights are widened, as the CPU does.
-//   Quantized weights: x was converted to the weight's activation format (quantize_q8_0.comp,
-//   quantize_q8_k.comp); exact integer sums per 32-element unit times the scales (unit_dot).
+//   Float weights (TYPE_F32, TYPE_F16, TYPE_BF16): x is f32 and the weights are widened, as the
+//   CPU does.
+//   Quantized weights: x was converted to the weight's activation format (Q8_0, Q8_1 or Q8_K:
+//   quantize_q8_0.comp, quantize_q8_k.comp); exact integer sums per 32-element unit times the
+//   scales (unit_dot).
 // MUL_MAT_ID: expert matmul, one column per workgroup; the weight matrix of column (k, t) is
 // w[:, :, ids[k, t]].
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
+#define FLOAT_WEIGHTS 1
+#endif
 #if defined(USE_SUBGROUP)
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -17,7 +22,7 @@ layout(local_size_x = 64) in;
 const uint WG = 64u;
 const uint COLS = 8u;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
@@ -37,7 +42,7 @@ layout(push_constant) uniform Push {
 } p;
 #include "common.glsl"
 #include "quant.glsl"
-#if !defined(TYPE_F32) && !defined(TYPE_F16)
+#if !defined(FLOAT_WEIGHTS)
 #include "unit_dot.glsl"
 #endif
 

@@ -1,7 +1,7 @@
 // A weight unit (quant.glsl) against one activation unit of ACT_WORDS words: the scale as f32,
-// 32 int8 quants, and for K-quants (Q8_K activations) the exact sum of the 32 quants for the
-// min term.
-#if defined(QUANT_K)
+// 32 int8 quants, and for the weights with a min (Q8_1 or Q8_K activations) the exact sum of the
+// 32 quants for the min term.
+#if defined(QUANT_K) || defined(QUANT_MIN_32)
 const uint ACT_WORDS = 10u;
 #else
 const uint ACT_WORDS = 9u;
@@ -15,6 +15,8 @@ float unit_dot(Unit wu, uint xu[ACT_WORDS]) {
   float r = float(wu.sc_lo * lo + wu.sc_hi * hi) * (wu.d * dx);
 #if defined(QUANT_K)
   r -= float(wu.mn * int(xu[9])) * (wu.dmin * dx);
+#elif defined(QUANT_MIN_32)
+  r += wu.dmin * (dx * float(int(xu[9])));  // as the CPU's Q4_1/Q5_1 dots: m * (d_x * sum)
 #endif
   return r;
 }
