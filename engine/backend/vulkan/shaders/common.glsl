@@ -36,3 +36,30 @@ uint bf16_rne(float f) {
   if ((x & 0x7fffffffu) > 0x7f800000u) return (x >> 16) | 64u;
   return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
 }
+
+// a / b rounded to nearest even, for finite a >= 0 and b > 0 whose quotient is a normal float:
+// Vulkan allows OpFDiv an error of 2.5 ulp, and the quantizers must pick the scales the CPU's
+// IEEE division picks. Long division of the 24-bit significands.
+float div_rn(float a, float b) {
+  if (a == 0.0) return 0.0;
+  int ea, eb;
+  uint ma = uint(frexp(a, ea) * 16777216.0), mb = uint(frexp(b, eb) * 16777216.0);  // [2^23, 2^24)
+  int e = ea - eb;
+  if (ma < mb) {  // the quotient of the significands in [1, 2)
+    ma <<= 1;
+    e -= 1;
+  }
+  uint q = 0u, r = ma;
+  for (int i = 0; i < 24; ++i) {
+    q <<= 1;
+    if (r >= mb) {
+      r -= mb;
+      q |= 1u;
+    }
+    r <<= 1;
+  }
+  // r is twice the remainder. No quotient of two 24-bit significands lies exactly halfway
+  // between two floats, so there is no tie to break.
+  if (r > mb) q += 1u;
+  return ldexp(float(q), e - 23);
+}

@@ -6,7 +6,7 @@
 //   CACHE_F16, CACHE_BF16: a pair of values in one word, rounded to nearest even, so that no two
 //     invocations write the same word.
 //   CACHE_Q8_0: one block of 32 values, as ggml's reference quantizer: d = amax / 127,
-//     q = round-half-away(x * (1 / d)), stored fp16(d) and q. Blocks are 34 bytes, so every other
+//     q = round-half-away(x * (1 / d)) (divisions rounded as IEEE, div_rn), stored fp16(d) and q. Blocks are 34 bytes, so every other
 //     one starts mid-word; the half-words a block shares with its neighbours are written with
 //     atomics that change only the block's own bits.
 #version 450
@@ -53,7 +53,7 @@ void store_shared_u16(uint h, uint v) {
 void store_block(uint r, uint b, uint x) {
   float amax = 0.0;
   for (uint k = 0u; k < 32u; ++k) amax = max(amax, abs(tn[x + k]));
-  const float d = amax / 127.0, id = d != 0.0 ? 1.0 / d : 0.0;
+  const float d = div_rn(amax, 127.0), id = d != 0.0 ? div_rn(1.0, d) : 0.0;
   uint h[17];
   h[0] = fp16_rne(d);
   for (uint k = 0u; k < 16u; ++k)

@@ -1,6 +1,7 @@
 // Activations to Q8_0 as llama.cpp's x86 path does (quant.h): per block of 32, id = 127/amax,
-// q = round-half-even(x * id), d = fp16(amax / 127). Output rows are packed blocks of 9 words:
-// d as f32 (already rounded to fp16), then the 32 quants, 4 per word.
+// q = round-half-even(x * id), d = fp16(amax / 127), both divisions rounded as IEEE (div_rn).
+// Output rows are packed blocks of 9 words: d as f32 (already rounded to fp16), then the 32
+// quants, 4 per word.
 // Q8_1 (the activations of Q4_1/Q5_1): the same quants and scale, and a tenth word with the
 // exact sum of the 32 quants, as quant.h's Q8_1 keeps it.
 #version 450
@@ -25,9 +26,9 @@ void main() {
   const uint base = p.x_off + (r % p.N) * p.x_nb1 + (r / p.N) * p.x_nb2 + blk * 32u;
   float amax = 0.0;
   for (uint j = 0u; j < 32u; ++j) amax = max(amax, abs(x[base + j]));
-  const float id = amax != 0.0 ? 127.0 / amax : 0.0;
+  const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
   const uint out_base = i * UNIT_WORDS;
-  q[out_base] = floatBitsToUint(unpackHalf2x16(fp16_rne(amax / 127.0)).x);
+  q[out_base] = floatBitsToUint(unpackHalf2x16(fp16_rne(div_rn(amax, 127.0))).x);
   int sum = 0;
   for (uint k = 0u; k < 8u; ++k) {
     uint packed = 0u;

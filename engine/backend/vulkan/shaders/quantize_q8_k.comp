@@ -30,8 +30,9 @@ void main() {
       vmax = v;
     }
   }
-  const float iscale = amax != 0.0 ? -127.0 / vmax : 0.0;
-  const float d = amax != 0.0 ? 1.0 / iscale : 0.0;
+  // -127 / vmax and 1 / iscale, rounded as IEEE divisions (div_rn takes magnitudes).
+  const float iscale = amax != 0.0 ? -sign(vmax) * div_rn(127.0, amax) : 0.0;
+  const float d = amax != 0.0 ? sign(iscale) * div_rn(1.0, abs(iscale)) : 0.0;
   for (uint u = 0u; u < 8u; ++u) {
     const uint out_base = (i * 8u + u) * 10u;
     int sum = 0;
