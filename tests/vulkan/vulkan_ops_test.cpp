@@ -376,8 +376,8 @@ TEST_P(VulkanOps, LatentCache) {
     auto loaded = empty(TensorType::F32, {W, 37, 1, 1}, "kv_rows");
     b_.cpu->load_latent(cc, 0, loaded.cpu);
     b_.vk->load_latent(vc, 0, loaded.vk);
-    // Exact: the same conversion (F16/BF16 round to nearest even; Q8_0 the same f32 operations
-    // as ggml's reference quantizer, with IEEE division, as lavapipe's) and an exact widening.
+    // Exact: the same conversion (F16/BF16 round to nearest even; Q8_0 the f32 operations of
+    // ggml's reference quantizer, its divisions rounded as IEEE) and an exact widening.
     compare("load_latent", type, loaded, 0.0f);
 
     const int64_t H = 3, T = 4, first_pos = 33;
@@ -398,6 +398,19 @@ TEST_P(VulkanOps, LatentCache) {
       ADD_FAILURE() << "attention_latent over host pages should throw";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("not Vulkan memory"), std::string::npos) << e.what();
+    }
+
+    // Rows the shaders cannot split into their units (value pairs, Q8_0 blocks) are refused.
+    if (type == TensorType::F32) continue;
+    const int64_t odd = type == TensorType::Q8_0 ? W - 16 : W - 1;
+    LatentRows narrow = vc;
+    narrow.width = odd;
+    auto src = floats({odd, 1, 1, 1}, -1, 1, 30, "kv_cmpr");
+    try {
+      b_.vk->store_latent(src.vk, narrow, 0);
+      ADD_FAILURE() << "store_latent of " << gguf::type_name(type) << " rows of " << odd << " should throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not a multiple"), std::string::npos) << e.what();
     }
   }
 }
