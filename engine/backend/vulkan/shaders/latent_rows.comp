@@ -6,9 +6,9 @@
 //   CACHE_F16, CACHE_BF16: a pair of values in one word, rounded to nearest even, so that no two
 //     invocations write the same word.
 //   CACHE_Q8_0: one block of 32 values, as ggml's reference quantizer: d = amax / 127,
-//     q = round-half-away(x * (1 / d)) (divisions rounded as IEEE, div_rn), stored fp16(d) and q. Blocks are 34 bytes, so every other
-//     one starts mid-word; the half-words a block shares with its neighbours are written with
-//     atomics that change only the block's own bits.
+//     q = round-half-away(x * (1 / d)) (divisions rounded as IEEE: div_rn), stored fp16(d) and
+//     q. Blocks are 34 bytes, so every other one starts mid-word; the half-words a block shares
+//     with its neighbours are written with atomics that change only the block's own bits.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
@@ -54,10 +54,13 @@ void store_block(uint r, uint b, uint x) {
   float amax = 0.0;
   for (uint k = 0u; k < 32u; ++k) amax = max(amax, abs(tn[x + k]));
   const float d = div_rn(amax, 127.0), id = d != 0.0 ? div_rn(1.0, d) : 0.0;
-  uint h[17];
+  uint h[17];  // the block's half-words: d, then the quants in pairs
   h[0] = fp16_rne(d);
-  for (uint k = 0u; k < 16u; ++k)
-    h[1u + k] = (uint(round_away(tn[x + 2u * k] * id)) & 0xffu) | ((uint(round_away(tn[x + 2u * k + 1u] * id)) & 0xffu) << 8);
+  for (uint k = 0u; k < 16u; ++k) {
+    const uint lo = uint(round_away(tn[x + 2u * k] * id)) & 0xffu;
+    const uint hi = uint(round_away(tn[x + 2u * k + 1u] * id)) & 0xffu;
+    h[1u + k] = lo | (hi << 8);
+  }
   const uint h0 = 2u * r + 17u * b;
   uint k = 0u;
   if ((h0 & 1u) != 0u) store_shared_u16(h0, h[k++]);
