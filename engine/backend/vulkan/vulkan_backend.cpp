@@ -674,8 +674,10 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (!supports_op(op, cache.type))
       fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
                       " has no Vulkan kernel (" + vulkan::cache_types_list() + " do)");
-    if (cache.type == TensorType::F16 && cache.width % 2 != 0)
-      fail(op, t, "F16 latent rows of odd width " + std::to_string(cache.width) + " (the shaders read value pairs)");
+    if (const int64_t unit = latent_unit(cache.type); cache.width % unit != 0)
+      fail(op, t, std::string(gguf::type_name(cache.type)) + " latent rows of width " + std::to_string(cache.width) +
+                      ", not a multiple of the " + std::to_string(unit) +
+                      " values the shaders handle together; use such a width or an F32 cache");
     if (cache.rows_per_page < 1) fail(op, t, "latent cache pages must hold at least one row");
     const int64_t n_pages = (n_rows + cache.rows_per_page - 1) / cache.rows_per_page;
     std::vector<uint32_t> offsets(size_t(std::max<int64_t>(n_pages, 1)), 0);
@@ -701,6 +703,13 @@ class VulkanBackendImpl final : public VulkanBackend {
     return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride)};
   }
 
+  // Values one invocation of store/load_latent handles (latent_rows.comp): 16-bit values in
+  // pairs that share a word, Q8_0 in blocks of 32.
+  static int64_t latent_unit(TensorType t) {
+    if (t == TensorType::Q8_0) return 32;
+    return t == TensorType::F16 || t == TensorType::BF16 ? 2 : 1;
+  }
+
   void latent_rows(Op op, const char* shader, const Tensor& t, const LatentRows& cache, int64_t first_row) {
     if (t.ne[1] == 0) return;
     const Ref tr = ref(op, t);
@@ -709,8 +718,7 @@ class VulkanBackendImpl final : public VulkanBackend {
                               pt.row_stride, pt.offset, words(op, t, tr.offset), words(op, t, t.nb[1])};
     const auto& p = ctx_.pipeline(std::string(shader) + "_" + vulkan::cache_suffix(cache.type), 3, sizeof push);
     const VkBuffer bufs[3] = {tr.buffer->buffer, pt.buffer->buffer, upload_->buffer};
-    const uint64_t per = cache.type == TensorType::F16 ? 2 : 1;  // values per invocation
-    dispatch(p, bufs, push, uint64_t(cache.width) / per * uint64_t(t.ne[1]), 256);
+    dispatch(p, bufs, push, uint64_t(cache.width / latent_unit(cache.type)) * uint64_t(t.ne[1]), 256);
   }
 
   std::string matvec_shader(const char* prefix, TensorType t) const {
@@ -719,7 +727,8 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   // The input of a matmul as its shader reads it: the f32 tensor itself for float weights, or
   // its rows converted on the device into act_, in the weight's quant::vec_dot_type (Q8_0 for
-  // Q8_0/Q4_0/Q5_0, Q8_K for Q4_K/Q6_K), as the CPU converts them. Fills the x fields of push.
+  // Q8_0/Q4_0/Q5_0, Q8_1 for Q4_1/Q5_1, Q8_K for Q4_K/Q5_K/Q6_K), as the CPU converts them. Fills
+  // the x fields of push.
   VkBuffer activations(Op op, TensorType wt, const Tensor& x, int64_t N, int64_t B, MatVecPush& push) {
     const Ref xr = ref(op, x);
     const TensorType at = quant::vec_dot_type(wt);
@@ -729,13 +738,13 @@ class VulkanBackendImpl final : public VulkanBackend {
       push.x_nb2 = words(op, x, x.nb[2]);
       return xr.buffer->buffer;
     }
-    // Q8_0 activations in units of 9 words per 32 values, Q8_K in units of 10 per 32 quantized
-    // per 256 (see the quantize shaders).
+    // Q8_0 activations in units of 9 words per 32 values; Q8_1 (Q8_0 and the quants' sum) and
+    // Q8_K (quantized per 256) in units of 10 per 32 (see the quantize shaders).
     const bool k_quant = at == TensorType::Q8_K;
     const int64_t block = k_quant ? 256 : 32;
     if (x.ne[0] % block != 0)
       fail(op, x, "rows of " + std::to_string(x.ne[0]) + " are not whole " + std::string(gguf::type_name(at)) + " blocks");
-    const uint32_t units = uint32_t(x.ne[0] / 32), unit_words = k_quant ? 10 : 9;
+    const uint32_t units = uint32_t(x.ne[0] / 32), unit_words = at == TensorType::Q8_0 ? 9 : 10;
     const size_t bytes = size_t(units) * unit_words * 4 * size_t(N * B);
     if (!act_ || act_->size < bytes) {
       ctx_.destroy_buffer(std::move(act_));  // waits for recorded ops that still read it
@@ -744,7 +753,8 @@ class VulkanBackendImpl final : public VulkanBackend {
     const uint32_t nblk = uint32_t(x.ne[0] / block);
     const uint32_t qpush[6] = {nblk, u32(op, x, N), u32(op, x, B), words(op, x, xr.offset),
                                words(op, x, x.nb[1]), words(op, x, x.nb[2])};
-    const auto& p = ctx_.pipeline(k_quant ? "quantize_q8_k" : "quantize_q8_0", 2, sizeof qpush);
+    const char* shader = k_quant ? "quantize_q8_k" : at == TensorType::Q8_1 ? "quantize_q8_1" : "quantize_q8_0";
+    const auto& p = ctx_.pipeline(shader, 2, sizeof qpush);
     const VkBuffer bufs[2] = {xr.buffer->buffer, act_->buffer};
     dispatch(p, bufs, qpush, uint64_t(nblk) * uint64_t(N * B), 64);
     push.x_off = 0;
