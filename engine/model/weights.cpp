@@ -102,8 +102,13 @@ class Binder {
     return be_.weight(info.type, a, info.data, info.name.c_str());
   }
 
-  // Dequantizes rows of a weight into F32 (for small derived matrices).
-  std::vector<float> dequantize(const backend::Tensor& w) const {
+  // A bound weight's values in F32 (for small derived matrices), read from the file's mapped
+  // bytes: the bound tensor may live in device memory.
+  std::vector<float> dequantize(TensorName t, int layer) const {
+    const gguf::TensorInfo& info = *find(t, layer);
+    std::array<int64_t, 4> ne{1, 1, 1, 1};
+    for (size_t i = 0; i < info.ne.size() && i < 4; ++i) ne[i] = info.ne[i];
+    const backend::Tensor w = backend::make_tensor(info.type, ne, const_cast<uint8_t*>(info.data));
     const int64_t rows = w.ne[1] * w.ne[2] * w.ne[3];
     std::vector<float> out(size_t(rows * w.ne[0]));
     for (int64_t r = 0; r < rows; ++r)
@@ -246,7 +251,7 @@ std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp,
       l.wv_b = b.bind(TensorName::AttnVB, il, {L, V, H});
       if (mla == MlaMode::Plain) {
         // k_nope = K_h^T c needs K_h with kv_lora contiguous: transpose each head once.
-        std::vector<float> kb = b.dequantize(l.wk_b), kt(kb.size());
+        std::vector<float> kb = b.dequantize(TensorName::AttnKB, il), kt(kb.size());
         for (int64_t h = 0; h < H; ++h)
           for (int64_t j = 0; j < L; ++j)
             for (int64_t d = 0; d < nope; ++d) kt[size_t((h * nope + d) * L + j)] = kb[size_t((h * L + j) * nope + d)];
@@ -260,7 +265,7 @@ std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp,
                           0, kvb.name);
       l.wv_b = kvb.view({L, V, H, 1}, {kvb.nb[0], rb, rb * size_t(nope + V), rb * size_t(H * (nope + V))},
                         rb * size_t(nope), kvb.name);
-      std::vector<float> kv = b.dequantize(kvb), kb(size_t(H * L * nope));
+      std::vector<float> kv = b.dequantize(TensorName::AttnKvB, il), kb(size_t(H * L * nope));
       for (int64_t h = 0; h < H; ++h)
         for (int64_t d = 0; d < nope; ++d)
           for (int64_t j = 0; j < L; ++j)
