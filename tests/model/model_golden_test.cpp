@@ -1,18 +1,26 @@
 // The deepseek2 forward pass against llama.cpp's golden data (shared/golden, see its README):
 // unquantized models element-wise (logits, final hidden state, MoE routing, greedy
-// continuation), quantized models statistically, in both MLA forms.
+// continuation), quantized models statistically, in both MLA forms, on every backend of the
+// build. The Vulkan cases run with the Khronos validation layer and fail on any error it
+// reports; without a Vulkan device they fail, unless LATENT_VULKAN_OPTIONAL=1 makes them skip.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "backend/backend.h"
 #include "common/golden.h"
 #include "model/model.h"
+#ifdef LATENT_HAVE_VULKAN
+#include "backend/vulkan/vulkan_backend.h"
+#endif
 
 namespace latent::model {
 namespace {
@@ -38,15 +46,42 @@ Golden read_golden(const std::string& model, const std::string& prompt) {
   return g;
 }
 
-std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla) {
-  static std::map<std::pair<std::string, int>, std::shared_ptr<Model>> cache;
-  auto& m = cache[{name, int(mla)}];
+std::vector<std::string> backends() {
+#ifdef LATENT_HAVE_VULKAN
+  return {"cpu", "vulkan"};
+#else
+  return {"cpu"};
+#endif
+}
+
+// The model on a backend, loaded once per (file, form, backend). nullptr, with the reason in
+// `skip`, when the Vulkan device is missing and LATENT_VULKAN_OPTIONAL=1.
+std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla, const std::string& be, std::string& skip) {
+  static std::map<std::tuple<std::string, int, std::string>, std::shared_ptr<Model>> cache;
+  auto& m = cache[{name, int(mla), be}];
   if (!m) {
+    if (be == "vulkan") setenv("LATENT_VULKAN_VALIDATION", "1", 0);
     Options o;
     o.mla = mla;
-    m = Model::load(testing::golden_model(name), o);
+    o.backend = be;
+    try {
+      m = Model::load(testing::golden_model(name), o);
+    } catch (const Error& e) {
+      const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
+      if (be != "vulkan" || !optional || std::string(optional) != "1") throw;
+      skip = std::string("no Vulkan device (LATENT_VULKAN_OPTIONAL=1): ") + e.what();
+    }
   }
   return m;
+}
+
+// Errors the validation layer reported on this model's backend (0 off Vulkan).
+uint64_t validation_errors(const Model& m) {
+#ifdef LATENT_HAVE_VULKAN
+  if (auto* vk = dynamic_cast<backend::VulkanBackend*>(&m.backend())) return vk->validation_errors();
+#endif
+  (void)m;
+  return 0;
 }
 
 int64_t argmax(const float* row, int64_t n) { return std::max_element(row, row + n) - row; }
@@ -86,15 +121,16 @@ struct ExactCase {
   std::string model;
   std::string prompt;
   MlaMode mla;
+  std::string backend;
 };
 
 void PrintTo(const ExactCase& c, std::ostream* os) {
-  *os << c.model << "/" << c.prompt << (c.mla == MlaMode::Absorbed ? " absorbed" : " plain");
+  *os << c.model << "/" << c.prompt << (c.mla == MlaMode::Absorbed ? " absorbed" : " plain") << " on " << c.backend;
 }
 
 std::string case_name(const ::testing::TestParamInfo<ExactCase>& info) {
   std::string s = info.param.model + "_" + info.param.prompt +
-                  (info.param.mla == MlaMode::Absorbed ? "_absorbed" : "_plain");
+                  (info.param.mla == MlaMode::Absorbed ? "_absorbed_" : "_plain_") + info.param.backend;
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
 }
@@ -104,7 +140,9 @@ class ExactGolden : public ::testing::TestWithParam<ExactCase> {};
 TEST_P(ExactGolden, MatchesLlamaCpp) {
   const auto& c = GetParam();
   const Golden g = read_golden(c.model, c.prompt);
-  auto model = load_model(c.model, c.mla);
+  std::string skip;
+  auto model = load_model(c.model, c.mla, c.backend, skip);
+  if (!model) GTEST_SKIP() << skip;
   const int64_t V = model->n_vocab(), E = model->n_embd(), n = int64_t(g.tokens.size());
   ASSERT_EQ(V, g.meta["n_vocab"].get<int64_t>());
   ASSERT_EQ(E, g.meta["n_embd"].get<int64_t>());
@@ -172,18 +210,21 @@ TEST_P(ExactGolden, MatchesLlamaCpp) {
       max_greedy = std::max(max_greedy, std::fabs(double(row[ids[k].get<size_t>()]) - vals[k].get<double>()));
   }
   EXPECT_LE(max_greedy, 1e-3) << "max |Δlogit| over the greedy steps' top 16";
-  std::printf("  %s/%s: max |dlogit| rows %.2e top16 %.2e greedy %.2e, max |dhidden| %.2e, max |dweight| %.2e\n",
-              c.model.c_str(), c.prompt.c_str(), max_logit, max_topk, max_greedy, max_hidden, max_weight);
+  EXPECT_EQ(validation_errors(*model), 0u) << "Vulkan validation layer errors";
+  std::printf("  %s/%s on %s: max |dlogit| rows %.2e top16 %.2e greedy %.2e, max |dhidden| %.2e, max |dweight| %.2e\n",
+              c.model.c_str(), c.prompt.c_str(), c.backend.c_str(), max_logit, max_topk, max_greedy, max_hidden,
+              max_weight);
 }
 
 std::vector<ExactCase> exact_cases() {
   std::vector<ExactCase> cases;
-  for (const char* m : {"ds2-lite-tiny", "ds2-lite-tiny-legacy", "ds3-tiny"})
-    for (const char* p : kPrompts) {
-      cases.push_back({m, p, MlaMode::Absorbed});
-      // The plain form decompresses K/V of the whole cache per step; the short prompts suffice.
-      if (std::string(p) != "p3_long") cases.push_back({m, p, MlaMode::Plain});
-    }
+  for (const std::string& be : backends())
+    for (const char* m : {"ds2-lite-tiny", "ds2-lite-tiny-legacy", "ds3-tiny"})
+      for (const char* p : kPrompts) {
+        cases.push_back({m, p, MlaMode::Absorbed, be});
+        // The plain form decompresses K/V of the whole cache per step; the short prompts suffice.
+        if (std::string(p) != "p3_long") cases.push_back({m, p, MlaMode::Plain, be});
+      }
   return cases;
 }
 
@@ -194,16 +235,19 @@ INSTANTIATE_TEST_SUITE_P(Models, ExactGolden, ::testing::ValuesIn(exact_cases())
 struct QuantCase {
   std::string model;
   std::string prompt;
+  std::string backend;
 };
 
-void PrintTo(const QuantCase& c, std::ostream* os) { *os << c.model << "/" << c.prompt; }
+void PrintTo(const QuantCase& c, std::ostream* os) { *os << c.model << "/" << c.prompt << " on " << c.backend; }
 
 class QuantGolden : public ::testing::TestWithParam<QuantCase> {};
 
 TEST_P(QuantGolden, AgreesWithLlamaCpp) {
   const auto& c = GetParam();
   const Golden g = read_golden(c.model, c.prompt);
-  auto model = load_model(c.model, MlaMode::Absorbed);
+  std::string skip;
+  auto model = load_model(c.model, MlaMode::Absorbed, c.backend, skip);
+  if (!model) GTEST_SKIP() << skip;
   const int64_t V = model->n_vocab(), n = int64_t(g.tokens.size());
   const PromptRun r = run_prompt(model, g.tokens, g.meta["greedy"].size());
 
@@ -223,8 +267,9 @@ TEST_P(QuantGolden, AgreesWithLlamaCpp) {
   EXPECT_LE(row_max[row_max.size() / 2], 1.0) << "median per-row max |Δlogit|";
   EXPECT_LE(row_max.back(), 4.0) << "max |Δlogit|";
 
-  std::printf("  %s/%s: argmax agreement %d/%lld, per-row max |dlogit| median %.3f max %.3f\n",
-              c.model.c_str(), c.prompt.c_str(), agree, static_cast<long long>(n),
+  EXPECT_EQ(validation_errors(*model), 0u) << "Vulkan validation layer errors";
+  std::printf("  %s/%s on %s: argmax agreement %d/%lld, per-row max |dlogit| median %.3f max %.3f\n",
+              c.model.c_str(), c.prompt.c_str(), c.backend.c_str(), agree, static_cast<long long>(n),
               row_max[row_max.size() / 2], row_max.back());
   // Greedy tokens agree until the first step where llama.cpp's own top two were close.
   const auto golden = g.meta["greedy"].get<std::vector<int32_t>>();
@@ -235,14 +280,15 @@ TEST_P(QuantGolden, AgreesWithLlamaCpp) {
 
 std::vector<QuantCase> quant_cases() {
   std::vector<QuantCase> cases;
-  for (const char* m : {"ds2-lite-tiny-Q8_0", "ds2-lite-tiny-Q4_K_M"})
-    for (const char* p : kPrompts) cases.push_back({m, p});
+  for (const std::string& be : backends())
+    for (const char* m : {"ds2-lite-tiny-Q8_0", "ds2-lite-tiny-Q4_K_M"})
+      for (const char* p : kPrompts) cases.push_back({m, p, be});
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, QuantGolden, ::testing::ValuesIn(quant_cases()),
                          [](const ::testing::TestParamInfo<QuantCase>& info) {
-                           std::string s = info.param.model + "_" + info.param.prompt;
+                           std::string s = info.param.model + "_" + info.param.prompt + "_" + info.param.backend;
                            std::replace(s.begin(), s.end(), '-', '_');
                            return s;
                          });
