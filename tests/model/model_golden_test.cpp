@@ -99,6 +99,9 @@ PromptRun run_prompt(const std::shared_ptr<Model>& model, const std::vector<int3
   Batch b;
   for (int32_t t : tokens) b.add(seq, t, true);
   ctx.evaluate(b, r.prompt, {.hidden = true, .routing = true});
+  // The max-|Δ| comparisons below skip NaN (std::max), so check finiteness once here.
+  EXPECT_TRUE(std::all_of(r.prompt.logits.begin(), r.prompt.logits.end(), [](float x) { return std::isfinite(x); }));
+  EXPECT_TRUE(std::all_of(r.prompt.hidden.begin(), r.prompt.hidden.end(), [](float x) { return std::isfinite(x); }));
   const int64_t V = model->n_vocab();
   int32_t next = int32_t(argmax(r.prompt.logits_row(r.prompt.n_rows - 1), V));
   Outputs step;
