@@ -95,7 +95,10 @@ int bench_engine(const ParsedArgs& args) {
   int64_t need = std::max(prefill_sizes.back(), decode_contexts.back()) + decode_tokens + 2;
   engine::EngineOptions o;
   o.model_path = model;
-  o.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  o.backend = bc.backend;
+  o.device = bc.device;
+  o.gpu_layers = bc.gpu_layers;
   o.threads = threads;
   // Every measurement evaluates its whole prompt (the prompts share prefixes by construction).
   o.prefix_cache = false;

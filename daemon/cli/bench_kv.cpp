@@ -46,7 +46,7 @@ Timing time_to_first_token(model::Context& ctx, const std::vector<int32_t>& prom
 std::shared_ptr<kv::PrefixStore> open_store(const model::Model& m, const std::filesystem::path& dir) {
   kv::StoreOptions o;
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.shared_backend(), m.hparams().n_layer, m.hparams().latent_width(), m.options().cache_type,
+  return std::make_shared<kv::PrefixStore>(m.placement(), m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 

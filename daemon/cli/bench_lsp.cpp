@@ -242,7 +242,10 @@ int bench_lsp(const ParsedArgs& args) {
   daemon::configure_log({daemon::LogLevel::Warn, {}, true});
   daemon::Options options;
   options.model_path = args.get_or("model", "");
-  options.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  options.backend = bc.backend;
+  options.device = bc.device;
+  options.gpu_layers = bc.gpu_layers;
   options.engine_threads = static_cast<int>(args.get_int("threads", 0));
   options.max_tokens = 16;
   if (options.model_path.empty())

@@ -26,7 +26,10 @@ int run_ask(const ParsedArgs& args) {
   }
   daemon::Options options;
   options.model_path = args.get_or("model", "");
-  options.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  options.backend = bc.backend;
+  options.device = bc.device;
+  options.gpu_layers = bc.gpu_layers;
   options.engine_threads = static_cast<int>(args.get_int("threads", 0));
   options.ask_sources = static_cast<int32_t>(args.get_int("sources", options.ask_sources));
   options.ask_max_tokens = static_cast<int32_t>(args.get_int("max-tokens", options.ask_max_tokens));
@@ -98,12 +101,12 @@ Command ask_command() {
   c.options = {
       {"repo", "DIR", "repository to search (default: the current directory)"},
       {"model", "FILE", "GGUF model that writes the answer"},
-      {"backend", "NAME", "cpu (default), vulkan or cuda"},
       {"threads", "N", "engine threads (default: all cores)"},
       {"sources", "N", "how many sources to retrieve (default 8)"},
       {"max-tokens", "N", "longest answer in tokens (default 512)"},
       {"json", "", "print one JSON object: answer, modelUsed, sources"},
   };
+  for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_ask;
   return c;
 }

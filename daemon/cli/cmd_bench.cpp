@@ -66,13 +66,13 @@ Command bench_command() {
   c.options = {
       {"json", "", "print one JSON object instead of a table"},
       {"model", "FILE", "GGUF model to benchmark (engine, kv, lsp)"},
-      {"backend", "NAME", "cpu (default), vulkan or cuda"},
       {"threads", "N", "worker threads (default: all cores)"},
       {"repo", "DIR", "source tree to index or tokenize"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
   };
+  for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_bench;
   return c;
 }

@@ -41,6 +41,7 @@ Command complete_command() {
       {"suffix", "TEXT", "text after the cursor (default: empty)"},
   };
   for (auto& o : sampling_options()) c.options.push_back(std::move(o));
+  for (auto& o : backend_options()) c.options.push_back(std::move(o));
   c.run = run_complete;
   return c;
 }

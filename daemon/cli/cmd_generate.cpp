@@ -25,7 +25,10 @@ void on_sigint(int) { g_interrupted.store(true); }
 engine::EngineOptions engine_options_from_args(const ParsedArgs& args) {
   engine::EngineOptions o;
   o.model_path = args.require("model");
-  o.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  o.backend = bc.backend;
+  o.device = bc.device;
+  o.gpu_layers = bc.gpu_layers;
   o.cache_type = args.get_or("cache-type", "f16");
   o.threads = static_cast<int>(args.get_int("threads", 0));
   if (o.threads < 0) throw UsageError("--threads must be 0 (all cores) or more");
@@ -101,7 +104,6 @@ std::vector<OptionSpec> sampling_options() {
       {"seed", "S", "random seed; the same seed repeats a sampled reply (default: random)"},
       {"stop", "TEXT", "end the reply before this text"},
       {"threads", "N", "CPU threads (default: all cores)"},
-      {"backend", "NAME", "cpu (default), vulkan or cuda"},
       {"cache-type", "T", "latent KV cache element type: f16 (default), f32, bf16 or q8_0"},
   };
 }
@@ -140,6 +142,7 @@ Command generate_command() {
       {"chat", "", "render the prompt with the model's chat template"},
   };
   for (auto& o : sampling_options()) c.options.push_back(std::move(o));
+  for (auto& o : backend_options()) c.options.push_back(std::move(o));
   c.run = run_generate;
   return c;
 }

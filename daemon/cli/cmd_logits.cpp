@@ -41,7 +41,10 @@ int run_logits(const ParsedArgs& args) {
     throw UsageError("give exactly one of --tokens and --prompt");
 
   model::Options o;
-  o.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  o.backend = bc.backend;
+  o.device = bc.device;
+  o.gpu_layers = bc.gpu_layers;
   o.threads = int(args.get_int("threads", model::default_thread_count()));
   if (o.threads < 0) throw UsageError("--threads must be 0 or more");
   const std::string mla = args.get_or("mla", "absorbed");
@@ -108,7 +111,7 @@ Command logits_command() {
   Command c;
   c.name = "logits";
   c.summary = "write a prompt's logits (every position) as float32 rows";
-  c.synopsis = "--model FILE (--tokens 1,2,3 | --prompt TEXT) --out FILE.f32 [--backend cpu] [--threads N]";
+  c.synopsis = "--model FILE (--tokens 1,2,3 | --prompt TEXT) --out FILE.f32 [--backend cpu|vulkan] [--threads N]";
   c.details =
       "The output holds n_tokens x n_vocab little-endian float32 values, row by row. --prompt is\n"
       "tokenized with the model's own vocabulary, BOS added and special tokens parsed (as\n"
@@ -118,10 +121,10 @@ Command logits_command() {
       {"tokens", "IDS", "comma-separated token ids"},
       {"prompt", "TEXT", "text to tokenize"},
       {"out", "FILE", "output file (float32 rows)"},
-      {"backend", "NAME", "cpu (default)"},
       {"threads", "N", "worker threads (default: all cores; 0 runs on the calling thread)"},
       {"mla", "FORM", "absorbed (default) or plain: the attention form"},
   };
+  for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_logits;
   return c;
 }

@@ -146,7 +146,10 @@ int run_status(const ParsedArgs& args) {
   // No daemon: this process opens the repository's index (without re-indexing) and the model.
   daemon::Options options;
   options.model_path = args.get_or("model", "");
-  options.backend = args.get_or("backend", "cpu");
+  const BackendChoice bc = backend_choice(args);
+  options.backend = bc.backend;
+  options.device = bc.device;
+  options.gpu_layers = bc.gpu_layers;
   options.index_on_startup = false;
   daemon::configure_log({daemon::LogLevel::Warn, {}, true});
   daemon::EventLoop loop;
@@ -180,9 +183,9 @@ Command status_command() {
       {"socket", "PATH", "latentd's socket (default: $XDG_RUNTIME_DIR/latent/latentd.sock)"},
       {"repo", "DIR", "report on this repository's index in this process"},
       {"model", "FILE", "also open this model and report on it"},
-      {"backend", "NAME", "cpu (default), vulkan or cuda"},
       {"json", "", "print the status as JSON"},
   };
+  for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_status;
   return c;
 }

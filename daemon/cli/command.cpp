@@ -103,4 +103,25 @@ std::string command_help(const Command& cmd) {
   return s.str();
 }
 
+std::vector<OptionSpec> backend_options() {
+  return {
+      {"backend", "NAME", "cpu (default) or vulkan"},
+      {"device", "N", "GPU backends: device index from `latent devices` (default: the best one)"},
+      {"gpu-layers", "N", "GPU backends: run the first N layers on the device, the rest on the CPU "
+                          "(default: as many as fit)"},
+  };
+}
+
+BackendChoice backend_choice(const ParsedArgs& args) {
+  BackendChoice c;
+  c.backend = args.get_or("backend", "cpu");
+  c.device = static_cast<int>(args.get_int("device", -1));
+  c.gpu_layers = static_cast<int>(args.get_int("gpu-layers", -1));
+  if (c.device < -1) throw UsageError("--device must be a device index from `latent devices`");
+  if (c.gpu_layers < -1) throw UsageError("--gpu-layers must be 0 or more");
+  if (c.backend == "cpu" && (args.has("device") || args.has("gpu-layers")))
+    throw UsageError("--device and --gpu-layers choose a GPU; add --backend vulkan");
+  return c;
+}
+
 }  // namespace latent::cli

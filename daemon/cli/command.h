@@ -46,6 +46,16 @@ struct Command {
   int (*run)(const ParsedArgs&) = nullptr;
 };
 
+// Where a command runs the model: --backend, --device and --gpu-layers, declared once for every
+// command that loads one.
+struct BackendChoice {
+  std::string backend = "cpu";
+  int device = -1;
+  int gpu_layers = -1;
+};
+std::vector<OptionSpec> backend_options();
+BackendChoice backend_choice(const ParsedArgs& args);  // throws UsageError on a bad value
+
 // Parses args (everything after the subcommand name). Throws UsageError on unknown options,
 // a missing value, or a repeated option.
 ParsedArgs parse_args(const Command& cmd, const std::vector<std::string>& args);

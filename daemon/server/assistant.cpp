@@ -196,6 +196,7 @@ void Assistant::run_on_worker(std::function<void()> job) {
 
 void Assistant::configure(const Options& options) {
   bool reopen = options.model_path != options_.model_path || options.backend != options_.backend ||
+                options.device != options_.device || options.gpu_layers != options_.gpu_layers ||
                 options.engine_threads != options_.engine_threads;
   bool index_now = options.index_on_startup && !options_.index_on_startup;
   int workers = options_.workers;

@@ -73,6 +73,8 @@ std::unique_ptr<Generator> open_engine_generator(const Options& options) {
   engine::EngineOptions eo;
   eo.model_path = options.model_path;
   eo.backend = options.backend;
+  eo.device = options.device;
+  eo.gpu_layers = options.gpu_layers;
   eo.threads = options.engine_threads;
   return std::make_unique<EngineGenerator>(engine::open_engine(eo), options);
 }

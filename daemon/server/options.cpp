@@ -47,8 +47,12 @@ std::vector<std::string> apply_settings(const nlohmann::json& settings, Options&
       std::string b = v.is_string() ? v.get<std::string>() : std::string();
       // "auto" lets the daemon choose; it chooses the CPU backend, the one every machine has.
       if (b == "auto") o.backend = "cpu";
-      else if (b == "cpu" || b == "vulkan" || b == "cuda") o.backend = b;
-      else problems.push_back("setting backend: expected \"cpu\", \"vulkan\", \"cuda\" or \"auto\", got " + v.dump());
+      else if (b == "cpu" || b == "vulkan") o.backend = b;
+      else problems.push_back("setting backend: expected \"cpu\", \"vulkan\" or \"auto\", got " + v.dump());
+    } else if (key == "device") {
+      if (read_int(v, key, -1, 64, n, problems)) o.device = static_cast<int>(n);
+    } else if (key == "gpuLayers") {
+      if (read_int(v, key, -1, 100000, n, problems)) o.gpu_layers = static_cast<int>(n);
     } else if (key == "threads") {
       if (read_int(v, key, 0, 1024, n, problems)) o.engine_threads = static_cast<int>(n);
     } else if (key == "contextBudget") {

@@ -1,7 +1,7 @@
 // latentd's settings, with their defaults, and how they are read from the client:
 // initializationOptions and the "latent" section of workspace/configuration carry the same
 // camelCase keys (editors expose them as latent.<key>):
-//   model, backend, threads, contextBudget, debounceMs, enabledLanguages, maxLines, maxTokens,
+//   model, backend, device, gpuLayers, threads, contextBudget, debounceMs, enabledLanguages, maxLines, maxTokens,
 //   askMaxTokens, askSources, indexOnStartup
 // ("modelPath" and "languages" are accepted as aliases of model and enabledLanguages; backend
 // "auto" means the daemon's choice.)
@@ -19,7 +19,9 @@ struct Options {
   // GGUF model file. Empty: no model; inline completions are empty and latent/ask answers with
   // the ranked sources only (latent/status says so).
   std::string model_path;
-  std::string backend = "cpu";  // "cpu", "vulkan" or "cuda"
+  std::string backend = "cpu";  // "cpu" or "vulkan"
+  int device = -1;              // GPU backends: device index of `latent devices`; -1 the best one
+  int gpu_layers = -1;          // GPU backends: first layers on the device; -1 as many as fit
   int engine_threads = 0;       // engine worker threads; 0: all hardware threads
   // Tokens of repository context (definitions, search hits, repo map) in a completion prompt.
   int32_t context_budget = 2048;

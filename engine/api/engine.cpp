@@ -133,6 +133,8 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
   model::Options mo;
   mo.threads = options.threads > 0 ? options.threads : model::default_thread_count();
   mo.backend = options.backend;
+  mo.device = options.device;
+  mo.gpu_layers = options.gpu_layers;
   mo.n_ctx = options.context_length;
   try {
     mo.cache_type = model::parse_cache_type(options.cache_type);
@@ -144,7 +146,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
       so.disk_dir = options.cache_dir;
       so.memory_budget_bytes = options.cache_memory_bytes;
       const model::HParams& hp = model_->hparams();
-      store = std::make_shared<kv::PrefixStore>(model_->shared_backend(), hp.n_layer, hp.latent_width(), mo.cache_type,
+      store = std::make_shared<kv::PrefixStore>(model_->placement(), hp.latent_width(), mo.cache_type,
                                                 kv::model_fingerprint(model_->file()), so);
     }
     context_ = std::make_unique<model::Context>(model_, std::move(store));

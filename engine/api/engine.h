@@ -42,7 +42,9 @@ struct Error : std::runtime_error {
 
 struct EngineOptions {
   std::filesystem::path model_path;  // a deepseek2 GGUF file
-  std::string backend = "cpu";       // "cpu", "vulkan" or "cuda"
+  std::string backend = "cpu";       // "cpu" or "vulkan" (backend::backend_names() lists the build's)
+  int device = -1;                   // GPU backends: device index of `latent devices`; -1 the best one
+  int gpu_layers = -1;               // GPU backends: first layers on the device; -1 as many as fit
   int threads = 0;                   // backend worker threads; 0: all hardware threads
   // Latent KV cache element type: "f16" (half the bytes of f32; golden-model logit cost in
   // tests/model/model_cache_type_test.cpp), "f32", "bf16" or "q8_0".

@@ -11,28 +11,33 @@ uint64_t default_memory_budget(const backend::Backend& be) {
   return std::min<uint64_t>(be.memory_available() / 4, uint64_t(8) << 30);
 }
 
-PrefixStore::PrefixStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, model::CacheType type,
+namespace {
+
+int64_t capacity_pages(const model::PageLayout& layout, const StoreOptions& options) {
+  const auto parts = layout.pool_parts();
+  size_t page_bytes = 0;
+  for (const auto& p : parts) page_bytes += p.bytes;
+  if (options.memory_budget_bytes) return std::max<int64_t>(2, int64_t(options.memory_budget_bytes / page_bytes));
+  int64_t pages = INT64_MAX;
+  for (const auto& p : parts) pages = std::min(pages, int64_t(default_memory_budget(*p.backend) / p.bytes));
+  return std::max<int64_t>(2, pages);
+}
+
+}  // namespace
+
+PrefixStore::PrefixStore(std::vector<model::LayerPlacement> placement, int64_t width, model::CacheType type,
                          uint64_t fingerprint, const StoreOptions& options)
-    : n_layer_(n_layer),
-      width_(width),
-      type_(model::cache_tensor_type(type)),
-      rows_per_page_(options.rows_per_page),
-      row_bytes_(model::cache_row_bytes(type, width)),
+    : layout_(std::move(placement), width, type, options.rows_per_page),
       seed_(fingerprint),
-      pool_(be, row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer),
-            std::max<int64_t>(2, int64_t((options.memory_budget_bytes ? options.memory_budget_bytes
-                                                                         : default_memory_budget(*be)) /
-                                         (row_bytes_ * size_t(options.rows_per_page) * size_t(n_layer))))),
+      pool_(layout_.pool_parts(), capacity_pages(layout_, options)),
       host_page_(pool_.page_bytes()) {
-  if (n_layer <= 0 || width <= 0 || rows_per_page_ <= 0)
-    throw model::Error("latent KV store: layers, width and rows per page must be positive");
   if (options.disk) {
     PageFormat f;
     // The element type is part of the disk namespace and of every page header: pages written
     // with another cache type are never read.
-    f.element_type = uint32_t(type_);
-    f.rows_per_page = uint32_t(rows_per_page_);
-    f.n_layer = uint32_t(n_layer);
+    f.element_type = uint32_t(layout_.element_type());
+    f.rows_per_page = uint32_t(layout_.rows_per_page());
+    f.n_layer = uint32_t(layout_.n_layer());
     f.width = uint32_t(width);
     f.page_bytes = pool_.page_bytes();
     disk_ = std::make_unique<DiskTier>(options.disk_dir.empty() ? default_cache_dir() : options.disk_dir, fingerprint,
@@ -76,8 +81,7 @@ void PrefixStore::spill(Node* n) {
 
 void PrefixStore::refresh_tables() {
   if (tables_generation_ == pool_.generation()) return;
-  for (auto& [id, s] : seqs_)
-    for (size_t i = 0; i < s.pages.size(); ++i) s.table[i] = pool_.data(s.pages[i]);
+  for (auto& [id, s] : seqs_) layout_.refresh(pool_, s.pages, s.tables);
   tables_generation_ = pool_.generation();
 }
 
@@ -113,18 +117,15 @@ uint64_t PrefixStore::key_before(const Seq& s) const { return s.shared.empty() ?
 
 void PrefixStore::reserve(model::SeqId seq, int64_t n_rows) {
   Seq& s = seq_of(seq);
-  const size_t need = size_t((n_rows + rows_per_page_ - 1) / rows_per_page_);
-  while (s.pages.size() < need) {
-    PageId id = allocate();
-    s.pages.push_back(id);
-    s.table.push_back(pool_.data(id));
-  }
+  const size_t need = size_t((n_rows + rows_per_page() - 1) / rows_per_page());
+  while (s.pages.size() < need) s.pages.push_back(allocate());
+  layout_.refresh(pool_, s.pages, s.tables);
 }
 
 void PrefixStore::truncate(model::SeqId seq, int64_t n_rows) {
   Seq& s = seq_of(seq);
-  const size_t keep = size_t((n_rows + rows_per_page_ - 1) / rows_per_page_);
-  const size_t full = size_t(n_rows / rows_per_page_);
+  const size_t keep = size_t((n_rows + rows_per_page() - 1) / rows_per_page());
+  const size_t full = size_t(n_rows / rows_per_page());
   while (s.pages.size() > keep) {
     if (s.pages.size() > s.shared.size()) {
       pool_.release(s.pages.back());
@@ -133,7 +134,6 @@ void PrefixStore::truncate(model::SeqId seq, int64_t n_rows) {
       s.shared.pop_back();
     }
     s.pages.pop_back();
-    s.table.pop_back();
   }
   // A shared page kept only in part becomes private: this sequence will write its remaining
   // rows, which other sequences must not see. The lock still held on it keeps it resident
@@ -142,36 +142,29 @@ void PrefixStore::truncate(model::SeqId seq, int64_t n_rows) {
     PageId copy = allocate();
     pool_.copy(s.pages[full], copy);
     s.pages[full] = copy;
-    s.table[full] = pool_.data(copy);
     relock(s, full ? s.shared[full - 1] : nullptr);
     s.shared.resize(full);
   }
+  layout_.refresh(pool_, s.pages, s.tables);
 }
 
 backend::LatentRows PrefixStore::rows(model::SeqId seq, int64_t layer, int64_t n_rows) const {
   const Seq& s = seq_of(seq);
-  if (n_rows > int64_t(s.pages.size()) * rows_per_page_)
+  if (n_rows > int64_t(s.pages.size()) * rows_per_page())
     throw model::Error("latent KV store: sequence " + std::to_string(seq) + " has " +
-                       std::to_string(int64_t(s.pages.size()) * rows_per_page_) + " rows reserved, " +
+                       std::to_string(int64_t(s.pages.size()) * rows_per_page()) + " rows reserved, " +
                        std::to_string(n_rows) + " requested");
-  backend::LatentRows r;
-  r.type = type_;
-  r.pages = s.table.data();
-  r.rows_per_page = rows_per_page_;
-  r.page_offset = size_t(layer) * size_t(rows_per_page_) * row_bytes_;
-  r.row_stride = row_bytes_;
-  r.width = width_;
-  r.n_rows = n_rows;
-  return r;
+  return layout_.rows(s.tables, layer, n_rows);
 }
 
 int64_t PrefixStore::attach_prefix(model::SeqId seq, std::span<const int32_t> tokens) {
   Seq& s = seq_of(seq);
   if (!s.pages.empty()) throw model::Error("latent KV store: a prefix can only be attached to an empty sequence");
   stats_.lookups++;
-  const size_t n_pages = tokens.size() / size_t(rows_per_page_);
+  const size_t rpp = size_t(rows_per_page());
+  const size_t n_pages = tokens.size() / rpp;
   for (size_t j = 0; j < n_pages; ++j) {
-    std::vector<int32_t> page(tokens.begin() + j * rows_per_page_, tokens.begin() + (j + 1) * rows_per_page_);
+    std::vector<int32_t> page(tokens.begin() + j * rpp, tokens.begin() + (j + 1) * rpp);
     Node* parent = s.shared.empty() ? nullptr : s.shared.back();
     const uint64_t prev = key_before(s);
     const uint64_t key = chain_key(prev, page);
@@ -194,17 +187,18 @@ int64_t PrefixStore::attach_prefix(model::SeqId seq, std::span<const int32_t> to
     tree_.touch(node);
     s.shared.push_back(node);
     s.pages.push_back(node->page);
-    s.table.push_back(pool_.data(node->page));
-    (from_disk ? stats_.hit_rows_disk : stats_.hit_rows_memory) += rows_per_page_;
+    (from_disk ? stats_.hit_rows_disk : stats_.hit_rows_memory) += rows_per_page();
   }
-  return int64_t(s.shared.size()) * rows_per_page_;
+  layout_.refresh(pool_, s.pages, s.tables);
+  return int64_t(s.shared.size()) * rows_per_page();
 }
 
 void PrefixStore::publish(model::SeqId seq, std::span<const int32_t> tokens) {
   Seq& s = seq_of(seq);
-  const size_t n_pages = std::min(tokens.size() / size_t(rows_per_page_), s.pages.size());
+  const size_t rpp = size_t(rows_per_page());
+  const size_t n_pages = std::min(tokens.size() / rpp, s.pages.size());
   for (size_t j = s.shared.size(); j < n_pages; ++j) {
-    std::vector<int32_t> page(tokens.begin() + j * rows_per_page_, tokens.begin() + (j + 1) * rows_per_page_);
+    std::vector<int32_t> page(tokens.begin() + j * rpp, tokens.begin() + (j + 1) * rpp);
     Node* parent = s.shared.empty() ? nullptr : s.shared.back();
     const uint64_t key = chain_key(key_before(s), page);
     Node* node = tree_.find(parent, key, page);
@@ -213,7 +207,6 @@ void PrefixStore::publish(model::SeqId seq, std::span<const int32_t> tokens) {
       relock(s, node);
       pool_.release(s.pages[j]);
       s.pages[j] = node->page;
-      s.table[j] = pool_.data(node->page);
     } else {
       node = tree_.insert(parent, key, std::move(page), s.pages[j]);
       relock(s, node);
@@ -221,6 +214,7 @@ void PrefixStore::publish(model::SeqId seq, std::span<const int32_t> tokens) {
     }
     s.shared.push_back(node);
   }
+  layout_.refresh(pool_, s.pages, s.tables);
 }
 
 void PrefixStore::flush() {
@@ -247,7 +241,7 @@ std::string PrefixStore::check_invariants() const {
   std::vector<int> owners(size_t(pool_.allocated()), 0);
   tree_.for_each([&](const Node& n) { owners[size_t(n.page)]++; });
   for (const auto& [id, s] : seqs_) {
-    if (s.pages.size() != s.table.size() || s.shared.size() > s.pages.size())
+    if (s.shared.size() > s.pages.size())
       return "sequence " + std::to_string(id) + ": page table sizes disagree";
     for (size_t i = 0; i < s.shared.size(); ++i) {
       if (s.shared[i]->page != s.pages[i]) return "sequence " + std::to_string(id) + ": shared page id mismatch";
@@ -255,8 +249,10 @@ std::string PrefixStore::check_invariants() const {
         return "sequence " + std::to_string(id) + ": shared pages are not a path from the root";
     }
     for (size_t i = s.shared.size(); i < s.pages.size(); ++i) owners[size_t(s.pages[i])]++;
-    for (size_t i = 0; i < s.pages.size(); ++i)
-      if (s.table[i] != pool_.data(s.pages[i])) return "sequence " + std::to_string(id) + ": stale page address";
+    for (size_t part = 0; part < layout_.parts(); ++part)
+      for (size_t i = 0; i < s.pages.size(); ++i)
+        if (s.tables.size() <= part || s.tables[part].size() != s.pages.size() || s.tables[part][i] != pool_.data(s.pages[i], part))
+          return "sequence " + std::to_string(id) + ": stale page address";
     if (!s.shared.empty()) held.push_back(s.shared.back());
   }
   int64_t owned = 0;

@@ -58,11 +58,12 @@ uint64_t default_memory_budget(const backend::Backend& be);
 
 class PrefixStore final : public model::LatentStore {
  public:
-  // Pages are memory of `be` (the model's backend, whose latent ops read them). n_layer/width/type
-  // describe the latent rows (pages are sized by the element type; a width Q8_0's blocks of 32
-  // do not divide is an Error); fingerprint namespaces keys and the disk tier (model_fingerprint()
-  // of the model's file).
-  PrefixStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, model::CacheType type,
+  // Pages are memory of the backends in `placement` (Model::placement(): whose latent ops read
+  // them). width/type describe the latent rows (pages are sized by the element type; a width
+  // Q8_0's blocks of 32 do not divide is an Error); fingerprint namespaces keys and the disk tier
+  // (model_fingerprint() of the model's file). Without an explicit budget, each backend's part
+  // of the pages may take default_memory_budget() of that backend.
+  PrefixStore(std::vector<model::LayerPlacement> placement, int64_t width, model::CacheType type,
               uint64_t fingerprint, const StoreOptions& options);
   ~PrefixStore() override;  // flush()es to disk when the disk tier is on
 
@@ -81,15 +82,15 @@ class PrefixStore final : public model::LatentStore {
   // Writes every cached page not yet on disk (shutdown). No-op without the disk tier.
   void flush();
   StoreStats stats() const;
-  int64_t rows_per_page() const { return rows_per_page_; }
+  int64_t rows_per_page() const { return layout_.rows_per_page(); }
   size_t page_bytes() const { return pool_.page_bytes(); }
   // Consistency of lock references, page ownership and the pool; empty when all hold.
   std::string check_invariants() const;
 
  private:
   struct Seq {
-    std::vector<void*> table;     // page base addresses, what LatentRows reads
-    std::vector<PageId> pages;    // the same pages by id
+    std::vector<PageId> pages;    // page ids
+    model::PageLayout::Tables tables;  // their addresses per pool part, what LatentRows reads
     std::vector<Node*> shared;    // tree nodes of the leading shared pages
   };
   Seq& seq_of(model::SeqId seq);
@@ -101,11 +102,7 @@ class PrefixStore final : public model::LatentStore {
   void relock(Seq& s, Node* new_deepest);
   uint64_t key_before(const Seq& s) const;
 
-  int64_t n_layer_;
-  int64_t width_;
-  gguf::TensorType type_;
-  int64_t rows_per_page_;
-  size_t row_bytes_;
+  model::PageLayout layout_;
   uint64_t seed_;
   backend::PagePool pool_;
   std::vector<std::byte> host_page_;  // one page on its way to or from the disk tier

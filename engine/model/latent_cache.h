@@ -46,13 +46,40 @@ class LatentStore {
   virtual void publish(SeqId, std::span<const int32_t>) {}
 };
 
+// How a latent store's pages split over the backends of the model's layers (one PagePool part
+// per placement), and the LatentRows of a layer given a sequence's page tables (one per part).
+class PageLayout {
+ public:
+  // Throws Error for an empty placement, non-positive sizes, or a width Q8_0's blocks do not divide.
+  PageLayout(std::vector<LayerPlacement> placement, int64_t width, CacheType type, int64_t rows_per_page);
+
+  std::vector<backend::PagePool::Part> pool_parts() const;
+  int64_t n_layer() const { return n_layer_; }
+  int64_t rows_per_page() const { return rows_per_page_; }
+  gguf::TensorType element_type() const { return type_; }
+  size_t parts() const { return placement_.size(); }
+  const LayerPlacement& placement(size_t part) const { return placement_[part]; }
+
+  // tables[part][i] = address of page i's part (PagePool::data); rebuilt by refresh().
+  using Tables = std::vector<std::vector<void*>>;
+  void refresh(const backend::PagePool& pool, const std::vector<backend::PageId>& pages, Tables& tables) const;
+  backend::LatentRows rows(const Tables& tables, int64_t layer, int64_t n_rows) const;
+
+ private:
+  std::vector<LayerPlacement> placement_;
+  std::vector<int64_t> first_layer_;  // per part
+  int64_t n_layer_ = 0;
+  int64_t width_;
+  gguf::TensorType type_;
+  int64_t rows_per_page_;
+  size_t row_bytes_;
+};
+
 class PagedLatentStore final : public LatentStore {
  public:
-  // Pages are memory of `be` (the model's backend). width: kv_lora_rank + qk_rope;
-  // rows_per_page tokens per page. Pages are sized by the element type (cache_row_bytes); a
-  // width Q8_0's blocks do not divide is an Error.
-  PagedLatentStore(std::shared_ptr<backend::Backend> be, int64_t n_layer, int64_t width, CacheType type,
-                   int64_t rows_per_page = 64);
+  // Pages are memory of the backends in `placement` (Model::placement()). width: kv_lora_rank +
+  // qk_rope; rows_per_page tokens per page.
+  PagedLatentStore(std::vector<LayerPlacement> placement, int64_t width, CacheType type, int64_t rows_per_page = 64);
 
   void add_sequence(SeqId seq) override;
   void remove_sequence(SeqId seq) override;
@@ -66,16 +93,12 @@ class PagedLatentStore final : public LatentStore {
  private:
   struct Seq {
     std::vector<backend::PageId> pages;
-    std::vector<void*> table;  // the pages' addresses, what LatentRows reads
+    PageLayout::Tables tables;
   };
   Seq& seq_of(SeqId seq);
   const Seq& seq_of(SeqId seq) const;
 
-  int64_t n_layer_;
-  int64_t width_;
-  gguf::TensorType type_;
-  int64_t rows_per_page_;
-  size_t row_bytes_;
+  PageLayout layout_;
   backend::PagePool pool_;
   uint64_t tables_generation_ = 0;
   std::unordered_map<SeqId, Seq> seqs_;

@@ -72,6 +72,10 @@ struct Options {
   std::string backend = "cpu";
   // GPU backends: the device index of `latent devices`; -1 picks the best device.
   int device = -1;
+  // GPU backends: how many of the first layers run on the device, the rest (and the embeddings
+  // and LM head) on the CPU: partial offload for a model the device cannot hold. -1 offloads as
+  // many as fit in 90% of the device's free memory (all when they fit).
+  int gpu_layers = -1;
   // Latent cache element type of the Context's private store (a shared store passed to Context
   // has its own). F32 here, the exact reference; the serving engine picks F16.
   CacheType cache_type = CacheType::F32;
@@ -127,6 +131,12 @@ struct HParams {
 
 class Weights;  // model/weights.h
 
+// The backend running a run of consecutive layers, whose memory holds their latent rows.
+struct LayerPlacement {
+  std::shared_ptr<backend::Backend> backend;
+  int64_t n_layers = 0;
+};
+
 class Model {
  public:
   // Maps and validates the file. Throws Error naming the file and what is wrong (another
@@ -143,9 +153,15 @@ class Model {
   const Options& options() const { return options_; }
   // The GGUF file: tokenizer metadata (tokenizer.ggml.*), general.name, and so on.
   const gguf::File& file() const { return *file_; }
+  // The backend Options.backend named. With partial offload the layers from device_layers()
+  // on, the embeddings and the LM head run on a CPU backend instead.
   backend::Backend& backend() const { return *backend_; }
-  // For stores whose pages live in the backend's memory (they may outlive the Model).
-  const std::shared_ptr<backend::Backend>& shared_backend() const { return backend_; }
+  int64_t device_layers() const { return device_layers_; }
+  backend::Backend& layer_backend(int64_t layer) const { return layer < device_layers_ ? *backend_ : *host_; }
+  // Embeddings, output norm and LM head.
+  backend::Backend& io_backend() const { return device_layers_ == hp_.n_layer ? *backend_ : *host_; }
+  // Which backend's memory holds each layer's latent rows (the KV stores' page parts).
+  std::vector<LayerPlacement> placement() const;
   const Weights& weights() const { return *weights_; }
 
  private:
@@ -156,6 +172,8 @@ class Model {
   int64_t n_ctx_ = 0;
   std::unique_ptr<gguf::File> file_;
   std::shared_ptr<backend::Backend> backend_;
+  std::shared_ptr<backend::Backend> host_;  // CPU backend of a partial offload, else null
+  int64_t device_layers_ = 0;
   std::unique_ptr<Weights> weights_;
   std::mutex eval_mutex_;  // serializes Context::evaluate over the shared backend
 };

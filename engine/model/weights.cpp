@@ -212,26 +212,28 @@ HParams read_hparams(const gguf::File& file) {
 }
 
 std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp, MlaMode mla,
-                                      backend::Backend& be) {
+                                      backend::Backend& io_backend,
+                                      const std::function<backend::Backend&(int)>& layer_backend) {
   using backend::Op;
   auto w = std::make_unique<Weights>();
-  Binder b(file, be);
+  Binder io(file, io_backend);
   const int64_t E = hp.n_embd, H = hp.n_head, nope = hp.qk_nope, rope = hp.qk_rope;
   const int64_t L = hp.kv_lora_rank, V = hp.v_head;
-  w->tok_embd = b.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab}, Op::GetRows);
-  w->output_norm = b.bind(TensorName::OutputNorm, -1, {E}, Op::RmsNorm);
-  if (b.find(TensorName::Output))
-    w->output = b.bind(TensorName::Output, -1, {E, hp.n_vocab});
+  w->tok_embd = io.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab}, Op::GetRows);
+  w->output_norm = io.bind(TensorName::OutputNorm, -1, {E}, Op::RmsNorm);
+  if (io.find(TensorName::Output))
+    w->output = io.bind(TensorName::Output, -1, {E, hp.n_vocab});
   else
-    w->output = b.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab});
-
-  auto own = [&](std::vector<float> v, std::array<int64_t, 4> ne, const char* name) {
-    w->owned.emplace_back(new float[v.size()]);
-    std::copy(v.begin(), v.end(), w->owned.back().get());
-    return be.weight(gguf::TensorType::F32, ne, w->owned.back().get(), name);
-  };
+    w->output = io.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab});
 
   for (int il = 0; il < int(hp.n_layer); ++il) {
+    backend::Backend& be = layer_backend(il);
+    Binder b(file, be);
+    auto own = [&](std::vector<float> v, std::array<int64_t, 4> ne, const char* name) {
+      w->owned.emplace_back(new float[v.size()]);
+      std::copy(v.begin(), v.end(), w->owned.back().get());
+      return be.weight(gguf::TensorType::F32, ne, w->owned.back().get(), name);
+    };
     LayerWeights l;
     l.attn_norm = b.bind(TensorName::AttnNorm, il, {E}, Op::RmsNorm);
     if (b.find(TensorName::AttnQ, il)) {

@@ -4,6 +4,7 @@
 // per-head attn_k_b of the absorbed form, and attn_k_b transposed for the plain form.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -49,8 +50,10 @@ class Weights {
 
 // Reads and checks deepseek2.* metadata. Throws Error("<file>: <what>").
 HParams read_hparams(const gguf::File& file);
-// Binds every tensor, checking presence, shape and that the backend runs its type.
+// Binds every tensor, checking presence, shape and that the backend runs its type: layer il's
+// tensors on layer_backend(il), the embeddings, output norm and LM head on io_backend.
 std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp, MlaMode mla,
-                                      backend::Backend& backend);
+                                      backend::Backend& io_backend,
+                                      const std::function<backend::Backend&(int)>& layer_backend);
 
 }  // namespace latent::model

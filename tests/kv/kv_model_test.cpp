@@ -37,7 +37,7 @@ std::shared_ptr<kv::PrefixStore> make_store(const model::Model& m, const std::fi
   o.memory_budget_bytes = uint64_t(64) << 20;
   o.disk = !dir.empty();
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.shared_backend(), m.hparams().n_layer, m.hparams().latent_width(), m.options().cache_type,
+  return std::make_shared<kv::PrefixStore>(m.placement(), m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 
@@ -161,11 +161,16 @@ TEST(kv_model, an_f16_store_restarts_from_disk_and_matches_a_cold_f16_run) {
 // pages are reused from memory after an edit, spilled to disk at shutdown through read() and
 // loaded back through write() after a restart. Each warm run must give the cold run's logits on
 // the same backend (the F16 bound of the test above, for the same reason).
-TEST(kv_model, device_pages_grow_are_reused_and_restart_from_disk) {
+// With partial offload (gpu_layers 2 of 4) each page is split: two layers' rows in device
+// memory, two in host memory, spilled and loaded as one page.
+class kv_model_device : public ::testing::TestWithParam<int> {};
+
+TEST_P(kv_model_device, pages_grow_are_reused_and_restart_from_disk) {
   setenv("LATENT_VULKAN_VALIDATION", "1", 0);
   latent::testing::TempDir dir("latent-kv-test");
   model::Options opt;
   opt.backend = "vulkan";
+  opt.gpu_layers = GetParam();
   opt.cache_type = model::CacheType::F16;
   std::shared_ptr<model::Model> m;
   try {
@@ -202,4 +207,7 @@ TEST(kv_model, device_pages_grow_are_reused_and_restart_from_disk) {
   EXPECT_LE(max_abs_diff(run(restarted, prompt, 1, &cached), cold_prompt), 2e-3f);
   EXPECT_EQ(cached, 288) << "every whole page but the last token's comes from disk";
 }
+
+INSTANTIATE_TEST_SUITE_P(Offload, kv_model_device, ::testing::Values(-1, 2),
+                         [](const auto& info) { return info.param < 0 ? std::string("all_layers") : "2_layers"; });
 #endif

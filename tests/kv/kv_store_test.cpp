@@ -24,9 +24,9 @@ namespace {
 constexpr int64_t kLayers = 3, kWidth = 5, kRows = 4;
 
 // Pages in host memory, so the simulation reads and writes rows through plain pointers.
-std::shared_ptr<backend::Backend> cpu() {
+std::vector<model::LayerPlacement> cpu(int64_t layers) {
   static const std::shared_ptr<backend::Backend> be = backend::make_backend("cpu", {});
-  return be;
+  return {{be, layers}};
 }
 
 float expected_value(uint64_t prefix_hash, int64_t layer, int64_t k) {
@@ -103,7 +103,7 @@ std::vector<int32_t> random_tokens(std::mt19937& rng, size_t n) {
 }  // namespace
 
 TEST(kv_store, shares_a_prefix_without_copy_and_extends_it_privately) {
-  PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 7, options({}, 64));
+  PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 7, options({}, 64));
   std::mt19937 rng(1);
   SimSeq a{0, random_tokens(rng, 22)};
   EXPECT_EQ(run_prompt(store, a), 0);
@@ -118,7 +118,7 @@ TEST(kv_store, shares_a_prefix_without_copy_and_extends_it_privately) {
 }
 
 TEST(kv_store, truncating_into_a_shared_page_copies_it_first) {
-  PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 7, options({}, 64));
+  PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 7, options({}, 64));
   std::mt19937 rng(2);
   SimSeq a{0, random_tokens(rng, 16)};
   run_prompt(store, a);
@@ -139,7 +139,7 @@ TEST(kv_store, randomized_requests_under_a_tiny_budget_keep_every_invariant) {
   std::mt19937 rng(3);
   std::vector<std::vector<int32_t>> bases;
   for (int i = 0; i < 4; ++i) bases.push_back(random_tokens(rng, 40));
-  PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 11, options(dir.path(), 40));
+  PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 11, options(dir.path(), 40));
   std::map<model::SeqId, SimSeq> live;
   model::SeqId next = 0;
   int64_t reused = 0;
@@ -189,11 +189,11 @@ TEST(kv_store, a_restarted_store_reuses_pages_from_disk) {
   std::mt19937 rng(4);
   SimSeq a{0, random_tokens(rng, 30)};
   {
-    PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
+    PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
     run_prompt(store, a);
     store.remove_sequence(0);
   }
-  PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
+  PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 21, options(dir.path(), 64));
   SimSeq b{5, a.tokens};
   EXPECT_EQ(run_prompt(store, b), 28);
   EXPECT_EQ(store.stats().hit_rows_disk, 28);
@@ -207,7 +207,7 @@ TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
   SimSeq a{0, random_tokens(rng, 30)};
   std::filesystem::path ns;
   {
-    PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
+    PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
     run_prompt(store, a);
   }
   std::vector<std::filesystem::path> files;
@@ -216,7 +216,7 @@ TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
   ASSERT_EQ(files.size(), 7u);  // 28 of 30 tokens fill 7 pages
 
   {  // another model's fingerprint: nothing is found
-    PrefixStore other(cpu(), kLayers, kWidth, model::CacheType::F32, 32, options(dir.path(), 64));
+    PrefixStore other(cpu(kLayers), kWidth, model::CacheType::F32, 32, options(dir.path(), 64));
     SimSeq b{0, a.tokens};
     EXPECT_EQ(run_prompt(other, b), 0);
   }
@@ -232,7 +232,7 @@ TEST(kv_store, corrupt_truncated_or_foreign_pages_are_recomputed) {
     f.write(&c, 1);
   }
   std::filesystem::resize_file(files[1], std::filesystem::file_size(files[1]) - 10);
-  PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
+  PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 31, options(dir.path(), 64));
   SimSeq c{3, a.tokens};
   int64_t cached = run_prompt(store, c);
   EXPECT_LT(cached, 28);
@@ -248,7 +248,7 @@ TEST(kv_store, the_disk_quota_keeps_the_tier_bounded) {
   o.disk_quota_bytes = page_file * 3;
   std::mt19937 rng(6);
   {
-    PrefixStore store(cpu(), kLayers, kWidth, model::CacheType::F32, 41, o);
+    PrefixStore store(cpu(kLayers), kWidth, model::CacheType::F32, 41, o);
     SimSeq a{0, random_tokens(rng, 40)};
     run_prompt(store, a);
     store.flush();
@@ -272,7 +272,7 @@ TEST(kv_store, pages_are_sized_by_the_cache_element_type) {
       {model::CacheType::F32, 256}, {model::CacheType::F16, 128}, {model::CacheType::BF16, 128}, {model::CacheType::Q8_0, 68}};
   for (const auto& [type, row_bytes] : expected) {
     StoreOptions o = options({}, 8);
-    PrefixStore store(cpu(), kLayers, kWide, type, 7, o);
+    PrefixStore store(cpu(kLayers), kWide, type, 7, o);
     EXPECT_EQ(store.page_bytes(), row_bytes * kRows * kLayers) << model::cache_type_name(type);
     store.add_sequence(0);
     store.reserve(0, 2 * kRows);
@@ -282,7 +282,7 @@ TEST(kv_store, pages_are_sized_by_the_cache_element_type) {
     EXPECT_EQ(rows.row(kRows + 1) - rows.row(kRows), std::ptrdiff_t(row_bytes)) << "rows of one page are adjacent";
   }
   try {
-    PrefixStore store(cpu(), kLayers, 5, model::CacheType::Q8_0, 7, options({}, 8));
+    PrefixStore store(cpu(kLayers), 5, model::CacheType::Q8_0, 7, options({}, 8));
     FAIL() << "a Q8_0 store accepted rows of 5 values";
   } catch (const model::Error& e) {
     EXPECT_NE(std::string(e.what()).find("q8_0"), std::string::npos) << e.what();
@@ -318,13 +318,13 @@ TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
   };
   std::filesystem::path f32_dir;
   {
-    PrefixStore store(cpu(), kLayers, kWide, model::CacheType::F32, 51, opts());
+    PrefixStore store(cpu(kLayers), kWide, model::CacheType::F32, 51, opts());
     EXPECT_EQ(publish_bytes(store, a), 0);
   }  // flushed to disk
   for (const auto& d : std::filesystem::directory_iterator(dir.path())) f32_dir = d.path();
   ASSERT_FALSE(f32_dir.empty());
   {
-    PrefixStore store(cpu(), kLayers, kWide, model::CacheType::F16, 51, opts());
+    PrefixStore store(cpu(kLayers), kWide, model::CacheType::F16, 51, opts());
     SimSeq b{1, a.tokens};
     EXPECT_EQ(publish_bytes(store, b), 0) << "an F16 store used pages of an F32 store";
     EXPECT_EQ(store.stats().disk->reads, 0);
@@ -338,13 +338,13 @@ TEST(kv_store, a_disk_cache_of_another_element_type_is_never_used) {
   for (const auto& f : std::filesystem::directory_iterator(f32_dir))
     std::filesystem::copy_file(f.path(), f16_dir / f.path().filename());
   {
-    PrefixStore store(cpu(), kLayers, kWide, model::CacheType::F16, 51, opts());
+    PrefixStore store(cpu(kLayers), kWide, model::CacheType::F16, 51, opts());
     SimSeq c{2, a.tokens};
     EXPECT_EQ(publish_bytes(store, c), 0) << "an F32 page file was read by an F16 store";
     EXPECT_GE(store.stats().disk->corrupt_dropped, 1);
   }
   // Control: the F32 store still finds its pages, so the misses above are the type's doing.
-  PrefixStore store(cpu(), kLayers, kWide, model::CacheType::F32, 51, opts());
+  PrefixStore store(cpu(kLayers), kWide, model::CacheType::F32, 51, opts());
   SimSeq d{3, a.tokens};
   EXPECT_EQ(publish_bytes(store, d), 28);
 }

@@ -133,7 +133,7 @@ TEST(ModelConsistency, TruncateThenContinueMatchesFullPrefill) {
 TEST(ModelConsistency, SequencesShareAStoreAndReleaseTheirPages) {
   auto model = Model::load(testing::golden_model("ds3-tiny"), opts(MlaMode::Absorbed, 0));
   const HParams& hp = model->hparams();
-  auto store = std::make_shared<PagedLatentStore>(model->shared_backend(), hp.n_layer, hp.latent_width(), CacheType::F32, 16);
+  auto store = std::make_shared<PagedLatentStore>(model->placement(), hp.latent_width(), CacheType::F32, 16);
   Context ctx(model, store);
   const auto tokens = prompt_tokens("p1_short");  // 60 tokens: 4 pages of 16
   const SeqId a = ctx.create_sequence(), b = ctx.create_sequence();

@@ -56,14 +56,16 @@ std::vector<std::string> backends() {
 
 // The model on a backend, loaded once per (file, form, backend). nullptr, with the reason in
 // `skip`, when the Vulkan device is missing and LATENT_VULKAN_OPTIONAL=1.
-std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla, const std::string& be, std::string& skip) {
-  static std::map<std::tuple<std::string, int, std::string>, std::shared_ptr<Model>> cache;
-  auto& m = cache[{name, int(mla), be}];
+std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla, const std::string& be, std::string& skip,
+                                  int gpu_layers = -1) {
+  static std::map<std::tuple<std::string, int, std::string, int>, std::shared_ptr<Model>> cache;
+  auto& m = cache[{name, int(mla), be, gpu_layers}];
   if (!m) {
     if (be == "vulkan") setenv("LATENT_VULKAN_VALIDATION", "1", 0);
     Options o;
     o.mla = mla;
     o.backend = be;
+    o.gpu_layers = gpu_layers;
     try {
       m = Model::load(testing::golden_model(name), o);
     } catch (const Error& e) {
@@ -125,15 +127,18 @@ struct ExactCase {
   std::string prompt;
   MlaMode mla;
   std::string backend;
+  int gpu_layers = -1;  // partial offload: the first layers on the GPU, the rest on the CPU
 };
 
 void PrintTo(const ExactCase& c, std::ostream* os) {
   *os << c.model << "/" << c.prompt << (c.mla == MlaMode::Absorbed ? " absorbed" : " plain") << " on " << c.backend;
+  if (c.gpu_layers >= 0) *os << " (" << c.gpu_layers << " layers)";
 }
 
 std::string case_name(const ::testing::TestParamInfo<ExactCase>& info) {
   std::string s = info.param.model + "_" + info.param.prompt +
                   (info.param.mla == MlaMode::Absorbed ? "_absorbed_" : "_plain_") + info.param.backend;
+  if (info.param.gpu_layers >= 0) s += "_" + std::to_string(info.param.gpu_layers) + "_layers";
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
 }
@@ -144,7 +149,7 @@ TEST_P(ExactGolden, MatchesLlamaCpp) {
   const auto& c = GetParam();
   const Golden g = read_golden(c.model, c.prompt);
   std::string skip;
-  auto model = load_model(c.model, c.mla, c.backend, skip);
+  auto model = load_model(c.model, c.mla, c.backend, skip, c.gpu_layers);
   if (!model) GTEST_SKIP() << skip;
   const int64_t V = model->n_vocab(), E = model->n_embd(), n = int64_t(g.tokens.size());
   ASSERT_EQ(V, g.meta["n_vocab"].get<int64_t>());
@@ -228,6 +233,12 @@ std::vector<ExactCase> exact_cases() {
         // The plain form decompresses K/V of the whole cache per step; the short prompts suffice.
         if (std::string(p) != "p3_long") cases.push_back({m, p, MlaMode::Plain, be});
       }
+  // Partial offload: the hidden state crosses from the GPU's layers to the CPU's, and the
+  // latent pages are split between device and host memory.
+  if (backends().size() > 1) {
+    cases.push_back({"ds3-tiny", "p2_fim", MlaMode::Absorbed, "vulkan", 2});
+    cases.push_back({"ds2-lite-tiny", "p1_short", MlaMode::Plain, "vulkan", 1});
+  }
   return cases;
 }
 
