@@ -29,7 +29,10 @@ const Flag kFlags[] = {
     {"--model", "FILE", "GGUF model (deepseek2) for completions and answers; editors may\n"
                         "                         also set it (latent.model); without one, completions are\n"
                         "                         empty and latent/ask returns ranked sources"},
-    {"--backend", "NAME", "cpu (default), vulkan or cuda"},
+    {"--backend", "NAME", "cpu (default) or vulkan"},
+    {"--device", "N", "GPU backends: device index from `latent devices` (default: the best)"},
+    {"--gpu-layers", "N", "GPU backends: first N layers on the device, the rest on the CPU\n"
+                          "                         (default: as many as fit)"},
     {"--threads", "N", "engine threads (default 0: all cores)"},
     {"--workers", "N", "threads for indexing and retrieval (default 2)"},
     {"--context-budget", "N", "tokens of repository context per completion (default 2048)"},
@@ -118,9 +121,14 @@ int main(int argc, char** argv) {
     } else if (name == "--model") {
       d.options.model_path = value;
     } else if (name == "--backend") {
-      if (value != "cpu" && value != "vulkan" && value != "cuda")
-        return fail("--backend expects cpu, vulkan or cuda, got '" + value + "'");
+      if (value != "cpu" && value != "vulkan") return fail("--backend expects cpu or vulkan, got '" + value + "'");
       d.options.backend = value;
+    } else if (name == "--device") {
+      if (!parse_int(value, 0, 64, n)) return fail("--device expects a device index from `latent devices`, got '" + value + "'");
+      d.options.device = static_cast<int>(n);
+    } else if (name == "--gpu-layers") {
+      if (!parse_int(value, 0, 100000, n)) return fail("--gpu-layers expects a layer count, got '" + value + "'");
+      d.options.gpu_layers = static_cast<int>(n);
     } else if (name == "--threads") {
       if (!parse_int(value, 0, 1024, n)) return fail("--threads expects 0..1024, got '" + value + "'");
       d.options.engine_threads = static_cast<int>(n);

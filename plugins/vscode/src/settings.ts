@@ -7,6 +7,10 @@ export interface LatentSettings {
   serverPath: string;
   modelPath: string;
   backend: string;
+  /** GPU device index (`latent devices`); -1: the daemon's choice. */
+  device: number;
+  /** Layers on the GPU, the rest on the CPU; -1: as many as fit. */
+  gpuLayers: number;
   contextBudget: number;
   debounceMs: number;
   /** Language id -> enabled; "*" is the default for languages not listed. */
@@ -18,6 +22,8 @@ export const DEFAULT_SETTINGS: LatentSettings = {
   serverPath: '',
   modelPath: '',
   backend: 'auto',
+  device: -1,
+  gpuLayers: -1,
   contextBudget: 0,
   debounceMs: 75,
   languages: { '*': true, plaintext: false, markdown: false, scminput: false },
@@ -49,7 +55,7 @@ export function withLanguage(languages: Record<string, boolean>, languageId: str
 /**
  * The object latentd gets as initializationOptions and as the "latent" configuration section,
  * with the daemon's key names (daemon/server/options.h). Empty strings and zeros mean "the
- * daemon's default" and are left out. Per-language switches are applied by the extension; the
+ * daemon's default" and are left out (so do -1 for device and gpuLayers). Per-language switches are applied by the extension; the
  * daemon gets `enabledLanguages` only when "*" is off, so that it skips work for the rest too.
  */
 export function daemonSettings(s: LatentSettings): Record<string, unknown> {
@@ -60,6 +66,8 @@ export function daemonSettings(s: LatentSettings): Record<string, unknown> {
   // latentd gets the path as is; a leading "~" is the editor's to expand.
   if (s.modelPath) out.model = s.modelPath.replace(/^~(?=$|[\\/])/, homedir());
   if (s.backend && s.backend !== 'auto') out.backend = s.backend;
+  if (s.device >= 0) out.device = s.device;
+  if (s.gpuLayers >= 0) out.gpuLayers = s.gpuLayers;
   if (s.contextBudget > 0) out.contextBudget = s.contextBudget;
   return out;
 }

@@ -18,6 +18,8 @@ test('settings map to the daemon keys and leave defaults to the daemon', () => {
   const s = readSettings((k) => ({ modelPath: '/m/ds.gguf', backend: 'vulkan', contextBudget: 1024 })[k]);
   assert.deepEqual(daemonSettings(s), { debounceMs: 75, model: '/m/ds.gguf', backend: 'vulkan', contextBudget: 1024 });
   assert.deepEqual(daemonSettings(DEFAULT_SETTINGS), { debounceMs: 75 });
+  const gpu = readSettings((k) => ({ backend: 'vulkan', device: 1, gpuLayers: 20 })[k]);
+  assert.deepEqual(daemonSettings(gpu), { debounceMs: 75, backend: 'vulkan', device: 1, gpuLayers: 20 });
   const only = { ...DEFAULT_SETTINGS, languages: { '*': false, python: true, cpp: true, go: false } };
   assert.deepEqual(daemonSettings(only).enabledLanguages, ['python', 'cpp']);
 });

@@ -20,7 +20,9 @@ M.defaults = {
   -- the daemon's key names (see :help latent-server). nil fields keep the daemon's defaults.
   server = {
     model = nil, -- GGUF file of a DeepSeek-V2/V3-architecture model
-    backend = nil, -- 'cpu' | 'vulkan' | 'cuda'
+    backend = nil, -- 'cpu' | 'vulkan'
+    device = nil, -- GPU device index from `latent devices`
+    gpuLayers = nil, -- first layers on the GPU, the rest on the CPU (default: as many as fit)
     contextBudget = nil, -- tokens of repository context per completion
   },
   -- Insert-mode mappings. Set any to false to leave the key alone and map the <Plug> yourself.
