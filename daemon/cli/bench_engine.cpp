@@ -4,7 +4,9 @@
 // Decoding one token must read every weight the token uses at least once: attention, norms,
 // dense and shared-expert FFNs, the router, the used fraction of the routed experts and the
 // output head (plus one embedding row). That byte count divided by the machine's read bandwidth
-// is the decode roofline; the ratio says how close the engine gets to it.
+// is the decode roofline; the ratio says how close the engine gets to it. On a GPU backend the
+// bandwidth is the device's, measured with the backend's own copy kernel (reading and writing
+// each byte once), so the roofline is the device memory's.
 #include <cstdio>
 #include <future>
 #include <map>
@@ -13,6 +15,7 @@
 #include <thread>
 
 #include "api/engine.h"
+#include "backend/backend.h"
 #include "cli/bench_util.h"
 #include "cli/command.h"
 #include "gguf/gguf.h"
@@ -76,6 +79,31 @@ engine::RequestStats run_one(engine::Engine& eng, std::vector<int32_t> prompt, i
   return f.stats;
 }
 
+// Bytes per second a device-to-device copy on the backend moves (read plus write), best of 4.
+double measure_device_bandwidth(const BackendChoice& choice, size_t bytes) {
+  backend::BackendOptions bo;
+  bo.device = choice.device;
+  auto be = backend::make_backend(choice.backend, bo);
+  bytes = std::min<size_t>(bytes, be->max_allocation_bytes() / 2 * 2);
+  const int64_t n = int64_t(bytes / 4);
+  backend::Tensor a = be->allocate(gguf::TensorType::F32, {n, 1, 1, 1}, "bandwidth_src");
+  backend::Tensor b = be->allocate(gguf::TensorType::F32, {n, 1, 1, 1}, "bandwidth_dst");
+  std::vector<float> fill(size_t(n), 1.0f);
+  be->write(a, fill.data(), fill.size() * sizeof(float));
+  const backend::Tensor probe = b.view({1, 1, 1, 1}, {4, 4, 4, 4}, 0, "bandwidth_probe");
+  float sink = 0;
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    Stopwatch sw;
+    be->copy(a, b);
+    be->read(probe, &sink, sizeof sink);  // waits for the copy
+    if (pass > 0) best = std::max(best, 2.0 * double(n) * 4.0 / sw.seconds());
+  }
+  be->deallocate(a);
+  be->deallocate(b);
+  return best;
+}
+
 }  // namespace
 
 int bench_engine(const ParsedArgs& args) {
@@ -107,7 +135,10 @@ int bench_engine(const ParsedArgs& args) {
   const int64_t n_ctx = eng->model_info().context_length;
   const int32_t vocab = eng->model_info().vocab_size;
 
-  double bandwidth = measure_read_bandwidth(threads, quick ? size_t(256) << 20 : size_t(1) << 30);
+  const bool device = bc.backend != "cpu";
+  const size_t bandwidth_bytes = quick ? size_t(256) << 20 : size_t(1) << 30;
+  const double bandwidth = device ? measure_device_bandwidth(bc, bandwidth_bytes)
+                                  : measure_read_bandwidth(threads, bandwidth_bytes);
   double roofline = bandwidth / wb.active_per_token;
 
   Table table({"test", "context", "tokens", "tokens/s", "roofline tok/s", "of roofline"});
@@ -144,6 +175,7 @@ int bench_engine(const ParsedArgs& args) {
         {"suite", "engine"},
         {"model", model.filename().string()},
         {"threads", threads},
+        {"backend", bc.backend},
         {"quick", quick},
         {"bandwidth_bytes_per_s", bandwidth},
         {"active_weight_bytes_per_token", wb.active_per_token},
@@ -161,8 +193,12 @@ int bench_engine(const ParsedArgs& args) {
   }
   std::printf("model %s: %.1f MB of weights, %.2f MB read per decoded token (active experts only)\n",
               model.filename().string().c_str(), wb.total / 1e6, wb.active_per_token / 1e6);
-  std::printf("read bandwidth %.2f GB/s (%d threads) -> decode roofline %.1f tokens/s%s\n", bandwidth / 1e9,
-              threads, roofline, quick ? "   [--quick: sizes divided by 8]" : "");
+  if (device)
+    std::printf("backend %s: device copy bandwidth %.2f GB/s -> decode roofline %.1f tokens/s%s\n", bc.backend.c_str(),
+                bandwidth / 1e9, roofline, quick ? "   [--quick: sizes divided by 8]" : "");
+  else
+    std::printf("read bandwidth %.2f GB/s (%d threads) -> decode roofline %.1f tokens/s%s\n", bandwidth / 1e9,
+                threads, roofline, quick ? "   [--quick: sizes divided by 8]" : "");
   std::fputs(table.render().c_str(), stdout);
   std::printf("peak RSS %.1f MB\n", double(rss) / 1e6);
   for (const auto& s : skipped) std::printf("skipped: %s, beyond the model's context\n", s.c_str());

@@ -185,6 +185,17 @@ TEST_P(VulkanOps, Copy) {
   b_.cpu->copy(src.cpu.view({16, 9, 2, 1}, src.cpu.nb, 24 * 4, "tail"), out.cpu);
   b_.vk->copy(src.vk.view({16, 9, 2, 1}, src.vk.nb, 24 * 4, "tail"), out.vk);
   compare("copy", TensorType::F32, out, 0.0f);
+  // Contiguous to contiguous (a transfer command on the device): rows 3..8 of src into out's
+  // matching rows, as the KV page pool copies whole pages.
+  auto whole = empty(TensorType::F32, {40, 9, 2, 1}, "whole");
+  const size_t row = 40 * 4;
+  b_.cpu->copy(src.cpu, whole.cpu);
+  b_.vk->copy(src.vk, whole.vk);
+  compare("copy", TensorType::F32, whole, 0.0f);
+  auto part = floats({40, 9, 2, 1}, -1, 1, 8, "part");
+  b_.cpu->copy(src.cpu.view({40, 6, 1, 1}, src.cpu.nb, 3 * row, "rows"), part.cpu.view({40, 6, 1, 1}, part.cpu.nb, 3 * row, "rows"));
+  b_.vk->copy(src.vk.view({40, 6, 1, 1}, src.vk.nb, 3 * row, "rows"), part.vk.view({40, 6, 1, 1}, part.vk.nb, 3 * row, "rows"));
+  compare("copy", TensorType::F32, part, 0.0f);
 }
 
 TEST_P(VulkanOps, GetRows) {

@@ -244,6 +244,13 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (row % 4 != 0)
       fail(Op::Copy, src, "rows of " + std::to_string(row) + " bytes; the copy shader moves 4-byte words");
     const Ref sr = ref(Op::Copy, src), dr = ref(Op::Copy, dst);
+    const size_t bytes = row * size_t(src.ne[1] * src.ne[2] * src.ne[3]);
+    const bool overlap = sr.buffer == dr.buffer && sr.offset < dr.offset + bytes && dr.offset < sr.offset + bytes;
+    if (src.is_contiguous() && dst.is_contiguous() && !overlap) {
+      // One transfer command: a DMA engine on GPUs, memcpy on lavapipe.
+      ctx_.copy(sr.buffer->buffer, sr.offset, dr.buffer->buffer, dr.offset, bytes);
+      return;
+    }
     struct {
       uint32_t ne[4];
       Strides ss, sd;
