@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every `latent bench` suite and prints their tables (the README's numbers). The engine and
 # KV suites need a model: pass one, or the script makes DeepSeek-Coder-V2-Lite-shaped 2-layer
-# models with random weights in build/bench/ (Q4_K and Q8_0, about 0.6 and 1.2 GB).
+# models with random weights in build/bench/ (Q4_K and Q8_0, about 0.6 and 1.2 GB). With a
+# Vulkan device the engine suite runs there too.
 # Usage: tests/bench/run.sh [--quick] [MODEL.gguf]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,10 @@ fi
 for m in "${models[@]}"; do
   "$latent" bench engine --model "$m" "${quick[@]}"
 done
+# The same table on the Vulkan device `latent devices` picks (lavapipe on a machine without a GPU).
+if "$latent" devices >/dev/null 2>&1; then
+  "$latent" bench engine --model "${models[0]}" --backend vulkan "${quick[@]}"
+fi
 "$latent" bench kv --model "${models[-1]}" --max-prompt 8192 "${quick[@]}"
 "$latent" bench index "${quick[@]}"
 # The completion latency storm runs on the tiny golden model (unpacked by the test build).

@@ -318,7 +318,7 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
   vkDestroyBuffer(device_, b->buffer, nullptr);
   throw Error("vulkan: cannot allocate " + std::to_string(bytes >> 20) + " MiB for '" + std::string(what) +
               "' on '" + info_.name + "' (" + result_name(last) +
-              "); use a smaller model or quantization, a shorter context, or the cpu backend");
+              "); run fewer layers on the device (--gpu-layers), a smaller quantization, a shorter context, or the cpu backend");
 }
 
 void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
