@@ -183,6 +183,7 @@ SeqId Context::create_sequence() {
 
 void Context::free_sequence(SeqId seq) {
   impl_->length(seq);
+  std::lock_guard lock(model_->eval_mutex_);  // the store's pages are backend memory
   impl_->store->remove_sequence(seq);
   impl_->lengths.erase(seq);
 }
@@ -193,6 +194,7 @@ int64_t Context::reuse_prefix(SeqId seq, std::span<const int32_t> tokens) {
   int64_t& len = impl_->length(seq);
   if (len != 0) throw Error("sequence " + std::to_string(seq) + " already holds tokens; reuse_prefix needs an empty one");
   const int64_t limit = std::min<int64_t>(int64_t(tokens.size()), model_->n_ctx());
+  std::lock_guard lock(model_->eval_mutex_);
   len = impl_->store->attach_prefix(seq, tokens.first(size_t(limit)));
   return len;
 }
@@ -209,6 +211,7 @@ void Context::truncate(SeqId seq, int64_t n_tokens) {
   if (n_tokens < 0 || n_tokens > len)
     throw Error("cannot truncate sequence " + std::to_string(seq) + " of " + std::to_string(len) +
                 " tokens to " + std::to_string(n_tokens));
+  std::lock_guard lock(model_->eval_mutex_);
   impl_->store->truncate(seq, n_tokens);
   len = n_tokens;
 }
@@ -237,6 +240,7 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
                   " tokens, more than the context of " + std::to_string(model_->n_ctx()) +
                   "; truncate it or start a new sequence");
   }
+  std::lock_guard lock(model_->eval_mutex_);
   for (SeqId s : order) impl_->store->reserve(s, impl_->length(s) + int64_t(members[s].size()));
 
   out.n_vocab = hp.n_vocab;
@@ -262,7 +266,6 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
   // Tokens grouped by sequence, then cut into micro-batches of at most max_batch_tokens.
   std::vector<int64_t> grouped;
   for (SeqId s : order) grouped.insert(grouped.end(), members[s].begin(), members[s].end());
-  std::lock_guard lock(model_->eval_mutex_);
   std::vector<std::pair<SeqId, int64_t>> before;
   for (SeqId s : order) before.emplace_back(s, impl_->length(s));
   try {

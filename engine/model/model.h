@@ -9,7 +9,9 @@
 // DeepSeekMoE routing with softmax or sigmoid gating, group limits, bias, normalisation, scale.
 //
 // Threading: evaluate() calls on Contexts of one Model are serialized (they share the backend's
-// worker pool and scratch memory); a Context's other calls must not race with its evaluate().
+// worker pool and scratch memory), and so are the calls that touch the latent store's pages
+// (backend memory): free_sequence, reuse_prefix, truncate. A Context's calls must not race with
+// each other.
 #pragma once
 
 #include <cstdint>
@@ -175,7 +177,7 @@ class Model {
   std::shared_ptr<backend::Backend> host_;  // CPU backend of a partial offload, else null
   int64_t device_layers_ = 0;
   std::unique_ptr<Weights> weights_;
-  std::mutex eval_mutex_;  // serializes Context::evaluate over the shared backend
+  std::mutex eval_mutex_;  // serializes the Contexts' use of the shared backends
 };
 
 using SeqId = int32_t;
