@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/thread_pool.h"
+#include "common/compare.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
 
@@ -79,7 +80,7 @@ TEST_P(CpuOps, MulMatMatchesDequantizedDoubleReference) {
       for (int64_t m = 0; m < M; ++m) {
         double ref = 0;
         for (int64_t k = 0; k < K; ++k) ref += w.deq[size_t(m * K + k)] * xs[size_t(k)];
-        worst = std::max(worst, std::fabs(ref - y[size_t(n * M + m)]));
+        worst = testing::worse(worst, ref - y[size_t(n * M + m)]);
       }
     }
     EXPECT_LE(worst, 2e-4) << gguf::type_name(t);
@@ -106,7 +107,7 @@ TEST_P(CpuOps, BatchedMulMatOverStridedViews) {
       for (int64_t j = 0; j < L; ++j) {
         double ref = 0;
         for (int64_t d = 0; d < nope; ++d) ref += w.deq[size_t((h * L + j) * nope + d)] * xs[size_t(d)];
-        worst = std::max(worst, std::fabs(ref - out[size_t((t * H + h) * W + j)]));
+        worst = testing::worse(worst, ref - out[size_t((t * H + h) * W + j)]);
       }
       // The rope tail of each row is outside the view and must be untouched.
       for (int64_t j = L; j < W; ++j) EXPECT_EQ(out[size_t((t * H + h) * W + j)], -7.0f);
@@ -132,7 +133,7 @@ TEST_P(CpuOps, MulMatIdTouchesSelectedExpertsOnly) {
         const int64_t e = ids[size_t(t * U + k)];
         double ref = 0;
         for (int64_t i = 0; i < K; ++i) ref += w.deq[size_t((e * M + m) * K + i)] * xs[size_t(i)];
-        worst = std::max(worst, std::fabs(ref - y[size_t((t * U + k) * M + m)]));
+        worst = testing::worse(worst, ref - y[size_t((t * U + k) * M + m)]);
       }
   }
   EXPECT_LE(worst, 1e-4);
@@ -164,8 +165,8 @@ TEST_P(CpuOps, YarnRopeMatchesTheFormula) {
         const double th = theta / 4 * (1 - r) + theta * r;
         const size_t at = size_t((t * H + h) * n_rot + 2 * i);
         const double x0 = x[at], x1 = x[at + 1];
-        worst = std::max(worst, std::fabs(x0 * std::cos(th) - x1 * std::sin(th) - y[at]));
-        worst = std::max(worst, std::fabs(x0 * std::sin(th) + x1 * std::cos(th) - y[at + 1]));
+        worst = testing::worse(worst, x0 * std::cos(th) - x1 * std::sin(th) - y[at]);
+        worst = testing::worse(worst, x0 * std::sin(th) + x1 * std::cos(th) - y[at + 1]);
       }
   // float theta at position 900 carries ~1e-4 rad of rounding, as in ggml.
   EXPECT_LE(worst, 1e-3);
@@ -340,7 +341,7 @@ TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
       for (int64_t i = 0; i < L; ++i) {
         double ref = 0;
         for (int64_t s = 0; s < n; ++s) ref += sc[size_t(s)] / sum * cache[size_t(s * W + i)];
-        worst = std::max(worst, std::fabs(ref - out[size_t((t * H + h) * L + i)]));
+        worst = testing::worse(worst, ref - out[size_t((t * H + h) * L + i)]);
       }
     }
   EXPECT_LE(worst, 1e-5);

@@ -5,10 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "common/compare.h"
 #include "common/golden.h"
 
 namespace latent::cli {
@@ -45,8 +47,8 @@ double compare(const Reference& ref, const std::vector<float>& got, size_t n_tok
   double worst = 0;
   for (size_t i = 0; i < positions.size(); ++i) {
     if (positions[i] >= n_tokens) continue;
-    for (size_t v = 0; v < V; ++v)
-      worst = std::max(worst, double(std::fabs(got[positions[i] * V + v] - ref.rows[i * V + v])));
+    worst = testing::worse(worst, testing::max_abs_diff(std::span(got).subspan(positions[i] * V, V),
+                                                        std::span(ref.rows).subspan(i * V, V)));
   }
   return worst;
 }

@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "common/compare.h"
 #include "common/golden.h"
 #include "model/model.h"
 #include "model/weights.h"
@@ -83,8 +85,8 @@ Prompt read_prompt(const Model& m, const std::string& model, const std::string& 
   const auto positions = p.meta["rows_positions"].get<std::vector<int64_t>>();
   double worst = 0;
   for (size_t i = 0; i < positions.size(); ++i)
-    for (int64_t v = 0; v < V; ++v)
-      worst = std::max(worst, double(std::fabs(p.logits[size_t(positions[i] * V + v)] - rows[i * size_t(V) + size_t(v)])));
+    worst = testing::worse(worst, testing::max_abs_diff(std::span(p.logits).subspan(size_t(positions[i] * V), size_t(V)),
+                                                        std::span(rows).subspan(i * size_t(V), size_t(V))));
   EXPECT_LE(worst, 1e-4) << model << "/" << prompt << ": reconstructed golden logits";
   return p;
 }
@@ -121,8 +123,7 @@ void run_prompt(const std::shared_ptr<Model>& model, const Prompt& p, Stats& st,
   for (int64_t i = 0; i < n; ++i) {
     const float* row = out.logits_row(i);
     const float* ref = p.logits.data() + i * V;
-    double mx = 0;
-    for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double(std::fabs(row[v] - ref[v])));
+    const double mx = testing::max_abs_diff(std::span(row, size_t(V)), std::span(ref, size_t(V)));
     st.row_max.push_back(mx);
     st.outliers += mx > kOutlier;
     st.agree += argmax(row, V) == argmax(ref, V);
@@ -253,8 +254,7 @@ TEST(CacheTypePlain, PlainAndAbsorbedAgreeForEveryType) {
     std::vector<double> row_max;
     size_t off = 0;
     for (size_t r = 0; r < rows; ++r) {
-      double mx = 0;
-      for (size_t v = 0; v < V; ++v) mx = std::max(mx, double(std::fabs(logits[0][r * V + v] - logits[1][r * V + v])));
+      const double mx = testing::max_abs_diff(std::span(logits[0]).subspan(r * V, V), std::span(logits[1]).subspan(r * V, V));
       off += mx > 1e-3;
       row_max.push_back(mx);
     }

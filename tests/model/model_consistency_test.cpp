@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/compare.h"
 #include "common/golden.h"
 #include "gguf/gguf.h"
 #include "model/latent_cache.h"
@@ -20,13 +21,6 @@ std::vector<int32_t> prompt_tokens(const std::string& prompt) {
   auto j = nlohmann::json::parse(testing::read_text_file(testing::golden_file("prompts/" + prompt + ".tokens.json")));
   if (j.is_object()) j = j["tokens"];
   return j.get<std::vector<int32_t>>();
-}
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
-  return m;
 }
 
 std::vector<float> batch_logits(const std::shared_ptr<Model>& model, const std::vector<int32_t>& tokens) {
@@ -51,7 +45,7 @@ TEST(ModelConsistency, AbsorbedAndPlainAgree) {
   for (const char* name : {"ds2-lite-tiny", "ds3-tiny", "ds2-lite-tiny-legacy"}) {
     auto absorbed = Model::load(testing::golden_model(name), opts(MlaMode::Absorbed));
     auto plain = Model::load(testing::golden_model(name), opts(MlaMode::Plain));
-    EXPECT_LE(max_diff(batch_logits(absorbed, tokens), batch_logits(plain, tokens)), 1e-4) << name;
+    EXPECT_LE(testing::max_abs_diff(batch_logits(absorbed, tokens), batch_logits(plain, tokens)), 1e-4) << name;
   }
 }
 
@@ -69,7 +63,7 @@ TEST(ModelConsistency, BatchAndTokenByTokenAgree) {
     ctx.evaluate(b, out);
     stepped.insert(stepped.end(), out.logits.begin(), out.logits.end());
   }
-  EXPECT_LE(max_diff(batched, stepped), 1e-4);
+  EXPECT_LE(testing::max_abs_diff(batched, stepped), 1e-4);
   EXPECT_EQ(ctx.sequence_length(s), int64_t(tokens.size()));
 }
 
@@ -105,8 +99,8 @@ TEST(ModelConsistency, MixedBatchOfSequencesMatchesEachAlone) {
   std::vector<float> got_a, got_b(out.logits_row(int64_t(b_row)), out.logits_row(int64_t(b_row)) + V);
   for (int64_t r = 0; r < out.n_rows; ++r)
     if (size_t(r) != b_row) got_a.insert(got_a.end(), out.logits_row(r), out.logits_row(r) + V);
-  EXPECT_LE(max_diff(got_a, alone_a), 1e-4);
-  EXPECT_LE(max_diff(got_b, std::vector<float>(alone_b.end() - V, alone_b.end())), 1e-4);
+  EXPECT_LE(testing::max_abs_diff(got_a, alone_a), 1e-4);
+  EXPECT_LE(testing::max_abs_diff(got_b, std::vector<float>(alone_b.end() - V, alone_b.end())), 1e-4);
 }
 
 TEST(ModelConsistency, TruncateThenContinueMatchesFullPrefill) {
@@ -127,7 +121,7 @@ TEST(ModelConsistency, TruncateThenContinueMatchesFullPrefill) {
   b.clear();
   for (size_t i = 20; i < tokens.size(); ++i) b.add(s, tokens[i], true);
   ctx.evaluate(b, out);
-  EXPECT_LE(max_diff(out.logits, std::vector<float>(full.begin() + 20 * V, full.end())), 1e-4);
+  EXPECT_LE(testing::max_abs_diff(out.logits, std::vector<float>(full.begin() + 20 * V, full.end())), 1e-4);
 }
 
 TEST(ModelConsistency, SequencesShareAStoreAndReleaseTheirPages) {

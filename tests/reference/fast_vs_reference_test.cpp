@@ -31,6 +31,7 @@
 
 #include <unistd.h>
 
+#include "common/compare.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "reference/reference_model.h"
@@ -159,7 +160,7 @@ void compare(const Run& run, const Output& ref, Diff& d) {
     double m = 0, sq_diff = 0, sq_ref = 0;
     int64_t best = 0;
     for (size_t v = 0; v < row.size(); ++v) {
-      m = std::max(m, std::fabs(row[v] - run.logits[t][v]));
+      m = testing::worse(m, row[v] - run.logits[t][v]);
       sq_diff += (row[v] - run.logits[t][v]) * (row[v] - run.logits[t][v]);
       sq_ref += row[v] * row[v];
       if (run.logits[t][v] > run.logits[t][static_cast<size_t>(best)]) best = static_cast<int64_t>(v);
@@ -168,8 +169,7 @@ void compare(const Run& run, const Output& ref, Diff& d) {
     d.row_rel.push_back(std::sqrt(sq_diff / sq_ref));
     d.argmax_same += argmax(row) == best;
     ++d.n_rows;
-    auto h = ref.hidden_row(static_cast<int64_t>(t));
-    for (size_t i = 0; i < h.size(); ++i) d.max_hidden = std::max(d.max_hidden, std::fabs(h[i] - run.hidden[t][i]));
+    d.max_hidden = testing::worse(d.max_hidden, testing::max_abs_diff(ref.hidden_row(static_cast<int64_t>(t)), run.hidden[t]));
   }
   size_t l = 0;
   for (const auto& [il, routes] : ref.routing) {

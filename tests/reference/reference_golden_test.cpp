@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
+#include "common/compare.h"
 #include "common/golden.h"
 #include "gguf/gguf.h"
 #include "reference/reference_model.h"
@@ -59,17 +61,14 @@ void check_unquantized(Model& ref, const std::string& model, const std::string& 
   ASSERT_EQ(V, g.meta["n_vocab"].get<int64_t>());
   ASSERT_EQ(g.hidden.size(), static_cast<size_t>(n * E));
 
-  double max_dh = 0;
-  for (size_t i = 0; i < g.hidden.size(); ++i)
-    max_dh = std::max(max_dh, std::fabs(out.hidden[i] - g.hidden[i]));
+  const double max_dh = testing::max_abs_diff(out.hidden, g.hidden);
   EXPECT_LE(max_dh, 1e-4) << "final hidden state";
 
   const auto rows_pos = g.meta["rows_positions"].get<std::vector<int64_t>>();
   double max_dl = 0;
   for (size_t r = 0; r < rows_pos.size(); ++r) {
-    auto mine = out.logits_row(rows_pos[r]);
-    for (int64_t v = 0; v < V; ++v)
-      max_dl = std::max(max_dl, std::fabs(mine[static_cast<size_t>(v)] - g.rows[r * static_cast<size_t>(V) + static_cast<size_t>(v)]));
+    max_dl = testing::worse(max_dl, testing::max_abs_diff(out.logits_row(rows_pos[r]),
+                                                          std::span(g.rows).subspan(r * static_cast<size_t>(V), static_cast<size_t>(V))));
   }
   EXPECT_LE(max_dl, 1e-3) << "full logit rows";
 
@@ -83,8 +82,8 @@ void check_unquantized(Model& ref, const std::string& model, const std::string& 
     auto row = out.logits_row(t);
     if (argmax(row) != argmax_g[static_cast<size_t>(t)]) ++argmax_diff;
     for (size_t k = 0; k < topk_ids[static_cast<size_t>(t)].size(); ++k)
-      max_topk = std::max(max_topk, std::fabs(row[static_cast<size_t>(topk_ids[static_cast<size_t>(t)][k])] - topk_logits[static_cast<size_t>(t)][k]));
-    max_lse = std::max(max_lse, std::fabs(logsumexp(row) - lse_g[static_cast<size_t>(t)]));
+      max_topk = testing::worse(max_topk, row[static_cast<size_t>(topk_ids[static_cast<size_t>(t)][k])] - topk_logits[static_cast<size_t>(t)][k]);
+    max_lse = testing::worse(max_lse, logsumexp(row) - lse_g[static_cast<size_t>(t)]);
   }
   EXPECT_EQ(argmax_diff, 0);
   // The golden json rounds logits to 7 significant digits (≈ 5e-6 at |z| ≈ 30).
@@ -106,7 +105,7 @@ void check_unquantized(Model& ref, const std::string& model, const std::string& 
       ASSERT_EQ(static_cast<int>(mine[t].ids.size()), n_used);
       if (mine[t].ids != ids[t]) ++routing_diff;
       for (size_t k = 0; k < ws[t].size() && k < mine[t].weights.size(); ++k)
-        max_dw = std::max(max_dw, std::fabs(mine[t].weights[k] - ws[t][k]));
+        max_dw = testing::worse(max_dw, mine[t].weights[k] - ws[t][k]);
     }
     ++layers_checked;
   }
@@ -124,7 +123,7 @@ void check_unquantized(Model& ref, const std::string& model, const std::string& 
     const auto tok = static_cast<int32_t>(argmax(logits));
     ASSERT_EQ(tok, greedy_g[i]) << "greedy step " << i;
     for (size_t k = 0; k < greedy_topk_ids[i].size(); ++k)
-      max_greedy_dl = std::max(max_greedy_dl, std::fabs(logits[static_cast<size_t>(greedy_topk_ids[i][k])] - greedy_topk[i][k]));
+      max_greedy_dl = testing::worse(max_greedy_dl, logits[static_cast<size_t>(greedy_topk_ids[i][k])] - greedy_topk[i][k]);
     if (i + 1 < greedy_g.size()) logits = ref.eval(std::span<const int32_t>(&tok, 1)).logits;
   }
   EXPECT_LE(max_greedy_dl, 1e-3) << "top-16 logits along the greedy continuation";
@@ -159,11 +158,10 @@ QuantStats check_quantized(Model& ref, const std::string& model, const std::stri
     auto it = std::find(rows_pos.begin(), rows_pos.end(), t);
     if (it != rows_pos.end()) {
       const size_t r = static_cast<size_t>(it - rows_pos.begin());
-      for (int64_t v = 0; v < V; ++v)
-        m = std::max(m, std::fabs(row[static_cast<size_t>(v)] - g.rows[r * static_cast<size_t>(V) + static_cast<size_t>(v)]));
+      m = testing::max_abs_diff(row, std::span(g.rows).subspan(r * static_cast<size_t>(V), static_cast<size_t>(V)));
     } else {
       for (size_t k = 0; k < topk_ids[static_cast<size_t>(t)].size(); ++k)
-        m = std::max(m, std::fabs(row[static_cast<size_t>(topk_ids[static_cast<size_t>(t)][k])] - topk_logits[static_cast<size_t>(t)][k]));
+        m = testing::worse(m, row[static_cast<size_t>(topk_ids[static_cast<size_t>(t)][k])] - topk_logits[static_cast<size_t>(t)][k]);
     }
     row_max.push_back(m);
   }
