@@ -208,12 +208,12 @@ constexpr float kMatmulTol = 5e-5f;
 
 TEST_P(VulkanOps, MulMat) {
   for (TensorType t : kWeightTypes) {
-    // N <= 8 runs the decode kernel (1, 5), wider inputs the 32x32 tiled one (19: one partial
-    // tile; 70: three column tiles, M = 40 two row tiles).
-    for (int64_t N : {1, 5, 19, 70}) {
-      auto w = weight(t, {256, 40, 1, 1}, 9, "ffn_up");
+    // N <= 8 runs the decode kernel (1, 5), wider inputs the 64x64 tiled one (19: one partial
+    // tile; 70 and 130: two and three column tiles, the last partial; M = 70 two row tiles).
+    for (int64_t N : {1, 5, 19, 70, 130}) {
+      auto w = weight(t, {256, 70, 1, 1}, 9, "ffn_up");
       auto x = floats({256, N, 1, 1}, -1, 1, 10 + uint32_t(N), "x");
-      auto out = empty(TensorType::F32, {40, N, 1, 1}, "out");
+      auto out = empty(TensorType::F32, {70, N, 1, 1}, "out");
       b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
       b_.vk->mul_mat(w.vk, x.vk, out.vk);
       compare("mul_mat", t, out, kMatmulTol);
@@ -229,11 +229,12 @@ TEST_P(VulkanOps, MulMat) {
       compare("mul_mat", t, out, kMatmulTol);
     }
   }
-  // Rows that are not whole 32-element tiles (float weights only; quantized rows are blocks).
+  // Rows that are not whole steps of 4 of the tiled kernel (float weights only; quantized rows
+  // are blocks).
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
     for (int64_t N : {2, 21}) {
-      auto w = weight(t, {100, 7, 1, 1}, 20, "attn_out");
-      auto x = floats({100, N, 1, 1}, -1, 1, 21, "x");
+      auto w = weight(t, {102, 7, 1, 1}, 20, "attn_out");
+      auto x = floats({102, N, 1, 1}, -1, 1, 21, "x");
       auto out = empty(TensorType::F32, {7, N, 1, 1}, "out");
       b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
       b_.vk->mul_mat(w.vk, x.vk, out.vk);

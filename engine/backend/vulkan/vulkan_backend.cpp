@@ -286,9 +286,9 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (x.ne[2] == 1) push.x_nb2 = 0;
     const VkBuffer bufs[3] = {wr.buffer->buffer, xbuf, orf.buffer->buffer};
     if (N > kVecColumns) {
-      // Prefill: 32x32 output tiles through shared memory.
+      // Prefill: 64x64 output tiles, 8x8 per invocation.
       const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + vulkan::weight_suffix(w.type), 3, sizeof push);
-      dispatch(p, bufs, &push, uint64_t((M + 31) / 32) * uint64_t((N + 31) / 32) * uint64_t(B), 1);
+      dispatch(p, bufs, &push, uint64_t((M + 63) / 64) * uint64_t((N + 63) / 64) * uint64_t(B), 1);
     } else {
       // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
       const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);

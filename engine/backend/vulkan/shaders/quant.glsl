@@ -93,10 +93,33 @@ Unit load_unit(uint row, uint u) {
 #if defined(TYPE_Q8_0)
   for (uint j = 0u; j < 8u; ++j) r.q[j] = w_u32_even(base + 2u + 4u * j);
 #else
+  // Four quants per word, as quant_at gives them: nibbles of qs bytes j % 4 .. + 4 (the low ones
+  // for elements 0..15, the high ones for 16..31), the fifth bits from qh, then bytewise the
+  // offset of the signed types.
+#if defined(TYPE_Q4_0)
+  const uint qs = base + 2u;
+#elif defined(TYPE_Q4_1)
+  const uint qs = base + 4u;
+#elif defined(TYPE_Q5_0)
+  const uint qs = base + 6u, qh = w_u32_even(base + 2u);
+#else
+  const uint qs = base + 8u, qh = w_u32_even(base + 4u);
+#endif
   for (uint j = 0u; j < 8u; ++j) {
-    uint packed = 0u;
-    for (uint k = 0u; k < 4u; ++k) packed |= (uint(quant_at(base, 4u * j + k)) & 0xffu) << (8u * k);
-    r.q[j] = packed;
+    uint v = (w_u32_even(qs + 4u * (j % 4u)) >> (4u * (j / 4u))) & 0x0f0f0f0fu;
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+    const uint h = (qh >> (4u * j)) & 15u;  // bit k goes to bit 4 of byte k
+    v |= ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+#endif
+#if defined(TYPE_Q4_0)
+    // minus 8: flip bit 3, then copy its complement into bits 4..7 (sign)
+    const uint s = ~v & 0x08080808u;
+    v = (v ^ 0x08080808u) | (s << 1) | (s << 2) | (s << 3) | (s << 4);
+#elif defined(TYPE_Q5_0)
+    const uint s = ~v & 0x10101010u;  // minus 16, as for Q4_0 with bit 4
+    v = (v ^ 0x10101010u) | (s << 1) | (s << 2) | (s << 3);
+#endif
+    r.q[j] = v;
   }
 #endif
   r.sc_lo = 1;
