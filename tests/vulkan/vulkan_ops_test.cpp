@@ -259,6 +259,32 @@ TEST_P(VulkanOps, MulMatId) {
   }
 }
 
+TEST_P(VulkanOps, MulMatIdPrefill) {
+  // More than 8 tokens run the tiled kernel over the pairs sorted by expert: expert 0 in every
+  // token (five column tiles of 32), experts 1..5 in a few, 6 and 7 in none; M = 70 two row
+  // tiles, the second partial.
+  const int64_t K = 256, M = 70, E = 8, U = 3, T = 150;
+  std::vector<int32_t> ids(size_t(U * T));
+  std::mt19937 rng(23);
+  for (size_t t = 0; t < size_t(T); ++t) {
+    const auto a = int32_t(1 + rng() % 5), b = int32_t(1 + (uint32_t(a) + rng() % 4) % 5);  // b != a
+    ids[t * size_t(U)] = 0;
+    ids[t * size_t(U) + 1] = a;
+    ids[t * size_t(U) + 2] = b;
+  }
+  for (TensorType t : kWeightTypes) {
+    auto w = weight(t, {K, M, E, 1}, 24, "ffn_up_exps");
+    auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+    for (int64_t X : {int64_t(1), U}) {
+      auto x = floats({K, X, T, 1}, -1, 1, 25 + uint32_t(X), "x");
+      auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+      b_.cpu->mul_mat_id(w.cpu, x.cpu, id.cpu, out.cpu);
+      b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+      compare("mul_mat_id", t, out, kMatmulTol);
+    }
+  }
+}
+
 TEST_P(VulkanOps, Rope) {
   // q_pe of 4 heads inside wider rows (a strided view), positions up to tens of thousands where
   // cos/sin need argument reduction; plain rope, then YaRN as DeepSeek-V2 configures it.

@@ -11,6 +11,10 @@
 //   Quantized weights: x was converted to the weight's activation format (Q8_0, Q8_1 or Q8_K:
 //   quantize_q8_0.comp, quantize_q8_k.comp); exact integer sums per 32-element unit times the
 //   scales (unit_dot).
+// MUL_MAT_ID: expert matmul over the token lists of mul_mat_id_tiles.comp: workgroup (row tile,
+// column tile g) multiplies expert tiles[g]'s weights with up to 8 RN of the (token, slot)
+// inputs routed to it, so an expert's weights are read once per tile of its tokens. Columns of
+// out-of-range expert ids get NaN, as mul_mat_vec.comp writes.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -18,7 +22,11 @@
 #define FLOAT_WEIGHTS 1
 #endif
 layout(local_size_x = 64) in;
+#if defined(MUL_MAT_ID)
+const uint RM = 8u, RN = 4u;  // narrower: an expert sees a fraction of the tokens
+#else
 const uint RM = 8u, RN = 8u;
+#endif
 const uint TM = 8u * RM, TN = 8u * RN;
 layout(binding = 0) readonly buffer Wt { uint w[]; };
 #if !defined(FLOAT_WEIGHTS)
@@ -27,7 +35,11 @@ layout(binding = 1) readonly buffer X { uint xq[]; };
 layout(binding = 1) readonly buffer X { float x[]; };
 #endif
 layout(binding = 2) writeonly buffer O { float o[]; };
-// As mul_mat_vec.comp (the id fields unused).
+#if defined(MUL_MAT_ID)
+layout(binding = 3) readonly buffer Route { uint route[]; };  // mul_mat_id_tiles.comp's layout
+#endif
+// As mul_mat_vec.comp. MUL_MAT_ID: N is the slots per token, B the tokens, x_nb1 = 0 when every
+// slot shares the token's input; ids_* are unused (the route buffer replaces the ids).
 layout(push_constant) uniform Push {
   uint K; uint M; uint N; uint B;
   uint w_off; uint w_nb1; uint w_nb2;
@@ -50,6 +62,28 @@ void main() {
   // Where each column's input starts (x words) and its output goes (o words, or ~0u when the
   // column is past the end and not stored).
   uint xcol[RN], ocol[RN];
+#if defined(MUL_MAT_ID)
+  const uint gt = g / tiles_m;
+  if (gt >= route[0]) return;  // uniform over the workgroup: past the last tile in use
+  const uint buckets = p.n_expert + 1u, entries = 1u + 2u * buckets;
+  const uint tile = entries + p.N * p.B + 2u * gt;
+  const uint expert = route[tile], first = route[tile + 1u], end = route[1u + buckets + expert];
+  [[unroll]] for (uint j = 0u; j < RN; ++j) {
+    const uint e = first + ic + 8u * j;
+    const uint i = route[entries + min(e, end - 1u)], t = i / p.N, slot = i % p.N;
+    xcol[j] = p.x_off + slot * p.x_nb1 + t * p.x_nb2;
+    ocol[j] = e < end ? p.o_off + slot * p.o_nb1 + t * p.o_nb2 : ~0u;
+  }
+  if (expert == p.n_expert) {  // the bucket of ids outside [0, n_expert)
+    [[unroll]] for (uint j = 0u; j < RN; ++j)
+      [[unroll]] for (uint i = 0u; i < RM; ++i) {
+        const uint m = m0 + ir + 8u * i;
+        if (m < p.M && ocol[j] != ~0u) o[ocol[j] + m] = uintBitsToFloat(0x7fc00000u);
+      }
+    return;
+  }
+  const uint wbase = p.w_off + expert * p.w_nb2;
+#else
   const uint tiles_n = (p.N + TN - 1u) / TN;
   if (g >= tiles_m * tiles_n * p.B) return;  // uniform over the workgroup
   const uint n0 = ((g / tiles_m) % tiles_n) * TN, b = g / (tiles_m * tiles_n);
@@ -59,6 +93,7 @@ void main() {
     ocol[j] = n < p.N ? p.o_off + b * p.o_nb2 + n * p.o_nb1 : ~0u;
   }
   const uint wbase = p.w_off + b * p.w_nb2;
+#endif
   uint wrow[RM];
   [[unroll]] for (uint i = 0u; i < RM; ++i) wrow[i] = wbase + min(m0 + ir + 8u * i, p.M - 1u) * p.w_nb1;
 
