@@ -33,6 +33,10 @@ layout(binding = 0) readonly buffer Wt { uint w[]; };
 layout(binding = 1) readonly buffer X { uint xq[]; };
 #else
 layout(binding = 1) readonly buffer X { float x[]; };
+layout(binding = 1) readonly buffer X4 { vec4 x4[]; };  // the same, for aligned rows
+#if defined(TYPE_F32)
+layout(binding = 0) readonly buffer Wt4 { uvec4 w4[]; };
+#endif
 #endif
 layout(binding = 2) writeonly buffer O { float o[]; };
 #if defined(MUL_MAT_ID)
@@ -112,8 +116,36 @@ void main() {
     }
   }
 #else
-  // Four K steps per iteration: RM + RN loads of four values feed 4 RM RN multiply-adds.
+  // Four K steps per iteration: RM + RN loads of four values feed 4 RM RN multiply-adds, as
+  // single vec4 loads where every row starts on 16 bytes (lavapipe loads each lane's values in a
+  // loop, so one vec4 costs far less than four floats).
   uint k = 0u;
+#if defined(TYPE_F32)
+  const bool aligned = ((p.x_off | p.x_nb1 | p.x_nb2 | p.K) & 3u) == 0u && ((p.w_off | p.w_nb1 | p.w_nb2) & 15u) == 0u;
+#else
+  const bool aligned = ((p.x_off | p.x_nb1 | p.x_nb2 | p.K) & 3u) == 0u;
+#endif
+  if (aligned) {
+    for (; k < p.K; k += 4u) {
+      vec4 wv[RM];
+      [[unroll]] for (uint i = 0u; i < RM; ++i)
+#if defined(TYPE_F32)
+        wv[i] = uintBitsToFloat(w4[(wrow[i] >> 4) + k / 4u]);
+#else
+        wv[i] = vec4(load_elem(wrow[i], k), load_elem(wrow[i], k + 1u), load_elem(wrow[i], k + 2u),
+                     load_elem(wrow[i], k + 3u));
+#endif
+      [[unroll]] for (uint j = 0u; j < RN; ++j) {
+        const vec4 xv = x4[(xcol[j] + k) / 4u];
+        [[unroll]] for (uint i = 0u; i < RM; ++i) {
+          acc[i][j] += wv[i].x * xv.x;
+          acc[i][j] += wv[i].y * xv.y;
+          acc[i][j] += wv[i].z * xv.z;
+          acc[i][j] += wv[i].w * xv.w;
+        }
+      }
+    }
+  }
   for (; k + 4u <= p.K; k += 4u) {
     vec4 wv[RM];
     [[unroll]] for (uint i = 0u; i < RM; ++i)
