@@ -285,6 +285,27 @@ TEST_P(VulkanOps, MulMatIdPrefill) {
   }
 }
 
+TEST_P(VulkanOps, MulMatIdBadIds) {
+  // Expert ids are not checked on the host (they stay on the device): both kernels write NaN
+  // for a slot with an id outside [0, E) and leave the other slots' outputs intact.
+  const int64_t K = 64, M = 70, E = 4, U = 2;
+  for (int64_t T : {int64_t(3), int64_t(20)}) {
+    std::vector<int32_t> ids(size_t(U * T));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 5 == 1 ? (i % 2 ? int32_t(E) : -1) : int32_t(i % size_t(E));
+    auto w = weight(TensorType::F32, {K, M, E, 1}, 26, "ffn_up_exps");
+    auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+    auto x = floats({K, 1, T, 1}, -1, 1, 27, "x");
+    auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+    b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+    std::vector<float> got(size_t(M * U * T));
+    b_.vk->read(out.vk, got.data(), got.size() * 4);
+    for (size_t i = 0; i < got.size(); ++i) {
+      const bool bad = ids[i / size_t(M)] < 0 || ids[i / size_t(M)] >= E;
+      ASSERT_EQ(std::isnan(got[i]), bad) << "T " << T << ", element " << i;
+    }
+  }
+}
+
 TEST_P(VulkanOps, Rope) {
   // q_pe of 4 heads inside wider rows (a strided view), positions up to tens of thousands where
   // cos/sin need argument reduction; plain rope, then YaRN as DeepSeek-V2 configures it.
