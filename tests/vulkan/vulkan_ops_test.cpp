@@ -219,12 +219,12 @@ constexpr float kMatmulTol = 5e-5f;
 
 TEST_P(VulkanOps, MulMat) {
   for (TensorType t : kWeightTypes) {
-    // N <= 8 runs the decode kernel (1, 5), wider inputs the 32x32 tiled one (19: one partial
-    // tile; 70: three column tiles, M = 40 two row tiles).
-    for (int64_t N : {1, 5, 19, 70}) {
-      auto w = weight(t, {256, 40, 1, 1}, 9, "ffn_up");
+    // N <= 8 runs the decode kernel (1, 5), wider inputs the 64x64 tiled one (19: one partial
+    // tile; 70 and 130: two and three column tiles, the last partial; M = 70 two row tiles).
+    for (int64_t N : {1, 5, 19, 70, 130}) {
+      auto w = weight(t, {256, 70, 1, 1}, 9, "ffn_up");
       auto x = floats({256, N, 1, 1}, -1, 1, 10 + uint32_t(N), "x");
-      auto out = empty(TensorType::F32, {40, N, 1, 1}, "out");
+      auto out = empty(TensorType::F32, {70, N, 1, 1}, "out");
       b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
       b_.vk->mul_mat(w.vk, x.vk, out.vk);
       compare("mul_mat", t, out, kMatmulTol);
@@ -240,11 +240,12 @@ TEST_P(VulkanOps, MulMat) {
       compare("mul_mat", t, out, kMatmulTol);
     }
   }
-  // Rows that are not whole 32-element tiles (float weights only; quantized rows are blocks).
+  // Rows that are not whole steps of 4 of the tiled kernel (float weights only; quantized rows
+  // are blocks).
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
     for (int64_t N : {2, 21}) {
-      auto w = weight(t, {100, 7, 1, 1}, 20, "attn_out");
-      auto x = floats({100, N, 1, 1}, -1, 1, 21, "x");
+      auto w = weight(t, {102, 7, 1, 1}, 20, "attn_out");
+      auto x = floats({102, N, 1, 1}, -1, 1, 21, "x");
       auto out = empty(TensorType::F32, {7, N, 1, 1}, "out");
       b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
       b_.vk->mul_mat(w.vk, x.vk, out.vk);
@@ -265,6 +266,53 @@ TEST_P(VulkanOps, MulMatId) {
       b_.cpu->mul_mat_id(w.cpu, x.cpu, id.cpu, out.cpu);
       b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
       compare("mul_mat_id", t, out, kMatmulTol);
+    }
+  }
+}
+
+TEST_P(VulkanOps, MulMatIdPrefill) {
+  // More than 8 tokens run the tiled kernel over the pairs sorted by expert: expert 0 in every
+  // token (five column tiles of 32), experts 1..5 in a few, 6 and 7 in none; M = 70 two row
+  // tiles, the second partial.
+  const int64_t K = 256, M = 70, E = 8, U = 3, T = 150;
+  std::vector<int32_t> ids(size_t(U * T));
+  std::mt19937 rng(23);
+  for (size_t t = 0; t < size_t(T); ++t) {
+    const auto a = int32_t(1 + rng() % 5), b = int32_t(1 + (uint32_t(a) + rng() % 4) % 5);  // b != a
+    ids[t * size_t(U)] = 0;
+    ids[t * size_t(U) + 1] = a;
+    ids[t * size_t(U) + 2] = b;
+  }
+  for (TensorType t : kWeightTypes) {
+    auto w = weight(t, {K, M, E, 1}, 24, "ffn_up_exps");
+    auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+    for (int64_t X : {int64_t(1), U}) {
+      auto x = floats({K, X, T, 1}, -1, 1, 25 + uint32_t(X), "x");
+      auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+      b_.cpu->mul_mat_id(w.cpu, x.cpu, id.cpu, out.cpu);
+      b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+      compare("mul_mat_id", t, out, kMatmulTol);
+    }
+  }
+}
+
+TEST_P(VulkanOps, MulMatIdBadIds) {
+  // Expert ids are not checked on the host (they stay on the device): both kernels write NaN
+  // for a slot with an id outside [0, E) and leave the other slots' outputs intact.
+  const int64_t K = 64, M = 70, E = 4, U = 2;
+  for (int64_t T : {int64_t(3), int64_t(20)}) {
+    std::vector<int32_t> ids(size_t(U * T));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 5 == 1 ? (i % 2 ? int32_t(E) : -1) : int32_t(i % size_t(E));
+    auto w = weight(TensorType::F32, {K, M, E, 1}, 26, "ffn_up_exps");
+    auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+    auto x = floats({K, 1, T, 1}, -1, 1, 27, "x");
+    auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+    b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+    std::vector<float> got(size_t(M * U * T));
+    b_.vk->read(out.vk, got.data(), got.size() * 4);
+    for (size_t i = 0; i < got.size(); ++i) {
+      const bool bad = ids[i / size_t(M)] < 0 || ids[i / size_t(M)] >= E;
+      ASSERT_EQ(std::isnan(got[i]), bad) << "T " << T << ", element " << i;
     }
   }
 }

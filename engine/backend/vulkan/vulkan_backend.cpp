@@ -23,6 +23,10 @@ constexpr uintptr_t kAddressBase = uintptr_t(1) << 40;
 constexpr uintptr_t kAddressStride = uintptr_t(1) << 40;  // no buffer is 1 TiB
 // Columns one mul_mat_vec.comp workgroup handles (its COLS); wider inputs use the tiled kernel.
 constexpr int64_t kVecColumns = 8;
+// Columns of one mul_mat_tile.comp MUL_MAT_ID tile (its TN), and the experts its routing kernel
+// (mul_mat_id_tiles.comp) sorts into shared memory at most.
+constexpr int64_t kIdTileColumns = 32;
+constexpr int64_t kIdTileMaxExperts = 1024;
 constexpr size_t kScratchBlock = size_t(16) << 20;
 constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
 constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
@@ -72,6 +76,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     for (auto& [base, b] : allocations_) ctx_.destroy_buffer(std::move(b));
     scratch_.clear();
     ctx_.destroy_buffer(std::move(act_));
+    ctx_.destroy_buffer(std::move(route_));
     ctx_.destroy_buffer(std::move(upload_));
     ctx_.destroy_buffer(std::move(staging_));
   }
@@ -293,9 +298,9 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (x.ne[2] == 1) push.x_nb2 = 0;
     const VkBuffer bufs[3] = {wr.buffer->buffer, xbuf, orf.buffer->buffer};
     if (N > kVecColumns) {
-      // Prefill: 32x32 output tiles through shared memory.
+      // Prefill: 64x64 output tiles, 8x8 per invocation.
       const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + vulkan::weight_suffix(w.type), 3, sizeof push);
-      dispatch(p, bufs, &push, uint64_t((M + 31) / 32) * uint64_t((N + 31) / 32) * uint64_t(B), 1);
+      dispatch(p, bufs, &push, uint64_t((M + 63) / 64) * uint64_t((N + 63) / 64) * uint64_t(B), 1);
     } else {
       // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
       const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
@@ -333,6 +338,19 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.n_expert = u32(Op::MulMatId, w, w.ne[2]);
     const VkBuffer xbuf = activations(Op::MulMatId, w.type, x, X, T, push);
     if (X == 1) push.x_nb1 = 0;  // every slot reads the token's one shared input row
+    if (T > kVecColumns && w.ne[2] <= kIdTileMaxExperts) {
+      // Prefill: the (token, slot) pairs sorted by expert on the device, then tiles of 64 rows
+      // by 32 of an expert's pairs, so its weights are read once per tile instead of per token.
+      const Buffer& route = route_buffer(Op::MulMatId, ids, w.ne[2], U * T);
+      const uint32_t rpush[6] = {push.N, push.B, push.n_expert, push.ids_off, push.ids_nb1, uint32_t(kIdTileColumns)};
+      const VkBuffer rbufs[2] = {ir.buffer->buffer, route.buffer};
+      dispatch(ctx_.pipeline("mul_mat_id_tiles", 2, sizeof rpush), rbufs, rpush, 1, 1);
+      const auto& p = ctx_.pipeline(std::string("mul_mat_id_tile_") + vulkan::weight_suffix(w.type), 4, sizeof push);
+      const VkBuffer bufs[4] = {wr.buffer->buffer, xbuf, orf.buffer->buffer, route.buffer};
+      dispatch(p, bufs, &push, uint64_t((M + 63) / 64) * uint64_t(max_id_tiles(w.ne[2], U * T)), 1);
+      return;
+    }
+    // Decode: one workgroup per weight row, slot and token.
     const auto& p = ctx_.pipeline(matvec_shader("mul_mat_id_", w.type), 4, sizeof push);
     const VkBuffer bufs[4] = {wr.buffer->buffer, xbuf, orf.buffer->buffer, ir.buffer->buffer};
     dispatch(p, bufs, &push, uint64_t(M) * uint64_t(U) * uint64_t(T), 1);
@@ -728,6 +746,24 @@ class VulkanBackendImpl final : public VulkanBackend {
     dispatch(p, bufs, push, uint64_t(cache.width / latent_unit(cache.type)) * uint64_t(t.ne[1]), 256);
   }
 
+  // Tiles of kIdTileColumns (token, slot) pairs the routing can cut: each expert's list and the
+  // bucket of invalid ids end in at most one partial tile.
+  static uint64_t max_id_tiles(int64_t n_expert, int64_t pairs) {
+    return uint64_t((pairs + kIdTileColumns - 1) / kIdTileColumns + n_expert + 1);
+  }
+
+  // The buffer mul_mat_id_tiles.comp writes for `pairs` (token, slot) pairs (its layout is
+  // described there), grown as needed.
+  const Buffer& route_buffer(Op op, const Tensor& ids, int64_t n_expert, int64_t pairs) {
+    const uint64_t words = 1 + 2 * uint64_t(n_expert + 1) + uint64_t(pairs) + 2 * max_id_tiles(n_expert, pairs);
+    const size_t bytes = size_t(u32(op, ids, words)) * 4;
+    if (!route_ || route_->size < bytes) {
+      ctx_.destroy_buffer(std::move(route_));  // waits for recorded ops that still read it
+      route_ = ctx_.create_buffer(std::max(bytes, size_t(1) << 16), false, "expert routing");
+    }
+    return *route_;
+  }
+
   std::string matvec_shader(const char* prefix, TensorType t) const {
     return std::string(prefix) + vulkan::weight_suffix(t) + (ctx_.use_subgroups() ? "_sg" : "");
   }
@@ -793,6 +829,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   ScratchStack scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
                         [this](uintptr_t base) { drop_scratch_block(base); }};
   std::unique_ptr<Buffer> act_;      // quantized activations of the current matmul
+  std::unique_ptr<Buffer> route_;    // the current tiled mul_mat_id's expert lists
   std::unique_ptr<Buffer> upload_;   // ids and positions of recorded ops
   size_t upload_used_ = 0;
   std::unique_ptr<Buffer> staging_;  // host-visible transfer buffer (devices without mapped memory)

@@ -12,6 +12,26 @@ uint w_u32_even(uint b) {
   const uint i = b >> 2;
   return (b & 2u) == 0u ? w[i] : (w[i] >> 16) | (w[i + 1u] << 16);
 }
+// Eight (four) consecutive words at an even offset, in nine (five) loads where w_u32_even would
+// take up to two per word.
+void w_u32x8_even(uint b, out uint v[8]) {
+  const uint i = b >> 2, odd = (b >> 1) & 1u;
+  uint lo = w[i];
+  for (uint k = 0u; k < 8u; ++k) {
+    const uint hi = w[i + k + odd];
+    v[k] = odd == 0u ? hi : (lo >> 16) | (hi << 16);
+    lo = hi;
+  }
+}
+void w_u32x4_even(uint b, out uint v[4]) {
+  const uint i = b >> 2, odd = (b >> 1) & 1u;
+  uint lo = w[i];
+  for (uint k = 0u; k < 4u; ++k) {
+    const uint hi = w[i + k + odd];
+    v[k] = odd == 0u ? hi : (lo >> 16) | (hi << 16);
+    lo = hi;
+  }
+}
 float f16(uint bits) { return unpackHalf2x16(bits).x; }
 
 #if defined(TYPE_Q8_0) || defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
@@ -91,12 +111,37 @@ Unit load_unit(uint row, uint u) {
 #if defined(QUANT_BLOCK_32)
   const uint base = row + u * BLOCK_BYTES;
 #if defined(TYPE_Q8_0)
-  for (uint j = 0u; j < 8u; ++j) r.q[j] = w_u32_even(base + 2u + 4u * j);
+  w_u32x8_even(base + 2u, r.q);
 #else
+  // Four quants per word, as quant_at gives them: nibbles of qs bytes j % 4 .. + 4 (the low ones
+  // for elements 0..15, the high ones for 16..31), the fifth bits from qh, then bytewise the
+  // offset of the signed types.
+#if defined(TYPE_Q4_0)
+  const uint qs = base + 2u;
+#elif defined(TYPE_Q4_1)
+  const uint qs = base + 4u;
+#elif defined(TYPE_Q5_0)
+  const uint qs = base + 6u, qh = w_u32_even(base + 2u);
+#else
+  const uint qs = base + 8u, qh = w_u32_even(base + 4u);
+#endif
+  uint qw[4];
+  w_u32x4_even(qs, qw);
   for (uint j = 0u; j < 8u; ++j) {
-    uint packed = 0u;
-    for (uint k = 0u; k < 4u; ++k) packed |= (uint(quant_at(base, 4u * j + k)) & 0xffu) << (8u * k);
-    r.q[j] = packed;
+    uint v = (qw[j % 4u] >> (4u * (j / 4u))) & 0x0f0f0f0fu;
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+    const uint h = (qh >> (4u * j)) & 15u;  // bit k goes to bit 4 of byte k
+    v |= ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+#endif
+#if defined(TYPE_Q4_0)
+    // minus 8: flip bit 3, then copy its complement into bits 4..7 (sign)
+    const uint s = ~v & 0x08080808u;
+    v = (v ^ 0x08080808u) | (s << 1) | (s << 2) | (s << 3) | (s << 4);
+#elif defined(TYPE_Q5_0)
+    const uint s = ~v & 0x10101010u;  // minus 16, as for Q4_0 with bit 4
+    v = (v ^ 0x10101010u) | (s << 1) | (s << 2) | (s << 3);
+#endif
+    r.q[j] = v;
   }
 #endif
   r.sc_lo = 1;
@@ -119,23 +164,28 @@ Unit load_unit(uint row, uint u) {
   }
   r.sc_hi = r.sc_lo;
   // Units 2p and 2p+1 share qs[32p .. 32p+32): low nibbles, then high nibbles.
+  uint qs[8];
 #if defined(TYPE_Q4_K)
-  for (uint k = 0u; k < 8u; ++k)
-    r.q[k] = (w_u32_even(base + 16u + 32u * (j / 2u) + 4u * k) >> (4u * (j % 2u))) & 0x0f0f0f0fu;
+  w_u32x8_even(base + 16u + 32u * (j / 2u), qs);
+  for (uint k = 0u; k < 8u; ++k) r.q[k] = (qs[k] >> (4u * (j % 2u))) & 0x0f0f0f0fu;
 #else
-  for (uint k = 0u; k < 8u; ++k) {
-    const uint lo = (w_u32_even(base + 48u + 32u * (j / 2u) + 4u * k) >> (4u * (j % 2u))) & 0x0f0f0f0fu;
-    r.q[k] = lo | (((w_u32_even(base + 16u + 4u * k) >> j) & 0x01010101u) << 4);
-  }
+  uint qh[8];
+  w_u32x8_even(base + 48u + 32u * (j / 2u), qs);
+  w_u32x8_even(base + 16u, qh);
+  for (uint k = 0u; k < 8u; ++k)
+    r.q[k] = ((qs[k] >> (4u * (j % 2u))) & 0x0f0f0f0fu) | (((qh[k] >> j) & 0x01010101u) << 4);
 #endif
 #else
   const uint base = row + (u / 8u) * BLOCK_BYTES, j = u % 8u, half_ = j / 4u, quarter = j % 4u;
   r.d = f16(w_u16(base + 208u));
   r.sc_lo = bitfieldExtract(int(w_u8(base + 192u + 2u * j)), 0, 8);
   r.sc_hi = bitfieldExtract(int(w_u8(base + 192u + 2u * j + 1u)), 0, 8);
+  uint ql[8], qh[8];
+  w_u32x8_even(base + 64u * half_ + 32u * (quarter % 2u), ql);
+  w_u32x8_even(base + 128u + 32u * half_, qh);
   for (uint k = 0u; k < 8u; ++k) {
-    const uint lo = (w_u32_even(base + 64u * half_ + 32u * (quarter % 2u) + 4u * k) >> (4u * (quarter / 2u))) & 0x0f0f0f0fu;
-    const uint hi = (w_u32_even(base + 128u + 32u * half_ + 4u * k) >> (2u * quarter)) & 0x03030303u;
+    const uint lo = (ql[k] >> (4u * (quarter / 2u))) & 0x0f0f0f0fu;
+    const uint hi = (qh[k] >> (2u * quarter)) & 0x03030303u;
     // Six-bit values minus 32, bytewise: flip bit 5, then copy it into bits 6 and 7 (sign).
     uint v = (lo | (hi << 4)) ^ 0x20202020u;
     const uint sign = v & 0x20202020u;
