@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cli/command.h"
 #include "common/compare.h"
 #include "common/golden.h"
@@ -53,8 +55,28 @@ double compare(const Reference& ref, const std::vector<float>& got, size_t n_tok
   return worst;
 }
 
+// The backends of this build; Vulkan only where a device opens, or the test fails unless
+// LATENT_VULKAN_OPTIONAL=1 says a missing device is fine.
+std::vector<std::string> backends() {
+  std::vector<std::string> names = {"cpu"};
+#ifdef LATENT_HAVE_VULKAN
+  try {
+    backend::make_backend("vulkan", {});
+    names.push_back("vulkan");
+  } catch (const backend::Error& e) {
+    const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
+    if (!optional || std::string(optional) != "1") ADD_FAILURE() << e.what();
+  }
+#endif
+  return names;
+}
+
+// Every golden model on every backend of the build (Vulkan: the device `latent devices` picks,
+// lavapipe in CI, with the validation layer on).
 TEST(LogitsCommand, EveryGoldenModelFromTokenIds) {
   const auto out = std::filesystem::temp_directory_path() / "latent_logits_test.f32";
+  setenv("LATENT_VULKAN_VALIDATION", "1", 0);
+  for (const std::string& backend : backends())
   for (const auto& name : testing::golden_model_names()) {
     const Reference ref = reference(name);
     const auto tokens = ref.meta["tokens"].get<std::vector<int32_t>>();
@@ -64,12 +86,12 @@ TEST(LogitsCommand, EveryGoldenModelFromTokenIds) {
       ids.append(std::to_string(tokens[i]));
     }
     ASSERT_EQ(run({"--model", testing::golden_model(name).string(), "--tokens", ids, "--out", out.string(),
-                   "--threads", "2"}),
+                   "--threads", "2", "--backend", backend}),
               0)
-        << name;
+        << name << " on " << backend;
     const double worst = compare(ref, testing::read_f32_file(out), 8);
     // Quantized models agree statistically (README); the unquantized ones element-wise.
-    EXPECT_LE(worst, name.find("Q") == std::string::npos ? 1e-3 : 4.0) << name;
+    EXPECT_LE(worst, name.find("Q") == std::string::npos ? 1e-3 : 4.0) << name << " on " << backend;
   }
   std::filesystem::remove(out);
 }

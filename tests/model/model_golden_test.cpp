@@ -56,10 +56,23 @@ std::vector<std::string> backends() {
 
 // The model on a backend, loaded once per (file, form, backend). nullptr, with the reason in
 // `skip`, when the Vulkan device is missing and LATENT_VULKAN_OPTIONAL=1.
+using ModelCache = std::map<std::tuple<std::string, int, std::string, int>, std::shared_ptr<Model>>;
+ModelCache& model_cache() {
+  static ModelCache cache;
+  return cache;
+}
+
+// The cached models go before main() returns: a Vulkan backend destroyed during static
+// destruction would call into a validation layer that is already gone.
+class DropModels : public ::testing::Environment {
+ public:
+  void TearDown() override { model_cache().clear(); }
+};
+const auto* const kDropModels = ::testing::AddGlobalTestEnvironment(new DropModels);
+
 std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla, const std::string& be, std::string& skip,
                                   int gpu_layers = -1) {
-  static std::map<std::tuple<std::string, int, std::string, int>, std::shared_ptr<Model>> cache;
-  auto& m = cache[{name, int(mla), be, gpu_layers}];
+  auto& m = model_cache()[{name, int(mla), be, gpu_layers}];
   if (!m) {
     if (be == "vulkan") setenv("LATENT_VULKAN_VALIDATION", "1", 0);
     Options o;

@@ -500,6 +500,15 @@ TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   float host[4] = {1, 2, 3, 4};
   const Tensor bogus = make_tensor(TensorType::F32, {4, 1, 1, 1}, host, "host");
   EXPECT_THROW(b_.vk->add(bogus, bogus, out.vk), Error);
+  // 16-bit float rows of odd length are refused by name rather than read wrong.
+  auto odd = weight(TensorType::F16, {103, 4, 1, 1}, 20, "blk.0.attn_kv_a_mqa.weight");
+  auto x103 = floats({103, 1, 1, 1}, -1, 1, 21, "x");
+  try {
+    b_.vk->mul_mat(odd.vk, x103.vk, out.vk);
+    ADD_FAILURE() << "mul_mat with odd-length F16 rows should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("odd length 103"), std::string::npos) << e.what();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Reductions, VulkanOps, ::testing::Values(true, false),

@@ -578,6 +578,10 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (!supports_op(op, w.type))
       fail(op, w, "weight type " + std::string(gguf::type_name(w.type)) + " has no Vulkan kernel (" +
                       vulkan::weight_types_list() + " do)");
+    // The 16-bit float kernels read value pairs from 4-byte words.
+    if ((w.type == TensorType::F16 || w.type == TensorType::BF16) && w.ne[0] % 2 != 0)
+      fail(op, w, std::string(gguf::type_name(w.type)) + " rows of odd length " + std::to_string(w.ne[0]) +
+                      " (the shaders read value pairs); use the cpu backend for this file");
   }
 
   void* add_buffer(std::unique_ptr<Buffer> b, std::vector<std::unique_ptr<Buffer>>& owner) {
