@@ -49,7 +49,7 @@ layout(push_constant) uniform Push {
 #include "common.glsl"
 #include "latent_cache.glsl"
 
-shared vec4 qs[HG][MAX_W / 4u];     // the queries, zero past W and for heads past H
+shared vec4 qs[HG][MAX_W / 4u];     // the queries, zero past W (to a multiple of 4) and for heads past H
 shared vec4 probs[2][CK][HG / 4u];  // a chunk's probabilities (raw scores first, without subgroups)
 shared uint rows[2][CK];            // word offsets of a chunk's rows
 shared float red[2][HG][WG];        // per-head partial maxima, then the final sums
@@ -71,11 +71,9 @@ void reduce(uint par, inout float v[HG], bool is_max) {
     if (subgroupElect()) red[par][h][gl_SubgroupID] = s;
   }
   barrier();
-  [[unroll]] for (uint h = 0u; h < HG; ++h) {
-    float s = red[par][h][0];
-    for (uint i = 1u; i < gl_NumSubgroups; ++i) s = is_max ? max(s, red[par][h][i]) : s + red[par][h][i];
-    v[h] = s;
-  }
+  [[unroll]] for (uint h = 0u; h < HG; ++h) v[h] = red[par][h][0];
+  for (uint i = 1u; i < gl_NumSubgroups; ++i)
+    [[unroll]] for (uint h = 0u; h < HG; ++h) v[h] = is_max ? max(v[h], red[par][h][i]) : v[h] + red[par][h][i];
 }
 #else
 // Through probs[par] (free at this point) and PARTS partial results per head.
@@ -91,13 +89,36 @@ void reduce(uint par, inout float v[HG], bool is_max) {
   }
   red[par][h][part] = s;
   barrier();
-  [[unroll]] for (uint k = 0u; k < HG; ++k) {
-    float s = red[par][k][0];
-    for (uint i = 1u; i < PARTS; ++i) s = is_max ? max(s, red[par][k][i]) : s + red[par][k][i];
-    v[k] = s;
-  }
+  [[unroll]] for (uint k = 0u; k < HG; ++k) v[k] = red[par][k][0];
+  for (uint i = 1u; i < PARTS; ++i)
+    [[unroll]] for (uint k = 0u; k < HG; ++k) v[k] = is_max ? max(v[k], red[par][k][i]) : v[k] + red[par][k][i];
 }
 #endif
+
+// The value product of a chunk's n keys, for invocations that own dimensions lid + k * WG,
+// k < dims, of the output (dims a constant after inlining, so that acc is indexed statically:
+// drivers without the unrolling keep acc in memory). Dimensions past L repeat the last one, so
+// that no invocation branches; they are not stored.
+float acc[HG][DIMS];
+void accumulate(uint par, uint n, const uint dims) {
+  uint d[DIMS];
+  [[unroll]] for (uint k = 0u; k < dims; ++k) d[k] = min(k * WG + gl_LocalInvocationID.x, p.L - 1u);
+  for (uint j = 0u; j < n; ++j) {
+    const uint r = rows[par][j];
+    float pj[HG];
+    [[unroll]] for (uint h4 = 0u; h4 < HG / 4u; ++h4) {
+      const vec4 v = probs[par][j][h4];
+      pj[4u * h4] = v.x;
+      pj[4u * h4 + 1u] = v.y;
+      pj[4u * h4 + 2u] = v.z;
+      pj[4u * h4 + 3u] = v.w;
+    }
+    [[unroll]] for (uint k = 0u; k < dims; ++k) {
+      const float x = cache_at(r, d[k]);
+      [[unroll]] for (uint h = 0u; h < HG; ++h) acc[h][k] += pj[h] * x;
+    }
+  }
+}
 
 void main() {
   const uint n_hg = (p.H + HG - 1u) / HG;
@@ -109,8 +130,9 @@ void main() {
   const uint s_begin = min(S, c * p.split_len), s_end = min(S, s_begin + p.split_len);
   const uint nh = min(HG, p.H - h0);
 
-  for (uint e = lid; e < HG * (MAX_W / 4u); e += WG) {
-    const uint h = e / (MAX_W / 4u), i = 4u * (e % (MAX_W / 4u));
+  const uint w4 = (p.W + 3u) / 4u;
+  for (uint e = lid; e < HG * w4; e += WG) {
+    const uint h = e / w4, i = 4u * (e % w4);
     vec4 v = vec4(0.0);
     if (h < nh) {
       const uint qrow = p.q_off + (h0 + h) * p.q_nb1 + t * p.q_nb2;
@@ -121,7 +143,7 @@ void main() {
   }
   barrier();
 
-  float m[HG], l[HG], acc[HG][DIMS];
+  float m[HG], l[HG];
   [[unroll]] for (uint h = 0u; h < HG; ++h) {
     m[h] = -1.0 / 0.0;
     l[h] = 0.0;  // this invocation's keys' share of the sum
@@ -159,44 +181,37 @@ void main() {
     }
     store_probs(par, lid, pr);
     barrier();
-    const uint n = s_end - c0;
-    [[unroll]] for (uint k = 0u; k < DIMS; ++k) {
-      if (k * WG >= p.L) break;  // uniform
-      // Invocations past L repeat the last dimension, so that none branches; not stored.
-      const uint d = min(k * WG + lid, p.L - 1u);
-      float a[HG];
-      [[unroll]] for (uint h = 0u; h < HG; ++h) a[h] = acc[h][k] * alpha[h];
-      for (uint j = 0u; j < min(n, CK); ++j) {
-        const float x = cache_at(rows[par][j], d);
-        [[unroll]] for (uint h4 = 0u; h4 < HG / 4u; ++h4) {
-          const vec4 pj = probs[par][j][h4];
-          a[4u * h4] += pj.x * x;
-          a[4u * h4 + 1u] += pj.y * x;
-          a[4u * h4 + 2u] += pj.z * x;
-          a[4u * h4 + 3u] += pj.w * x;
-        }
-      }
-      [[unroll]] for (uint h = 0u; h < HG; ++h) acc[h][k] = a[h];
-    }
+    [[unroll]] for (uint k = 0u; k < DIMS; ++k)
+      [[unroll]] for (uint h = 0u; h < HG; ++h) acc[h][k] *= alpha[h];
+    const uint n = min(s_end - c0, CK);
+    if (p.L <= 2u * WG)
+      accumulate(par, n, 2u);
+    else if (p.L <= 4u * WG)
+      accumulate(par, n, 4u);
+    else if (p.L <= 8u * WG)
+      accumulate(par, n, 8u);
+    else
+      accumulate(par, n, DIMS);
   }
   // The next chunk's shared arrays are free (see above): the sums go through them.
   reduce(par, l, false);
 
+  const bool split = p.n_split > 1u;
   [[unroll]] for (uint h = 0u; h < HG; ++h) {
-    if (h >= nh) break;  // uniform
     const uint base = ((t * p.H + h0 + h) * p.n_split + c) * (p.L + 2u);
-    if (p.n_split > 1u && lid == 0u) {
-      o[base] = m[h];
-      o[base + 1u] = l[h];
-    }
+    const uint orow = p.o_off + (h0 + h) * p.o_nb1 + t * p.o_nb2;
     [[unroll]] for (uint k = 0u; k < DIMS; ++k) {
       const uint d = k * WG + lid;
-      if (d < p.L) {
-        if (p.n_split > 1u)
+      if (h < nh && d < p.L) {
+        if (split)
           o[base + 2u + d] = acc[h][k];
         else
-          o[p.o_off + (h0 + h) * p.o_nb1 + t * p.o_nb2 + d] = acc[h][k] / l[h];
+          o[orow + d] = acc[h][k] / l[h];
       }
+    }
+    if (split && h < nh && lid == 0u) {
+      o[base] = m[h];
+      o[base + 1u] = l[h];
     }
   }
 }
