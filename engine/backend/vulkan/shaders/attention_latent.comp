@@ -49,7 +49,7 @@ layout(push_constant) uniform Push {
 #include "common.glsl"
 #include "latent_cache.glsl"
 
-shared vec4 qs[HG][MAX_W / 4u];     // the queries, zero past W (to a multiple of 4) and for heads past H
+shared vec4 qs[HG][MAX_W / 4u];     // the queries, zero-padded to whole vec4s (zeros for heads past H)
 shared vec4 probs[2][CK][HG / 4u];  // a chunk's probabilities (raw scores first, without subgroups)
 shared uint rows[2][CK];            // word offsets of a chunk's rows
 shared float red[2][HG][WG];        // per-head partial maxima, then the final sums
@@ -73,7 +73,8 @@ void reduce(uint par, inout float v[HG], bool is_max) {
   barrier();
   [[unroll]] for (uint h = 0u; h < HG; ++h) v[h] = red[par][h][0];
   for (uint i = 1u; i < gl_NumSubgroups; ++i)
-    [[unroll]] for (uint h = 0u; h < HG; ++h) v[h] = is_max ? max(v[h], red[par][h][i]) : v[h] + red[par][h][i];
+    [[unroll]] for (uint h = 0u; h < HG; ++h)
+      v[h] = is_max ? max(v[h], red[par][h][i]) : v[h] + red[par][h][i];
 }
 #else
 // Through probs[par] (free at this point) and PARTS partial results per head.
@@ -91,16 +92,20 @@ void reduce(uint par, inout float v[HG], bool is_max) {
   barrier();
   [[unroll]] for (uint k = 0u; k < HG; ++k) v[k] = red[par][k][0];
   for (uint i = 1u; i < PARTS; ++i)
-    [[unroll]] for (uint k = 0u; k < HG; ++k) v[k] = is_max ? max(v[k], red[par][k][i]) : v[k] + red[par][k][i];
+    [[unroll]] for (uint k = 0u; k < HG; ++k)
+      v[k] = is_max ? max(v[k], red[par][k][i]) : v[k] + red[par][k][i];
 }
 #endif
 
-// The value product of a chunk's n keys, for invocations that own dimensions lid + k * WG,
-// k < dims, of the output (dims a constant after inlining, so that acc is indexed statically:
-// drivers without the unrolling keep acc in memory). Dimensions past L repeat the last one, so
-// that no invocation branches; they are not stored.
+// The value product of a chunk's n keys, added to the accumulators rescaled by alpha, for
+// invocations that own dimensions lid + k * WG, k < dims, of the output (dims a constant after
+// inlining, so that acc is indexed statically: drivers keep an array indexed by a variable in
+// memory). Dimensions past L repeat the last one, so that no invocation branches; they are not
+// stored.
 float acc[HG][DIMS];
-void accumulate(uint par, uint n, const uint dims) {
+void accumulate(uint par, uint n, float alpha[HG], const uint dims) {
+  [[unroll]] for (uint k = 0u; k < dims; ++k)
+    [[unroll]] for (uint h = 0u; h < HG; ++h) acc[h][k] *= alpha[h];
   uint d[DIMS];
   [[unroll]] for (uint k = 0u; k < dims; ++k) d[k] = min(k * WG + gl_LocalInvocationID.x, p.L - 1u);
   for (uint j = 0u; j < n; ++j) {
@@ -181,17 +186,15 @@ void main() {
     }
     store_probs(par, lid, pr);
     barrier();
-    [[unroll]] for (uint k = 0u; k < DIMS; ++k)
-      [[unroll]] for (uint h = 0u; h < HG; ++h) acc[h][k] *= alpha[h];
     const uint n = min(s_end - c0, CK);
     if (p.L <= 2u * WG)
-      accumulate(par, n, 2u);
+      accumulate(par, n, alpha, 2u);
     else if (p.L <= 4u * WG)
-      accumulate(par, n, 4u);
+      accumulate(par, n, alpha, 4u);
     else if (p.L <= 8u * WG)
-      accumulate(par, n, 8u);
+      accumulate(par, n, alpha, 8u);
     else
-      accumulate(par, n, DIMS);
+      accumulate(par, n, alpha, DIMS);
   }
   // The next chunk's shared arrays are free (see above): the sums go through them.
   reduce(par, l, false);

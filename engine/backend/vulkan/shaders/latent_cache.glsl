@@ -7,7 +7,9 @@
 // same values with fewer loads.
 #if defined(CACHE_F32)
 float cache_at(uint r, uint i) { return cache[r + i]; }
-vec4 cache_quad(uint r, uint i) { return vec4(cache[r + i], cache[r + i + 1u], cache[r + i + 2u], cache[r + i + 3u]); }
+vec4 cache_quad(uint r, uint i) {
+  return vec4(cache[r + i], cache[r + i + 1u], cache[r + i + 2u], cache[r + i + 3u]);
+}
 #elif defined(CACHE_F16)
 float cache_at(uint r, uint i) { return unpackHalf2x16(cache[r + i / 2u])[i % 2u]; }
 vec4 cache_quad(uint r, uint i) {
