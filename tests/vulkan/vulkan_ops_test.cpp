@@ -419,8 +419,9 @@ TEST_P(VulkanOps, LatentAttentionShapes) {
   // attention_latent's paths, each against the CPU on rows the two backends stored alike
   // (load_latent above checks that): head groups of 8 with a partial one, decode's key splits
   // (T = 1 over many pages; T = 65 from position 0, where the early queries' last splits are
-  // empty), prefill without splits, the real models' rows of 576 with 512 values, and widths
-  // that leave a tail of two values after the groups of four.
+  // empty), prefill without splits, the real models' rows of 576 with 512 values (also in a
+  // decode step at position 4095), and widths that leave a tail of two values after the groups
+  // of four.
   struct Case {
     int64_t W, L, H, T, first_pos;
     float scale;
@@ -430,6 +431,7 @@ TEST_P(VulkanOps, LatentAttentionShapes) {
       {96, 64, 3, 65, 0, 0.3f},     // 2 splits; query 0's second is empty
       {96, 64, 8, 130, 5, 0.3f},    // enough workgroups without splitting, up to 3 chunks a query
       {576, 512, 16, 2, 300, 1 / std::sqrt(192.0f)},  // DeepSeek's scale: heads of 128 + 64
+      {576, 512, 16, 1, 4095, 1 / std::sqrt(192.0f)},  // decode at position 4095
       {98, 70, 3, 3, 70, 0.3f},
   };
   const int64_t rows_per_page = 16;
