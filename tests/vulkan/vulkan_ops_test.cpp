@@ -474,6 +474,62 @@ TEST_P(VulkanOps, LatentCache) {
   }
 }
 
+TEST_P(VulkanOps, LatentAttentionShapes) {
+  // attention_latent's paths, each against the CPU on rows the two backends stored alike
+  // (load_latent above checks that): head groups of 8 with a partial one, decode's key splits
+  // (T = 1 over many pages; T = 65 from position 0, where the early queries' last splits are
+  // empty), prefill without splits, the real models' rows of 576 with 512 values (also in a
+  // decode step at position 4095), and widths that leave a tail of two values after the groups
+  // of four.
+  struct Case {
+    int64_t W, L, H, T, first_pos;
+    float scale;
+  };
+  const Case cases[] = {
+      {96, 64, 10, 1, 1000, 0.3f},  // 2 head groups, 16 key splits over 63 pages
+      {96, 64, 3, 65, 0, 0.3f},     // 2 splits; query 0's second is empty
+      {96, 64, 8, 130, 5, 0.3f},    // enough workgroups without splitting, up to 3 chunks a query
+      {576, 512, 16, 2, 300, 1 / std::sqrt(192.0f)},  // DeepSeek's scale: heads of 128 + 64
+      {576, 512, 16, 1, 4095, 1 / std::sqrt(192.0f)},  // decode at position 4095
+      {98, 70, 3, 3, 70, 0.3f},
+  };
+  const int64_t rows_per_page = 16;
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0}) {
+    for (const Case& c : cases) {
+      if (c.W % (type == TensorType::Q8_0 ? 32 : type == TensorType::F32 ? 1 : 2) != 0) continue;
+      const int64_t S = c.first_pos + c.T, n_pages = (S + rows_per_page - 1) / rows_per_page;
+      auto pool = empty(TensorType::F32, {c.W, rows_per_page * n_pages, 1, 1}, "kv_pool");
+      std::vector<int64_t> order(static_cast<size_t>(n_pages));
+      for (int64_t i = 0; i < n_pages; ++i) order[size_t(i)] = i;
+      std::shuffle(order.begin(), order.end(), std::mt19937(31));
+      std::vector<void*> cpu_pages, vk_pages;
+      for (int64_t i : order) {
+        const size_t off = size_t(i * rows_per_page) * pool.cpu.nb[1];
+        cpu_pages.push_back(static_cast<char*>(pool.cpu.data) + off);
+        vk_pages.push_back(static_cast<char*>(pool.vk.data) + off);
+      }
+      LatentRows cc;
+      cc.type = type;
+      cc.pages = cpu_pages.data();
+      cc.rows_per_page = rows_per_page;
+      cc.row_stride = pool.cpu.nb[1];
+      cc.width = c.W;
+      cc.n_rows = S;
+      LatentRows vc = cc;
+      vc.pages = vk_pages.data();
+      auto rows = floats({c.W, S, 1, 1}, -1, 1, 32, "kv_cmpr");
+      b_.cpu->store_latent(rows.cpu, cc, 0);
+      b_.vk->store_latent(rows.vk, vc, 0);
+      auto q = floats({c.W, c.H, c.T, 1}, -1, 1, 33, "q_absorbed");
+      auto out = empty(TensorType::F32, {c.L, c.H, c.T, 1}, "kqv_latent");
+      b_.cpu->attention_latent(q.cpu, cc, c.first_pos, c.scale, out.cpu);
+      b_.vk->attention_latent(q.vk, vc, c.first_pos, c.scale, out.vk);
+      // As in LatentCache; the key splits' partial sums are combined in f32 too.
+      compare("attn_latent", type, out, 2e-6f);
+    }
+  }
+}
+
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q2_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::IQ4_NL));

@@ -27,6 +27,10 @@ constexpr int64_t kVecColumns = 8;
 // (mul_mat_id_tiles.comp) sorts into shared memory at most.
 constexpr int64_t kIdTileColumns = 32;
 constexpr int64_t kIdTileMaxExperts = 1024;
+// attention_latent.comp: heads per workgroup (HG), keys per chunk (CK), row width (MAX_W).
+constexpr int64_t kLatentHeads = 8, kLatentChunk = 64, kLatentMaxWidth = 640;
+// Workgroups below which attention_latent splits the keys: enough to fill a GPU's cores.
+constexpr int64_t kLatentMinGroups = 128;
 constexpr size_t kScratchBlock = size_t(16) << 20;
 constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
 constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
@@ -77,6 +81,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     scratch_.clear();
     ctx_.destroy_buffer(std::move(act_));
     ctx_.destroy_buffer(std::move(route_));
+    ctx_.destroy_buffer(std::move(partials_));
     ctx_.destroy_buffer(std::move(upload_));
     ctx_.destroy_buffer(std::move(staging_));
   }
@@ -485,14 +490,23 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (first_pos + T > cache.n_rows)
       fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
                                        " but the cache holds " + std::to_string(cache.n_rows));
-    if (L > 1024) fail(Op::AttentionLatent, out, "kv_lora_rank " + std::to_string(L) + " exceeds the kernel's 1024");
+    if (W > kLatentMaxWidth)
+      fail(Op::AttentionLatent, q, "cache rows of " + std::to_string(W) + " values exceed the kernel's " +
+                                       std::to_string(kLatentMaxWidth));
     if (H * T == 0) return;
     const Ref qr = ref(Op::AttentionLatent, q), orf = ref(Op::AttentionLatent, out);
     const PageTable pt = page_table(Op::AttentionLatent, q, cache, first_pos + T);
+    // Workgroups of kLatentHeads heads of one query. Too few of them to fill the device (decode)
+    // split the keys into ranges of whole chunks, combined afterwards.
+    const int64_t groups = T * ((H + kLatentHeads - 1) / kLatentHeads);
+    const int64_t chunks = (first_pos + T + kLatentChunk - 1) / kLatentChunk;
+    int64_t n_split = std::clamp<int64_t>((kLatentMinGroups + groups - 1) / groups, 1, chunks);
+    const int64_t split_len = (chunks + n_split - 1) / n_split * kLatentChunk;
+    n_split = (first_pos + T + split_len - 1) / split_len;
     struct {
       uint32_t W, L, H, T, first_pos;
       float scale;
-      uint32_t rows_per_page, row_stride, pt_off, q_off, q_nb1, q_nb2, o_off, o_nb1, o_nb2;
+      uint32_t rows_per_page, row_stride, pt_off, q_off, q_nb1, q_nb2, o_off, o_nb1, o_nb2, n_split, split_len;
     } push{};
     push.W = uint32_t(W);
     push.L = uint32_t(L);
@@ -509,9 +523,28 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.o_off = words(Op::AttentionLatent, out, orf.offset);
     push.o_nb1 = words(Op::AttentionLatent, out, out.nb[1]);
     push.o_nb2 = words(Op::AttentionLatent, out, out.nb[2]);
-    const auto& p = ctx_.pipeline(std::string("attention_latent_") + vulkan::cache_suffix(cache.type), 4, sizeof push);
-    const VkBuffer bufs[4] = {qr.buffer->buffer, pt.buffer->buffer, upload_->buffer, orf.buffer->buffer};
-    dispatch(p, bufs, &push, uint64_t(H * T), 1);
+    push.n_split = uint32_t(n_split);
+    push.split_len = uint32_t(split_len);
+    const auto& p = ctx_.pipeline(std::string("attention_latent_") + vulkan::cache_suffix(cache.type) +
+                                      (ctx_.use_subgroups() ? "_sg" : ""),
+                                  4, sizeof push);
+    VkBuffer bufs[4] = {qr.buffer->buffer, pt.buffer->buffer, upload_->buffer, orf.buffer->buffer};
+    if (n_split == 1) {
+      dispatch(p, bufs, &push, uint64_t(groups), 1);
+      return;
+    }
+    // Per (query, head, split): max, sum, unnormalized output.
+    const size_t bytes = size_t(T * H * n_split * (L + 2)) * 4;
+    if (!partials_ || partials_->size < bytes) {
+      ctx_.destroy_buffer(std::move(partials_));  // waits for recorded ops that still use it
+      partials_ = ctx_.create_buffer(std::max(bytes, size_t(1) << 20), false, "attention partials");
+    }
+    bufs[3] = partials_->buffer;
+    dispatch(p, bufs, &push, uint64_t(groups * n_split), 1);
+    const uint32_t cpush[7] = {push.L, push.H, push.T, push.n_split, push.o_off, push.o_nb1, push.o_nb2};
+    const auto& cp = ctx_.pipeline("attention_latent_combine", 2, sizeof cpush);
+    const VkBuffer cbufs[2] = {partials_->buffer, orf.buffer->buffer};
+    dispatch(cp, cbufs, cpush, uint64_t(H * T), 1);
   }
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
@@ -832,11 +865,12 @@ class VulkanBackendImpl final : public VulkanBackend {
   std::map<uintptr_t, std::unique_ptr<Buffer>> allocations_;      // allocate()d buffers by address
   ScratchStack scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
                         [this](uintptr_t base) { drop_scratch_block(base); }};
-  std::unique_ptr<Buffer> act_;      // quantized activations of the current matmul
-  std::unique_ptr<Buffer> route_;    // the current tiled mul_mat_id's expert lists
-  std::unique_ptr<Buffer> upload_;   // ids and positions of recorded ops
+  std::unique_ptr<Buffer> act_;       // quantized activations of the current matmul
+  std::unique_ptr<Buffer> route_;     // the current tiled mul_mat_id's expert lists
+  std::unique_ptr<Buffer> partials_;  // attention_latent's results per key split
+  std::unique_ptr<Buffer> upload_;    // ids and positions of recorded ops
   size_t upload_used_ = 0;
-  std::unique_ptr<Buffer> staging_;  // host-visible transfer buffer (devices without mapped memory)
+  std::unique_ptr<Buffer> staging_;   // host-visible transfer buffer (devices without mapped memory)
 };
 
 }  // namespace
