@@ -23,6 +23,8 @@ constexpr uintptr_t kAddressBase = uintptr_t(1) << 40;
 constexpr uintptr_t kAddressStride = uintptr_t(1) << 40;  // no buffer is 1 TiB
 // Columns one mul_mat_vec.comp workgroup handles (its COLS); wider inputs use the tiled kernel.
 constexpr int64_t kVecColumns = 8;
+// Weight rows one mul_mat_vec.comp workgroup computes (its ROWS).
+constexpr int64_t kVecRows = 8;
 constexpr size_t kScratchBlock = size_t(16) << 20;
 constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
 constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
@@ -290,9 +292,10 @@ class VulkanBackendImpl final : public VulkanBackend {
       const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + vulkan::weight_suffix(w.type), 3, sizeof push);
       dispatch(p, bufs, &push, uint64_t((M + 31) / 32) * uint64_t((N + 31) / 32) * uint64_t(B), 1);
     } else {
-      // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
+      // Decode: one workgroup per kVecRows weight rows, reading them once for all (at most 8)
+      // columns.
       const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
-      dispatch(p, bufs, &push, uint64_t(M) * uint64_t(B), 1);
+      dispatch(p, bufs, &push, uint64_t((M + kVecRows - 1) / kVecRows) * uint64_t(B), 1);
     }
   }
 
@@ -328,7 +331,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     if (X == 1) push.x_nb1 = 0;  // every slot reads the token's one shared input row
     const auto& p = ctx_.pipeline(matvec_shader("mul_mat_id_", w.type), 4, sizeof push);
     const VkBuffer bufs[4] = {wr.buffer->buffer, xbuf, orf.buffer->buffer, ir.buffer->buffer};
-    dispatch(p, bufs, &push, uint64_t(M) * uint64_t(U) * uint64_t(T), 1);
+    dispatch(p, bufs, &push, uint64_t((M + kVecRows - 1) / kVecRows) * uint64_t(U) * uint64_t(T), 1);
   }
 
   void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& rp) override {
