@@ -229,6 +229,24 @@ TEST_P(VulkanOps, MulMat) {
       compare("mul_mat", t, out, kMatmulTol);
     }
   }
+  // The decode kernel at every column count it takes, on rows that are not whole groups of its
+  // 8 rows per workgroup; and batched with a weight per batch.
+  for (TensorType t : kWeightTypes) {
+    for (int64_t N = 1; N <= 8; ++N) {
+      auto w = weight(t, {256, 42, 1, 1}, 30, "ffn_down");
+      auto x = floats({256, N, 1, 1}, -1, 1, 31 + uint32_t(N), "x");
+      auto out = empty(TensorType::F32, {42, N, 1, 1}, "out");
+      b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
+      b_.vk->mul_mat(w.vk, x.vk, out.vk);
+      compare("mul_mat", t, out, kMatmulTol);
+    }
+    auto w = weight(t, {512, 13, 3, 1}, 40, "attn_v_b");
+    auto x = floats({512, 2, 3, 1}, -1, 1, 41, "x");
+    auto out = empty(TensorType::F32, {13, 2, 3, 1}, "out");
+    b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
+    b_.vk->mul_mat(w.vk, x.vk, out.vk);
+    compare("mul_mat", t, out, kMatmulTol);
+  }
   // Rows that are not whole 32-element tiles (float weights only; quantized rows are blocks).
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
     for (int64_t N : {2, 21}) {
@@ -243,7 +261,7 @@ TEST_P(VulkanOps, MulMat) {
 }
 
 TEST_P(VulkanOps, MulMatId) {
-  const int64_t K = 256, M = 24, E = 6, U = 2, T = 5;
+  const int64_t K = 256, M = 27, E = 6, U = 2, T = 5;  // M: not whole groups of the decode kernel's rows
   const std::vector<int32_t> ids = {0, 5, 3, 1, 5, 2, 4, 4, 1, 0};
   for (TensorType t : kWeightTypes) {
     auto w = weight(t, {K, M, E, 1}, 13, "ffn_gate_exps");
@@ -256,6 +274,24 @@ TEST_P(VulkanOps, MulMatId) {
       compare("mul_mat_id", t, out, kMatmulTol);
     }
   }
+}
+
+// An expert id outside [0, n_expert) gives NaN rows rather than reads outside the weights.
+TEST_P(VulkanOps, MulMatIdBadIds) {
+  const int64_t K = 256, M = 11, E = 3, U = 2, T = 2;
+  const std::vector<int32_t> ids = {1, -1, 3, 0};
+  auto w = weight(TensorType::Q4_K, {K, M, E, 1}, 15, "ffn_up_exps");
+  auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
+  auto x = floats({K, 1, T, 1}, -1, 1, 16, "x");
+  auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
+  b_.vk->mul_mat_id(w.vk, x.vk, id.vk, out.vk);
+  std::vector<float> got(size_t(M * U * T));
+  b_.vk->read(out.vk, got.data(), got.size() * 4);
+  for (int64_t s = 0; s < U * T; ++s)
+    for (int64_t m = 0; m < M; ++m) {
+      const bool bad = ids[size_t(s)] < 0 || ids[size_t(s)] >= E;
+      EXPECT_EQ(std::isnan(got[size_t(s * M + m)]), bad) << "slot " << s << " row " << m;
+    }
 }
 
 TEST_P(VulkanOps, Rope) {
