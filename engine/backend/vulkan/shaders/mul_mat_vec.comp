@@ -2,8 +2,9 @@
 // workgroup computes ROWS consecutive rows for up to COLS columns, so that its fixed cost (launch,
 // barrier, reduction) is paid once for several rows. The 64 invocations stride along the rows
 // together (consecutive elements or blocks, so reads coalesce); each weight element read is used
-// for up to COLS columns and each activation stays in cache for the ROWS rows. The partial sums
-// are then reduced with subgroupAdd (USE_SUBGROUP) or in shared memory.
+// for up to COLS columns. A float activation is read once for the ROWS rows; a quantized unit is
+// re-read from cache per row, as holding one per column (80 words) spills and measured slower.
+// The partial sums are then reduced with subgroupAdd (USE_SUBGROUP) or in shared memory.
 //   Float weights (TYPE_F32, TYPE_F16, TYPE_BF16): x is f32 and the weights are widened, as the
 //   CPU does.
 //   Quantized weights: x was converted to the weight's activation format (Q8_0, Q8_1 or Q8_K:
@@ -106,12 +107,17 @@ void main() {
   }
 #else
   for (uint i = lid; i < p.K; i += WG) {
+    float xv[COLS];
+    for (uint c = 0u; c < COLS; ++c) {
+      if (c >= nn) break;
+      xv[c] = x[xcol + c * p.x_nb1 + i];
+    }
     for (uint r = 0u; r < ROWS; ++r) {
       if (r >= nr) break;
       const float wv = load_elem(row0 + r * p.w_nb1, i);
       for (uint c = 0u; c < COLS; ++c) {
         if (c >= nn) break;
-        acc[r][c] += wv * x[xcol + c * p.x_nb1 + i];
+        acc[r][c] += wv * xv[c];
       }
     }
   }
