@@ -240,6 +240,24 @@ TEST_P(VulkanOps, MulMat) {
       compare("mul_mat", t, out, kMatmulTol);
     }
   }
+  // The decode kernel at every column count it takes, on rows that are not whole groups of its
+  // 8 rows per workgroup; and batched with a weight per batch.
+  for (TensorType t : kWeightTypes) {
+    for (int64_t N = 1; N <= 8; ++N) {
+      auto w = weight(t, {256, 43, 1, 1}, 30, "ffn_down");  // 43 rows of Q6_K end mid-word
+      auto x = floats({256, N, 1, 1}, -1, 1, 31 + uint32_t(N), "x");
+      auto out = empty(TensorType::F32, {43, N, 1, 1}, "out");
+      b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
+      b_.vk->mul_mat(w.vk, x.vk, out.vk);
+      compare("mul_mat", t, out, kMatmulTol);
+    }
+    auto w = weight(t, {512, 13, 3, 1}, 40, "attn_v_b");
+    auto x = floats({512, 2, 3, 1}, -1, 1, 41, "x");
+    auto out = empty(TensorType::F32, {13, 2, 3, 1}, "out");
+    b_.cpu->mul_mat(w.cpu, x.cpu, out.cpu);
+    b_.vk->mul_mat(w.vk, x.vk, out.vk);
+    compare("mul_mat", t, out, kMatmulTol);
+  }
   // Rows that are not whole steps of 4 of the tiled kernel (float weights only; quantized rows
   // are blocks).
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
@@ -255,7 +273,7 @@ TEST_P(VulkanOps, MulMat) {
 }
 
 TEST_P(VulkanOps, MulMatId) {
-  const int64_t K = 256, M = 24, E = 6, U = 2, T = 5;
+  const int64_t K = 256, M = 27, E = 6, U = 2, T = 5;  // M: not whole groups of the decode kernel's rows
   const std::vector<int32_t> ids = {0, 5, 3, 1, 5, 2, 4, 4, 1, 0};
   for (TensorType t : kWeightTypes) {
     auto w = weight(t, {K, M, E, 1}, 13, "ffn_gate_exps");
@@ -298,12 +316,14 @@ TEST_P(VulkanOps, MulMatIdPrefill) {
 
 TEST_P(VulkanOps, MulMatIdBadIds) {
   // Expert ids are not checked on the host (they stay on the device): both kernels write NaN
-  // for a slot with an id outside [0, E) and leave the other slots' outputs intact.
-  const int64_t K = 64, M = 70, E = 4, U = 2;
+  // for a slot with an id outside [0, E) and leave the other slots' outputs intact; M = 70 is
+  // not whole groups of the decode kernel's 8 rows.
+  const int64_t K = 256, M = 70, E = 4, U = 2;
+  for (TensorType type : {TensorType::F32, TensorType::Q4_K})
   for (int64_t T : {int64_t(3), int64_t(20)}) {
     std::vector<int32_t> ids(size_t(U * T));
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 5 == 1 ? (i % 2 ? int32_t(E) : -1) : int32_t(i % size_t(E));
-    auto w = weight(TensorType::F32, {K, M, E, 1}, 26, "ffn_up_exps");
+    auto w = weight(type, {K, M, E, 1}, 26, "ffn_up_exps");
     auto id = scratch(TensorType::I32, {U, T, 1, 1}, ids.data(), "ids");
     auto x = floats({K, 1, T, 1}, -1, 1, 27, "x");
     auto out = empty(TensorType::F32, {M, U, T, 1}, "out");
@@ -312,7 +332,7 @@ TEST_P(VulkanOps, MulMatIdBadIds) {
     b_.vk->read(out.vk, got.data(), got.size() * 4);
     for (size_t i = 0; i < got.size(); ++i) {
       const bool bad = ids[i / size_t(M)] < 0 || ids[i / size_t(M)] >= E;
-      ASSERT_EQ(std::isnan(got[i]), bad) << "T " << T << ", element " << i;
+      ASSERT_EQ(std::isnan(got[i]), bad) << gguf::type_name(type) << ", T " << T << ", element " << i;
     }
   }
 }

@@ -23,6 +23,8 @@ constexpr uintptr_t kAddressBase = uintptr_t(1) << 40;
 constexpr uintptr_t kAddressStride = uintptr_t(1) << 40;  // no buffer is 1 TiB
 // Columns one mul_mat_vec.comp workgroup handles (its COLS); wider inputs use the tiled kernel.
 constexpr int64_t kVecColumns = 8;
+// Weight rows one mul_mat_vec.comp workgroup computes (its ROWS).
+constexpr int64_t kVecRows = 8;
 // Columns of one mul_mat_tile.comp MUL_MAT_ID tile (its TN), and the experts its routing kernel
 // (mul_mat_id_tiles.comp) sorts into shared memory at most.
 constexpr int64_t kIdTileColumns = 32;
@@ -124,7 +126,9 @@ class VulkanBackendImpl final : public VulkanBackend {
       throw Error("vulkan backend: weight '" + std::string(name) + "' has " + std::to_string(bytes >> 20) +
                   " MiB, more than the device binds at once (" +
                   std::to_string(ctx_.max_binding_bytes() >> 20) + " MiB)");
-    t.data = add_buffer(ctx_.create_buffer(bytes, false, name), weights_);
+    // Rounded up to whole words: the shaders read 4-byte words, and a tensor of an odd number of
+    // 2-byte units (43 rows of Q6_K) ends inside one.
+    t.data = add_buffer(ctx_.create_buffer((bytes + 3) & ~size_t(3), false, name), weights_);
     write(t, data, bytes);
     return t;
   }
@@ -307,9 +311,10 @@ class VulkanBackendImpl final : public VulkanBackend {
       const auto& p = ctx_.pipeline(std::string("mul_mat_tile_") + vulkan::weight_suffix(w.type), 3, sizeof push);
       dispatch(p, bufs, &push, uint64_t((M + 63) / 64) * uint64_t((N + 63) / 64) * uint64_t(B), 1);
     } else {
-      // Decode: one workgroup per weight row, reading it once for all (at most 8) columns.
+      // Decode: one workgroup per kVecRows weight rows, reading them once for all (at most 8)
+      // columns.
       const auto& p = ctx_.pipeline(matvec_shader("mul_mat_vec_", w.type), 3, sizeof push);
-      dispatch(p, bufs, &push, uint64_t(M) * uint64_t(B), 1);
+      dispatch(p, bufs, &push, uint64_t((M + kVecRows - 1) / kVecRows) * uint64_t(B), 1);
     }
   }
 
@@ -358,7 +363,7 @@ class VulkanBackendImpl final : public VulkanBackend {
     // Decode: one workgroup per weight row, slot and token.
     const auto& p = ctx_.pipeline(matvec_shader("mul_mat_id_", w.type), 4, sizeof push);
     const VkBuffer bufs[4] = {wr.buffer->buffer, xbuf, orf.buffer->buffer, ir.buffer->buffer};
-    dispatch(p, bufs, &push, uint64_t(M) * uint64_t(U) * uint64_t(T), 1);
+    dispatch(p, bufs, &push, uint64_t((M + kVecRows - 1) / kVecRows) * uint64_t(U) * uint64_t(T), 1);
   }
 
   void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& rp) override {
