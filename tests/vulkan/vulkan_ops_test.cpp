@@ -550,6 +550,97 @@ TEST_P(VulkanOps, LatentAttentionShapes) {
   }
 }
 
+TEST_P(VulkanOps, DecodeStepsReplayOneCommandBuffer) {
+  // A decode step in miniature (embedding row, matmuls, rope, store the new latent row, attend
+  // over the paged cache, read the result) at positions 250..265, on this backend and on one that
+  // records every submission anew. Each step is one submission (the result's read included, also
+  // through the staging buffer), which must replay the previous step's command buffer except
+  // where the cache length enters a new bucket (257 rows): a per-step value (ids, positions,
+  // first row, page table) left in the commands makes every step record anew. The replayed
+  // steps must give the same bits as the fresh recordings.
+  const int64_t W = 96, L = 64, H = 16, K = 256, rows_per_page = 16, n_pages = 20, prompt = 250;
+  const TensorType type = TensorType::F16;
+  VulkanOptions o;
+  o.validation = true;
+  o.allow_subgroups = GetParam();
+  o.force_staging = !GetParam();
+  o.reuse_commands = false;
+  const std::unique_ptr<VulkanBackend> fresh = make_vulkan_backend(o);
+  struct Run {
+    VulkanBackend* be;
+    Tensor emb, wkv, wq, pool;
+    std::vector<void*> pages;
+    std::vector<float> out;
+  };
+  Run runs[2] = {{b_.vk.get()}, {fresh.get()}};
+  const auto emb = encode(TensorType::F32, random_floats(size_t(K * 50), -1, 1, 41), K);
+  const auto wkv = encode(TensorType::Q4_K, random_floats(size_t(K * W), -1, 1, 42), K);
+  const auto wq = encode(TensorType::Q8_0, random_floats(size_t(K * W * H), -1, 1, 43), K);
+  const auto past = random_floats(size_t(W * prompt), -1, 1, 45);
+  std::vector<int64_t> order(static_cast<size_t>(n_pages));
+  for (int64_t i = 0; i < n_pages; ++i) order[size_t(i)] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937(44));
+  auto rows_of = [&](const Run& r, int64_t n_rows) {
+    LatentRows c;
+    c.type = type;
+    c.pages = r.pages.data();
+    c.rows_per_page = rows_per_page;
+    c.row_stride = r.pool.nb[1];
+    c.width = W;
+    c.n_rows = n_rows;
+    return c;
+  };
+  for (Run& r : runs) {
+    r.emb = r.be->weight(TensorType::F32, {K, 50, 1, 1}, emb.data(), "token_embd");
+    r.wkv = r.be->weight(TensorType::Q4_K, {K, W, 1, 1}, wkv.data(), "attn_kv_a_mqa");
+    r.wq = r.be->weight(TensorType::Q8_0, {K, W * H, 1, 1}, wq.data(), "attn_q");
+    r.pool = r.be->allocate(TensorType::F32, {W, rows_per_page * n_pages, 1, 1}, "kv_pool");
+    for (int64_t i : order) r.pages.push_back(r.pool.row(i * rows_per_page));
+    Tensor rows = r.be->scratch(TensorType::F32, {W, prompt, 1, 1}, "kv_cmpr");
+    r.be->write(rows, past.data(), past.size() * 4);
+    r.be->store_latent(rows, rows_of(r, prompt), 0);
+    r.be->load_latent(rows_of(r, prompt), 0, rows);
+    std::vector<float> back(past.size());
+    r.be->read(rows, back.data(), back.size() * 4);  // also ends the prompt's submission
+  }
+
+  RopeParams rope;
+  rope.n_rot = 32;
+  std::mt19937 rng(46);
+  for (int64_t pos = prompt; pos < prompt + 16; ++pos) {
+    const int32_t token = int32_t(rng() % 50), position = int32_t(pos);
+    const vulkan::SubmitStats before = b_.vk->submit_stats();
+    for (Run& r : runs) {
+      Backend& be = *r.be;
+      const size_t mark = be.scratch_mark();
+      Tensor x = be.scratch(TensorType::F32, {K, 1, 1, 1}, "inp_embd");
+      Tensor kv = be.scratch(TensorType::F32, {W, 1, 1, 1}, "kv_cmpr_pe");
+      Tensor q = be.scratch(TensorType::F32, {W, H, 1, 1}, "Qcur");
+      Tensor out = be.scratch(TensorType::F32, {L, H, 1, 1}, "kqv");
+      const LatentRows rows = rows_of(r, pos + 1);
+      be.get_rows(r.emb, {&token, 1}, x);
+      be.mul_mat(r.wkv, x, kv);
+      be.rope(kv.view({32, 1, 1, 1}, kv.nb, size_t(L) * 4, "k_pe"), {&position, 1}, rope);
+      be.store_latent(kv, rows, pos);
+      be.mul_mat(r.wq, x, make_tensor(TensorType::F32, {W * H, 1, 1, 1}, q.data, "q"));
+      be.attention_latent(q, rows, pos, 0.1f, out);
+      r.out.resize(size_t(L * H));
+      be.read(out, r.out.data(), r.out.size() * 4);
+      be.release_scratch(mark);
+    }
+    const vulkan::SubmitStats after = b_.vk->submit_stats();
+    EXPECT_EQ(std::memcmp(runs[0].out.data(), runs[1].out.data(), runs[0].out.size() * 4), 0)
+        << "decode step at position " << pos << ": the replayed submission differs from a fresh recording";
+    for (float v : runs[0].out) ASSERT_TRUE(std::isfinite(v)) << "position " << pos;
+    const bool new_bucket = pos == prompt || pos + 1 == 257;
+    EXPECT_EQ(after.recorded - before.recorded, new_bucket ? 1u : 0u) << "decode step at position " << pos;
+    EXPECT_EQ(after.replayed - before.replayed, new_bucket ? 0u : 1u) << "decode step at position " << pos;
+  }
+  EXPECT_EQ(fresh->submit_stats().replayed, 0u);
+  EXPECT_EQ(fresh->validation_errors(), 0u);
+  for (Run& r : runs) r.be->deallocate(r.pool);
+}
+
 TEST_P(VulkanOps, ReportsWhatItCannotRun) {
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMat, TensorType::Q2_K));
   EXPECT_FALSE(b_.vk->supports_op(Op::MulMatId, TensorType::IQ4_NL));

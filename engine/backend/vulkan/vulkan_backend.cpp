@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/scratch_stack.h"
@@ -33,6 +34,8 @@ constexpr int64_t kIdTileMaxExperts = 1024;
 constexpr int64_t kLatentHeads = 8, kLatentChunk = 64, kLatentMaxWidth = 640;
 // Workgroups below which attention_latent splits the keys: enough to fill a GPU's cores.
 constexpr int64_t kLatentMinGroups = 128;
+// The shortest cache length bucket (see length_bucket).
+constexpr int64_t kLatentMinBucket = 256;
 constexpr size_t kScratchBlock = size_t(16) << 20;
 constexpr size_t kUploadBytes = size_t(1) << 20;    // ids and positions recorded between flushes
 constexpr size_t kStagingBytes = size_t(64) << 20;  // transfers larger than this go in chunks
@@ -72,7 +75,8 @@ struct Strides {
 class VulkanBackendImpl final : public VulkanBackend {
  public:
   explicit VulkanBackendImpl(const VulkanOptions& o)
-      : ctx_(vulkan::ContextOptions{o.device, o.validation || vulkan::validation_requested(), o.allow_subgroups, o.force_staging}) {
+      : ctx_(vulkan::ContextOptions{o.device, o.validation || vulkan::validation_requested(), o.allow_subgroups,
+                                    o.force_staging, o.reuse_commands && !vulkan::replay_disabled()}) {
     upload_ = ctx_.create_buffer(kUploadBytes, true, "upload buffer");
   }
 
@@ -92,6 +96,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   uint64_t validation_errors() const override { return ctx_.validation_errors(); }
   std::string_view device_name() const override { return ctx_.info().name; }
   bool uses_subgroups() const override { return ctx_.use_subgroups(); }
+  vulkan::SubmitStats submit_stats() const override { return ctx_.submit_stats(); }
 
   bool supports_op(Op op, TensorType weight_type) const override {
     switch (op) {
@@ -173,11 +178,12 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     const Ref r = transfer_ref(dst, bytes);
-    ctx_.flush();  // recorded ops may still read the old contents
     if (r.buffer->mapped) {
+      ctx_.flush();  // pending ops may still read the old contents
       std::memcpy(static_cast<char*>(r.buffer->mapped) + r.offset, src, bytes);
       return;
     }
+    // The copies from the staging buffer run after the pending ops, in the same submission.
     for (size_t done = 0; done < bytes;) {
       const size_t n = std::min(bytes - done, staging_size(bytes));
       std::memcpy(staging_->mapped, static_cast<const char*>(src) + done, n);
@@ -189,11 +195,13 @@ class VulkanBackendImpl final : public VulkanBackend {
 
   void read(const Tensor& src, void* dst, size_t bytes) override {
     const Ref r = transfer_ref(src, bytes);
-    ctx_.flush();
     if (r.buffer->mapped) {
+      ctx_.flush();
       std::memcpy(dst, static_cast<const char*>(r.buffer->mapped) + r.offset, bytes);
       return;
     }
+    // The first copy to the staging buffer ends the pending ops' submission (a decode step's
+    // logits cost no submission of their own).
     for (size_t done = 0; done < bytes;) {
       const size_t n = std::min(bytes - done, staging_size(bytes));
       ctx_.copy(r.buffer->buffer, r.offset + done, staging_->buffer, 0, n);
@@ -500,16 +508,18 @@ class VulkanBackendImpl final : public VulkanBackend {
                                        std::to_string(kLatentMaxWidth));
     if (H * T == 0) return;
     const Ref qr = ref(Op::AttentionLatent, q), orf = ref(Op::AttentionLatent, out);
-    const PageTable pt = page_table(Op::AttentionLatent, q, cache, first_pos + T);
+    const PageTable pt = page_table(Op::AttentionLatent, q, cache, first_pos, first_pos + T);
     // Workgroups of kLatentHeads heads of one query. Too few of them to fill the device (decode)
-    // split the keys into ranges of whole chunks, combined afterwards.
+    // split the keys into ranges of whole chunks, combined afterwards. The split is chosen for
+    // the length bucket, not the length, so that decode steps repeat the same dispatches; splits
+    // past the last key write an empty result.
     const int64_t groups = T * ((H + kLatentHeads - 1) / kLatentHeads);
-    const int64_t chunks = (first_pos + T + kLatentChunk - 1) / kLatentChunk;
+    const int64_t chunks = pt.capacity / kLatentChunk;
     int64_t n_split = std::clamp<int64_t>((kLatentMinGroups + groups - 1) / groups, 1, chunks);
     const int64_t split_len = (chunks + n_split - 1) / n_split * kLatentChunk;
-    n_split = (first_pos + T + split_len - 1) / split_len;
+    n_split = (pt.capacity + split_len - 1) / split_len;
     struct {
-      uint32_t W, L, H, T, first_pos;
+      uint32_t W, L, H, T;
       float scale;
       uint32_t rows_per_page, row_stride, pt_off, q_off, q_nb1, q_nb2, o_off, o_nb1, o_nb2, n_split, split_len;
     } push{};
@@ -517,7 +527,6 @@ class VulkanBackendImpl final : public VulkanBackend {
     push.L = uint32_t(L);
     push.H = u32(Op::AttentionLatent, q, H);
     push.T = u32(Op::AttentionLatent, q, T);
-    push.first_pos = u32(Op::AttentionLatent, q, first_pos);
     push.scale = scale;
     push.rows_per_page = pt.rows_per_page;
     push.row_stride = pt.row_stride;
@@ -600,12 +609,14 @@ class VulkanBackendImpl final : public VulkanBackend {
     Buffer* buffer;
     size_t offset;  // bytes
   };
-  // A LatentRows page table uploaded for the shaders: word offsets of each page's first row of
-  // this layer, all pages in one buffer of this backend.
+  // A LatentRows page table uploaded for the shaders: the op's first row, then the word offsets
+  // of each page's first row of this layer, all pages in one buffer of this backend, for
+  // `capacity` rows (the length bucket; pages past the cache's rows are 0 and never read).
   struct PageTable {
     Buffer* buffer;
     uint32_t offset;  // words into the upload buffer
     uint32_t rows_per_page, row_stride;
+    int64_t capacity;
   };
   // mul_mat_vec.comp's push constants.
   struct MatVecPush {
@@ -687,19 +698,25 @@ class VulkanBackendImpl final : public VulkanBackend {
     return staging_->size;
   }
 
-  // Copies small host arrays (ids, positions) into the upload buffer for the ops recorded
-  // before the next flush; returns the byte offset.
+  // Copies small host arrays (ids, positions, page tables) into the upload buffer for the ops
+  // before the next flush; returns the byte offset. The same bytes as the previous upload (a
+  // layer's positions for q and k, its page table for storing and attending) are not copied
+  // again.
   size_t upload(const void* data, size_t bytes) {
     if (bytes > kUploadBytes) throw Error("vulkan backend: more than " + std::to_string(kUploadBytes / 4) + " ids in one op");
     if (upload_used_ + bytes > kUploadBytes || !ctx_.pending()) {
       ctx_.flush();
       upload_used_ = 0;
+      upload_last_ = {0, 0};
     }
     if (!upload_->mapped) throw Error("vulkan backend: the device has no host-visible coherent memory for uploads");
-    std::memcpy(static_cast<char*>(upload_->mapped) + upload_used_, data, bytes);
-    const size_t at = upload_used_;
+    char* base = static_cast<char*>(upload_->mapped);
+    if (upload_last_.second == bytes && std::memcmp(base + upload_last_.first, data, bytes) == 0)
+      return upload_last_.first;
+    std::memcpy(base + upload_used_, data, bytes);
+    upload_last_ = {upload_used_, bytes};
     upload_used_ = (upload_used_ + bytes + 15) & ~size_t(15);
-    return at;
+    return upload_last_.first;
   }
 
   static uint32_t words(Op op, const Tensor& t, size_t bytes) {
@@ -735,9 +752,18 @@ class VulkanBackendImpl final : public VulkanBackend {
     dispatch(p, bufs, &push, uint64_t(a.n_elements()), 256);
   }
 
-  // The page table of cache rows [0, n_rows). The pages must be memory of this backend (a page
-  // pool allocated through scratch() or weight()), all in one buffer, since the shaders bind one.
-  PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t n_rows) {
+  // Cache lengths round up to a power of two, at least one attention chunk per split, so that
+  // page tables and dispatches stay the same over many decode steps.
+  static int64_t length_bucket(int64_t n_rows) {
+    int64_t b = kLatentMinBucket;
+    while (b < n_rows) b *= 2;
+    return b;
+  }
+
+  // The page table of cache rows [0, n_rows) behind `first` (the op's first row). The pages must
+  // be memory of this backend (a page pool allocated through allocate()), all in one buffer,
+  // since the shaders bind one.
+  PageTable page_table(Op op, const Tensor& t, const LatentRows& cache, int64_t first, int64_t n_rows) {
     if (!supports_op(op, cache.type))
       fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
                       " has no Vulkan kernel (" + vulkan::cache_types_list() + " do)");
@@ -747,7 +773,9 @@ class VulkanBackendImpl final : public VulkanBackend {
                       " values the shaders handle together; use such a width or an F32 cache");
     if (cache.rows_per_page < 1) fail(op, t, "latent cache pages must hold at least one row");
     const int64_t n_pages = (n_rows + cache.rows_per_page - 1) / cache.rows_per_page;
-    std::vector<uint32_t> offsets(size_t(std::max<int64_t>(n_pages, 1)), 0);
+    const int64_t capacity = length_bucket(n_rows);
+    std::vector<uint32_t> table(size_t(1 + (capacity + cache.rows_per_page - 1) / cache.rows_per_page), 0);
+    table[0] = u32(op, t, uint64_t(first));
     Buffer* buffer = nullptr;
     for (int64_t i = 0; i < n_pages; ++i) {
       const auto addr = reinterpret_cast<uintptr_t>(cache.pages[i]) + cache.page_offset;
@@ -763,11 +791,11 @@ class VulkanBackendImpl final : public VulkanBackend {
       if (off + size_t(cache.rows_per_page - 1) * cache.row_stride + gguf::row_bytes(cache.type, cache.width) >
           buffer->size)
         fail(op, t, "latent cache page " + std::to_string(i) + " reaches past its buffer");
-      offsets[size_t(i)] = words(op, t, off);
+      table[size_t(1 + i)] = words(op, t, off);
     }
     if (!buffer) fail(op, t, "empty latent cache");
-    const uint32_t at = uint32_t(upload(offsets.data(), offsets.size() * 4) / 4);
-    return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride)};
+    const uint32_t at = uint32_t(upload(table.data(), table.size() * 4) / 4);
+    return {buffer, at, u32(op, t, uint64_t(cache.rows_per_page)), words(op, t, cache.row_stride), capacity};
   }
 
   // Values one invocation of store/load_latent handles (latent_rows.comp): 16-bit values in
@@ -780,9 +808,9 @@ class VulkanBackendImpl final : public VulkanBackend {
   void latent_rows(Op op, const char* shader, const Tensor& t, const LatentRows& cache, int64_t first_row) {
     if (t.ne[1] == 0) return;
     const Ref tr = ref(op, t);
-    const PageTable pt = page_table(op, t, cache, first_row + t.ne[1]);
-    const uint32_t push[8] = {uint32_t(cache.width), u32(op, t, t.ne[1]), u32(op, t, first_row), pt.rows_per_page,
-                              pt.row_stride, pt.offset, words(op, t, tr.offset), words(op, t, t.nb[1])};
+    const PageTable pt = page_table(op, t, cache, first_row, first_row + t.ne[1]);
+    const uint32_t push[7] = {uint32_t(cache.width), u32(op, t, t.ne[1]), pt.rows_per_page, pt.row_stride, pt.offset,
+                              words(op, t, tr.offset), words(op, t, t.nb[1])};
     const auto& p = ctx_.pipeline(std::string(shader) + "_" + vulkan::cache_suffix(cache.type), 3, sizeof push);
     const VkBuffer bufs[3] = {tr.buffer->buffer, pt.buffer->buffer, upload_->buffer};
     dispatch(p, bufs, push, uint64_t(cache.width / latent_unit(cache.type)) * uint64_t(t.ne[1]), 256);
@@ -875,6 +903,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   std::unique_ptr<Buffer> partials_;  // attention_latent's results per key split
   std::unique_ptr<Buffer> upload_;    // ids and positions of recorded ops
   size_t upload_used_ = 0;
+  std::pair<size_t, size_t> upload_last_{0, 0};  // offset and size of the previous upload
   std::unique_ptr<Buffer> staging_;   // host-visible transfer buffer (devices without mapped memory)
 };
 

@@ -8,8 +8,12 @@
 // only through write()/read(), which copy through a staging buffer (or directly where the
 // device memory is host-visible, as on lavapipe and UMA GPUs).
 //
-// Ops are recorded into one command buffer and run in call order; read() (and write(), weight())
-// submit and wait, so a forward pass costs one submission, at the read of its logits.
+// Ops are collected as commands and run in call order; read() (and write(), weight()) submit and
+// wait, so a forward pass costs one submission, at the read of its logits. Values that change
+// from one decode step to the next (token ids, positions, the cache length, page tables) reach
+// the shaders through the upload buffer rather than push constants, and dispatch sizes that
+// depend on the cache length are chosen per power-of-two length bucket, so consecutive steps
+// submit the same commands and replay one recorded command buffer.
 // supports_op() is exact about weight and cache types (kernel_types.cpp lists them); anything
 // else throws an Error naming op and type.
 //
@@ -22,6 +26,7 @@
 #include <memory>
 
 #include "backend/backend.h"
+#include "backend/vulkan/vulkan_context.h"
 
 namespace latent::backend {
 
@@ -30,6 +35,7 @@ struct VulkanOptions {
   bool validation = false;      // Khronos validation layer (also on with LATENT_VULKAN_VALIDATION=1)
   bool allow_subgroups = true;  // false forces the shared-memory reductions
   bool force_staging = false;   // transfers through the staging buffer even on UMA (tests)
+  bool reuse_commands = true;   // replay command buffers of repeated sequences (vulkan_context.h)
 };
 
 class VulkanBackend : public Backend {
@@ -39,6 +45,8 @@ class VulkanBackend : public Backend {
   // The device's name and whether the subgroup shader variants are in use.
   virtual std::string_view device_name() const = 0;
   virtual bool uses_subgroups() const = 0;
+  // How many submissions were recorded anew and how many replayed a recorded command buffer.
+  virtual vulkan::SubmitStats submit_stats() const = 0;
 };
 
 // Throws backend::Error when there is no Vulkan driver or device, naming what to install.

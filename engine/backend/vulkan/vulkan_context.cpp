@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
+
+#include <xxhash.h>
 
 #include "backend/backend.h"
 
@@ -15,9 +18,12 @@ std::string_view find(std::string_view name);  // the embedded SPIR-V (latent_vu
 
 namespace {
 
-// Descriptor sets per command buffer; when they run out the recorded work is submitted.
-constexpr uint32_t kSetsPerFlush = 1024;
-constexpr uint32_t kMaxBuffersPerSet = 4;
+// Recorded command sequences kept for replay, least recently used dropped first. A decode
+// step is one or two sequences (two with partial offload), a prefill one per batch shape.
+constexpr size_t kMaxRecordings = 16;
+// Shorter sequences (page copies, staging transfers) are recorded each time rather than kept,
+// so that they do not push the forward passes out.
+constexpr size_t kMinCommandsToKeep = 8;
 
 // A zeroed Vulkan struct with its sType set.
 template <class T>
@@ -131,6 +137,11 @@ bool validation_requested() {
   return v && std::string_view(v) == "1";
 }
 
+bool replay_disabled() {
+  const char* v = std::getenv("LATENT_VULKAN_REPLAY");
+  return v && std::string_view(v) == "0";
+}
+
 std::vector<DeviceInfo> list_devices() {
   VkInstance instance = create_instance(false);
   std::vector<DeviceInfo> out;
@@ -184,6 +195,7 @@ Context::Context(const ContextOptions& options) {
     info_ = describe(physical_, index);
     use_subgroups_ = options.allow_subgroups && info_.subgroup_arithmetic;
     force_staging_ = options.force_staging;
+    reuse_commands_ = options.reuse_commands;
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);
     // The shaders are SPIR-V for Vulkan 1.2 (glslc --target-env=vulkan1.2).
@@ -228,19 +240,8 @@ Context::Context(const ContextOptions& options) {
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = queue_family_;
     check(vkCreateCommandPool(device_, &pi, nullptr, &command_pool_), "creating a command pool");
-    auto ai = vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
-    ai.commandPool = command_pool_;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    check(vkAllocateCommandBuffers(device_, &ai, &cmd_), "allocating a command buffer");
     auto fi = vk_struct<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
     check(vkCreateFence(device_, &fi, nullptr, &fence_), "creating a fence");
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerFlush * kMaxBuffersPerSet};
-    auto dpi = vk_struct<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
-    dpi.maxSets = kSetsPerFlush;
-    dpi.poolSizeCount = 1;
-    dpi.pPoolSizes = &size;
-    check(vkCreateDescriptorPool(device_, &dpi, nullptr, &descriptor_pool_), "creating a descriptor pool");
   } catch (...) {
     release();
     throw;
@@ -251,18 +252,15 @@ Context::~Context() { release(); }
 
 void Context::release() {
   if (device_) {
-    if (recording_) {
-      vkEndCommandBuffer(cmd_);
-      recording_ = false;
-    }
     vkDeviceWaitIdle(device_);
+    for (auto& r : recordings_) free_recording(r);
+    recordings_.clear();
     for (auto& [name, p] : pipelines_) {
       vkDestroyPipeline(device_, p.pipeline, nullptr);
       vkDestroyPipelineLayout(device_, p.layout, nullptr);
       vkDestroyDescriptorSetLayout(device_, p.set_layout, nullptr);
     }
     pipelines_.clear();
-    if (descriptor_pool_) vkDestroyDescriptorPool(device_, descriptor_pool_, nullptr);
     if (fence_) vkDestroyFence(device_, fence_, nullptr);
     if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
     vkDestroyDevice(device_, nullptr);
@@ -323,7 +321,12 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
 
 void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
   if (!b) return;
-  if (recording_) flush();
+  flush();
+  std::erase_if(recordings_, [&](Recording& r) {
+    if (!std::binary_search(r.buffers.begin(), r.buffers.end(), b->buffer)) return false;
+    free_recording(r);
+    return true;
+  });
   bytes_allocated_ -= b->size;
   if (b->mapped) vkUnmapMemory(device_, b->memory);
   vkDestroyBuffer(device_, b->buffer, nullptr);
@@ -339,6 +342,8 @@ const Pipeline& Context::pipeline(std::string_view shader, uint32_t n_buffers, u
   std::vector<uint32_t> words(spv.size() / 4);
   std::memcpy(words.data(), spv.data(), spv.size());
 
+  if (n_buffers > kMaxBuffers || push_bytes > kMaxPushBytes || push_bytes % 4 != 0)
+    throw Error("vulkan: shader '" + std::string(shader) + "' takes more buffers or push constants than a pipeline here holds");
   Pipeline p;
   p.n_buffers = n_buffers;
   p.push_bytes = push_bytes;
@@ -373,74 +378,171 @@ const Pipeline& Context::pipeline(std::string_view shader, uint32_t n_buffers, u
   return pipelines_.emplace(std::string(shader), p).first->second;
 }
 
-void Context::begin() {
-  if (recording_) return;
-  auto bi = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
-  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  check(vkBeginCommandBuffer(cmd_, &bi), "beginning a command buffer");
-  recording_ = true;
-}
-
-void Context::barrier() {
-  auto mb = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-  vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
-}
-
 void Context::dispatch(const Pipeline& p, std::span<const VkBuffer> buffers, const void* push,
                        uint32_t gx, uint32_t gy, uint32_t gz) {
   if (buffers.size() != p.n_buffers) throw Error("vulkan: dispatch with the wrong number of buffers");
-  if (sets_used_ == kSetsPerFlush) flush();
-  begin();
-  auto ai = vk_struct<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
-  ai.descriptorPool = descriptor_pool_;
-  ai.descriptorSetCount = 1;
-  ai.pSetLayouts = &p.set_layout;
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  check(vkAllocateDescriptorSets(device_, &ai, &set), "allocating a descriptor set");
-  ++sets_used_;
-  VkDescriptorBufferInfo infos[kMaxBuffersPerSet];
-  VkWriteDescriptorSet writes[kMaxBuffersPerSet];
-  for (uint32_t i = 0; i < p.n_buffers; ++i) {
-    infos[i] = {buffers[i], 0, VK_WHOLE_SIZE};
-    writes[i] = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
-    writes[i].dstSet = set;
-    writes[i].dstBinding = i;
-    writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
-  }
-  vkUpdateDescriptorSets(device_, p.n_buffers, writes, 0, nullptr);
-  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
-  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
-  if (p.push_bytes) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, push);
-  vkCmdDispatch(cmd_, gx, gy, gz);
-  barrier();
+  Command c;
+  std::memset(&c, 0, sizeof c);
+  c.pipeline = &p;
+  std::copy(buffers.begin(), buffers.end(), c.buffers.begin());
+  c.groups = {gx, gy, gz};
+  c.push_bytes = p.push_bytes;
+  if (p.push_bytes) std::memcpy(c.push.data(), push, p.push_bytes);
+  pending_.push_back(c);
 }
 
 void Context::copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes) {
-  begin();
-  VkBufferCopy region{src_offset, dst_offset, bytes};
-  vkCmdCopyBuffer(cmd_, src, dst, 1, &region);
-  barrier();
+  Command c;
+  std::memset(&c, 0, sizeof c);
+  c.buffers[0] = src;
+  c.buffers[1] = dst;
+  c.region = {src_offset, dst_offset, bytes};
+  pending_.push_back(c);
 }
 
 void Context::flush() {
-  if (!recording_) return;
-  recording_ = false;
-  check(vkEndCommandBuffer(cmd_), "ending a command buffer");
+  if (pending_.empty()) return;
+  std::vector<Command> commands = std::move(pending_);
+  pending_.clear();
+  const size_t bytes = commands.size() * sizeof(Command);
+  const uint64_t hash = XXH3_64bits(commands.data(), bytes);
+  ++submissions_;
+  if (reuse_commands_) {
+    for (Recording& r : recordings_) {
+      if (r.hash != hash || r.commands.size() != commands.size() ||
+          std::memcmp(r.commands.data(), commands.data(), bytes) != 0)
+        continue;
+      r.last_used = submissions_;
+      ++stats_.replayed;
+      submit(r.cmd);
+      return;
+    }
+  }
+  Recording r = record(std::move(commands), hash);
+  ++stats_.recorded;
+  try {
+    submit(r.cmd);
+  } catch (...) {
+    free_recording(r);
+    throw;
+  }
+  if (!reuse_commands_ || r.commands.size() < kMinCommandsToKeep) {
+    free_recording(r);
+    return;
+  }
+  if (recordings_.size() == kMaxRecordings) {
+    auto oldest = std::min_element(recordings_.begin(), recordings_.end(),
+                                   [](const Recording& a, const Recording& b) { return a.last_used < b.last_used; });
+    free_recording(*oldest);
+    recordings_.erase(oldest);
+  }
+  r.last_used = submissions_;
+  recordings_.push_back(std::move(r));
+}
+
+Context::Recording Context::record(std::vector<Command> commands, uint64_t hash) {
+  Recording r;
+  r.hash = hash;
+  r.commands = std::move(commands);
+  try {
+    // One descriptor set per distinct (layout, buffers) of the sequence: a layer's ops bind the
+    // same few buffers again and again.
+    using SetKey = std::pair<VkDescriptorSetLayout, std::array<VkBuffer, kMaxBuffers>>;
+    std::map<SetKey, VkDescriptorSet> sets;
+    for (const Command& c : r.commands) {
+      if (c.pipeline) sets.emplace(SetKey{c.pipeline->set_layout, c.buffers}, VK_NULL_HANDLE);
+      for (uint32_t i = 0; i < (c.pipeline ? c.pipeline->n_buffers : 2u); ++i) r.buffers.push_back(c.buffers[i]);
+    }
+    std::sort(r.buffers.begin(), r.buffers.end());
+    r.buffers.erase(std::unique(r.buffers.begin(), r.buffers.end()), r.buffers.end());
+
+    if (!sets.empty()) {
+      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, uint32_t(sets.size()) * kMaxBuffers};
+      auto dpi = vk_struct<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+      dpi.maxSets = uint32_t(sets.size());
+      dpi.poolSizeCount = 1;
+      dpi.pPoolSizes = &size;
+      check(vkCreateDescriptorPool(device_, &dpi, nullptr, &r.pool), "creating a descriptor pool");
+      std::vector<VkDescriptorSetLayout> layouts;
+      for (const auto& [key, set] : sets) layouts.push_back(key.first);
+      std::vector<VkDescriptorSet> allocated(layouts.size());
+      auto ai = vk_struct<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+      ai.descriptorPool = r.pool;
+      ai.descriptorSetCount = uint32_t(layouts.size());
+      ai.pSetLayouts = layouts.data();
+      check(vkAllocateDescriptorSets(device_, &ai, allocated.data()), "allocating descriptor sets");
+      std::vector<VkDescriptorBufferInfo> infos;
+      std::vector<VkWriteDescriptorSet> writes;
+      infos.reserve(sets.size() * kMaxBuffers);
+      size_t k = 0;
+      for (auto& [key, set] : sets) {
+        set = allocated[k++];
+        for (uint32_t i = 0; i < kMaxBuffers && key.second[i]; ++i) {
+          infos.push_back({key.second[i], 0, VK_WHOLE_SIZE});
+          auto w = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+          w.dstSet = set;
+          w.dstBinding = i;
+          w.descriptorCount = 1;
+          w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+          w.pBufferInfo = &infos.back();
+          writes.push_back(w);
+        }
+      }
+      vkUpdateDescriptorSets(device_, uint32_t(writes.size()), writes.data(), 0, nullptr);
+    }
+
+    auto ai = vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+    ai.commandPool = command_pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    check(vkAllocateCommandBuffers(device_, &ai, &r.cmd), "allocating a command buffer");
+    auto bi = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+    check(vkBeginCommandBuffer(r.cmd, &bi), "beginning a command buffer");
+    auto mb = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                       VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    const Pipeline* bound = nullptr;
+    VkDescriptorSet bound_set = VK_NULL_HANDLE;
+    for (const Command& c : r.commands) {
+      if (!c.pipeline) {
+        vkCmdCopyBuffer(r.cmd, c.buffers[0], c.buffers[1], 1, &c.region);
+      } else {
+        const Pipeline& p = *c.pipeline;
+        if (bound != &p) vkCmdBindPipeline(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+        const VkDescriptorSet set = sets.at(SetKey{p.set_layout, c.buffers});
+        if (bound != &p || bound_set != set)
+          vkCmdBindDescriptorSets(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+        bound = &p;
+        bound_set = set;
+        if (p.push_bytes) vkCmdPushConstants(r.cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, c.push.data());
+        vkCmdDispatch(r.cmd, c.groups[0], c.groups[1], c.groups[2]);
+      }
+      vkCmdPipelineBarrier(r.cmd, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    }
+    check(vkEndCommandBuffer(r.cmd), "ending a command buffer");
+  } catch (...) {
+    free_recording(r);
+    throw;
+  }
+  return r;
+}
+
+void Context::free_recording(Recording& r) {
+  if (r.cmd) vkFreeCommandBuffers(device_, command_pool_, 1, &r.cmd);
+  if (r.pool) vkDestroyDescriptorPool(device_, r.pool, nullptr);
+  r.cmd = VK_NULL_HANDLE;
+  r.pool = VK_NULL_HANDLE;
+}
+
+void Context::submit(VkCommandBuffer cmd) {
   auto si = vk_struct<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
   si.commandBufferCount = 1;
-  si.pCommandBuffers = &cmd_;
+  si.pCommandBuffers = &cmd;
   check(vkQueueSubmit(queue_, 1, &si, fence_), "submitting work");
   check(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX), "waiting for the device");
   check(vkResetFences(device_, 1, &fence_), "resetting a fence");
-  check(vkResetCommandBuffer(cmd_, 0), "resetting a command buffer");
-  check(vkResetDescriptorPool(device_, descriptor_pool_, 0), "resetting the descriptor pool");
-  sets_used_ = 0;
 }
 
 }  // namespace latent::backend::vulkan

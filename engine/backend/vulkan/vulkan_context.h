@@ -1,19 +1,25 @@
 // The Vulkan plumbing under the Vulkan backend: instance (with the Khronos validation layer when
 // LATENT_VULKAN_VALIDATION=1), physical device selection, one compute queue, buffers, compute
-// pipelines built from the SPIR-V embedded at build time, and one command buffer that records
-// dispatches until flush() submits it and waits on a fence.
+// pipelines built from the SPIR-V embedded at build time, and command buffers that are recorded
+// once per sequence of commands and replayed.
 //
-// Work is recorded, not run, when an op is called: each dispatch is followed by a compute ->
-// compute memory barrier, so ops run in call order on the device, and only a transfer to or
-// from the host (or running out of descriptor sets) submits. Every buffer is bound whole and
-// shaders take element offsets in push constants, so views at any 4-byte offset need neither
-// copies nor minStorageBufferOffsetAlignment.
+// dispatch() and copy() only describe a command; flush() turns the commands since the last flush
+// into a submission and waits for it. When the same sequence (pipelines, buffers, push
+// constants, group counts) was submitted before, its command buffer and descriptor sets are
+// submitted again as they are: a decode step repeats the previous one's sequence exactly, since
+// what changes per step (token ids, positions, cache lengths, page tables) reaches the shaders
+// through buffer contents, not through the commands. Otherwise the sequence is recorded (each
+// command followed by a compute -> compute memory barrier, so commands run in order) and kept
+// for next time. Every buffer is bound whole and shaders take element offsets in push
+// constants, so views at any 4-byte offset need neither copies nor
+// minStorageBufferOffsetAlignment.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <map>
 #include <memory>
 #include <span>
@@ -47,10 +53,23 @@ struct ContextOptions {
   // Leaves device-local memory unmapped even where it is host-visible, so transfers go through
   // the staging buffer as on a discrete GPU (tests run both paths on lavapipe).
   bool force_staging = false;
+  // Replays the command buffer of a sequence of commands submitted before; false records every
+  // submission anew (the baseline the tests compare replay with; LATENT_VULKAN_REPLAY=0 sets it
+  // for the backend).
+  bool reuse_commands = true;
+};
+
+// Submissions since the context was made: recorded into a new command buffer, or replayed.
+struct SubmitStats {
+  uint64_t recorded = 0;
+  uint64_t replayed = 0;
 };
 
 // True when LATENT_VULKAN_VALIDATION=1 is set.
 bool validation_requested();
+// True when LATENT_VULKAN_REPLAY=0 is set: every submission is recorded anew (to rule replay out
+// when a driver misbehaves, and to measure what it saves).
+bool replay_disabled();
 
 // Every Vulkan device the loader reports. Throws backend::Error when there is no Vulkan loader,
 // no driver, or no device.
@@ -87,30 +106,54 @@ class Context {
   uint64_t bytes_allocated() const { return bytes_allocated_; }
   // Messages of severity error the validation layer reported so far.
   uint64_t validation_errors() const { return validation_errors_; }
+  const SubmitStats& submit_stats() const { return stats_; }
 
   // A storage buffer. host_visible forces host-visible memory (staging, uploads); otherwise
   // device-local memory is preferred and mapped when it is also host-visible. `what` names the
   // tensor in the out-of-memory error.
   std::unique_ptr<Buffer> create_buffer(size_t bytes, bool host_visible, std::string_view what);
-  // Waits for recorded work first, since it may still use the buffer.
+  // Submits pending work first, since it may still use the buffer, and forgets the recorded
+  // command buffers that bind it.
   void destroy_buffer(std::unique_ptr<Buffer> buffer);
 
   // The pipeline of an embedded shader (built on first use): `n_buffers` storage buffers at
   // bindings 0.., and push constants of `push_bytes`.
   const Pipeline& pipeline(std::string_view shader, uint32_t n_buffers, uint32_t push_bytes);
 
-  // Records a dispatch over whole buffers, followed by a barrier.
+  // Adds a dispatch over whole buffers to the pending commands.
   void dispatch(const Pipeline& p, std::span<const VkBuffer> buffers, const void* push,
                 uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
-  // Records a buffer copy, followed by a barrier.
+  // Adds a buffer copy to the pending commands.
   void copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes);
-  // Submits what was recorded and waits for it.
+  // Submits the pending commands and waits for them.
   void flush();
-  bool pending() const { return recording_; }
+  bool pending() const { return !pending_.empty(); }
 
  private:
-  void begin();
-  void barrier();
+  static constexpr uint32_t kMaxBuffers = 4;
+  static constexpr uint32_t kMaxPushBytes = 128;  // the limit every device guarantees
+  // One dispatch (pipeline set) or copy (pipeline null). Trivially copyable without padding
+  // and zeroed where unused, so sequences compare with memcmp.
+  struct Command {
+    const Pipeline* pipeline;
+    std::array<VkBuffer, kMaxBuffers> buffers;
+    VkBufferCopy region;
+    std::array<uint32_t, 3> groups;
+    uint32_t push_bytes;
+    std::array<uint8_t, kMaxPushBytes> push;
+  };
+  // A recorded sequence of commands, kept for replay.
+  struct Recording {
+    uint64_t hash = 0;
+    std::vector<Command> commands;
+    std::vector<VkBuffer> buffers;  // sorted: what it binds, to forget it when one is destroyed
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    uint64_t last_used = 0;
+  };
+  Recording record(std::vector<Command> commands, uint64_t hash);
+  void free_recording(Recording& r);
+  void submit(VkCommandBuffer cmd);
   void release();  // destroys every Vulkan object (the destructor, and a failed constructor)
 
   DeviceInfo info_;
@@ -120,6 +163,8 @@ class Context {
   uint64_t max_binding_bytes_ = 0;
   uint64_t validation_errors_ = 0;
   uint64_t bytes_allocated_ = 0;
+  bool reuse_commands_ = true;
+  SubmitStats stats_;
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
@@ -128,11 +173,10 @@ class Context {
   VkQueue queue_ = VK_NULL_HANDLE;
   uint32_t queue_family_ = 0;
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
-  VkDescriptorPool descriptor_pool_ = VK_NULL_HANDLE;
-  uint32_t sets_used_ = 0;
-  bool recording_ = false;
+  std::vector<Command> pending_;
+  std::vector<Recording> recordings_;
+  uint64_t submissions_ = 0;
   std::map<std::string, Pipeline, std::less<>> pipelines_;
 };
 

@@ -38,9 +38,11 @@ layout(binding = 2) readonly buffer Pages { uint pages[]; };
 layout(binding = 3) writeonly buffer O { float o[]; };
 // W: row width (kv_lora + n_rot), L: values per row (kv_lora); strides in words. With
 // n_split > 1, workgroup split c covers keys [c * split_len, (c + 1) * split_len) and writes
-// its partial result to o[] at ((t * H + h) * n_split + c) * (L + 2).
+// its partial result to o[] at ((t * H + h) * n_split + c) * (L + 2). pages[pt_off] is the
+// first query's position, pages[pt_off + 1 + i] the word offset of page i (per-step values in
+// a buffer, so that decode steps replay one command buffer).
 layout(push_constant) uniform Push {
-  uint W; uint L; uint H; uint T; uint first_pos; float scale;
+  uint W; uint L; uint H; uint T; float scale;
   uint rows_per_page; uint row_stride; uint pt_off;
   uint q_off; uint q_nb1; uint q_nb2;
   uint o_off; uint o_nb1; uint o_nb2;
@@ -54,7 +56,7 @@ shared vec4 probs[2][CK][HG / 4u];  // a chunk's probabilities (raw scores first
 shared uint rows[2][CK];            // word offsets of a chunk's rows
 shared float red[2][HG][WG];        // per-head partial maxima, then the final sums
 
-uint row_at(uint s) { return pages[p.pt_off + s / p.rows_per_page] + (s % p.rows_per_page) * p.row_stride; }
+uint row_at(uint s) { return pages[p.pt_off + 1u + s / p.rows_per_page] + (s % p.rows_per_page) * p.row_stride; }
 
 void store_probs(uint par, uint i, float v[HG]) {
   [[unroll]] for (uint k = 0u; k < HG / 4u; ++k)
@@ -131,7 +133,7 @@ void main() {
   if (g >= n_hg * p.T * p.n_split) return;  // uniform over the workgroup
   const uint lid = gl_LocalInvocationID.x;
   const uint c = g % p.n_split, h0 = (g / p.n_split) % n_hg * HG, t = g / (p.n_split * n_hg);
-  const uint S = p.first_pos + t + 1u;
+  const uint S = pages[p.pt_off] + t + 1u;
   const uint s_begin = min(S, c * p.split_len), s_end = min(S, s_begin + p.split_len);
   const uint nh = min(HG, p.H - h0);
 

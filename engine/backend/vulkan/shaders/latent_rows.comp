@@ -25,9 +25,11 @@ const uint PER = 2u;
 #endif
 #endif
 layout(binding = 2) readonly buffer Pages { uint pages[]; };
-// pages[pt_off + i]: word offset of page i's first row in the cache buffer; strides in words.
+// pages[pt_off]: the first row; pages[pt_off + 1 + i]: word offset of page i's first row in the
+// cache buffer (per-step values in a buffer, so that decode steps replay one command buffer);
+// strides in words.
 layout(push_constant) uniform Push {
-  uint width; uint n; uint first_row; uint rows_per_page; uint row_stride; uint pt_off;
+  uint width; uint n; uint rows_per_page; uint row_stride; uint pt_off;
   uint t_off; uint t_nb1;
 } p;
 #include "common.glsl"
@@ -73,8 +75,8 @@ void main() {
   const uint i = global_index();
   const uint n_units = p.width / PER;
   if (i >= n_units * p.n) return;
-  const uint j = i % n_units, t = i / n_units, r = p.first_row + t;
-  const uint row = pages[p.pt_off + r / p.rows_per_page] + (r % p.rows_per_page) * p.row_stride;
+  const uint j = i % n_units, t = i / n_units, r = pages[p.pt_off] + t;
+  const uint row = pages[p.pt_off + 1u + r / p.rows_per_page] + (r % p.rows_per_page) * p.row_stride;
   const uint x = p.t_off + t * p.t_nb1 + j * PER;
 #if defined(STORE) && defined(CACHE_F32)
   cache[row + j] = tn[x];
