@@ -29,7 +29,9 @@ int run_devices(const ParsedArgs& args) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& d : devices)
       out.push_back({{"index", d.index}, {"name", d.name}, {"type", d.type},
-                     {"device_local_bytes", d.device_local_bytes}, {"subgroup_size", d.subgroup_size},
+                     {"device_local_bytes", d.device_local_bytes},
+                     {"device_local_free_bytes", d.memory_budget ? nlohmann::json(d.device_local_free) : nlohmann::json()},
+                     {"subgroup_size", d.subgroup_size},
                      {"subgroup_arithmetic", d.subgroup_arithmetic}, {"float16", d.float16},
                      {"int8", d.int8}, {"storage16", d.storage16}});
     std::cout << out.dump(2) << "\n";
@@ -40,13 +42,14 @@ int run_devices(const ParsedArgs& args) {
                  "(or mesa-vulkan-drivers for the CPU device llvmpipe)\n";
     return 1;
   }
-  std::printf("%-5s %-40s %-10s %10s %8s %-10s %-4s %-4s %-9s\n", "index", "name", "type", "memory",
-              "subgroup", "sg_arith", "fp16", "int8", "storage16");
+  std::printf("%-5s %-40s %-10s %10s %10s %8s %-10s %-4s %-4s %-9s\n", "index", "name", "type", "memory",
+              "free", "subgroup", "sg_arith", "fp16", "int8", "storage16");
   auto yes_no = [](bool b) { return b ? "yes" : "no"; };
   for (const auto& d : devices) {
     const std::string memory = std::to_string(d.device_local_bytes >> 20) + " MiB";
-    std::printf("%-5u %-40s %-10s %10s %8u %-10s %-4s %-4s %-9s\n", d.index, d.name.c_str(), d.type.c_str(),
-                memory.c_str(), d.subgroup_size, yes_no(d.subgroup_arithmetic), yes_no(d.float16),
+    const std::string free = d.memory_budget ? std::to_string(d.device_local_free >> 20) + " MiB" : "-";
+    std::printf("%-5u %-40s %-10s %10s %10s %8u %-10s %-4s %-4s %-9s\n", d.index, d.name.c_str(), d.type.c_str(),
+                memory.c_str(), free.c_str(), d.subgroup_size, yes_no(d.subgroup_arithmetic), yes_no(d.float16),
                 yes_no(d.int8), yes_no(d.storage16));
   }
   return 0;
@@ -67,7 +70,9 @@ Command devices_command() {
   c.summary = "list the Vulkan devices (index, type, memory, subgroup size, fp16/int8)";
   c.synopsis = "[--json]";
   c.details =
-      "memory is the largest device-local heap; subgroup is the subgroup size, sg_arith whether\n"
+      "memory is the largest device-local heap; free what the driver says can still be allocated\n"
+      "there (VK_EXT_memory_budget, other processes' use included; - where the driver does not say),\n"
+      "which --gpu-layers' default fits the model into; subgroup is the subgroup size, sg_arith whether\n"
       "compute shaders have subgroup arithmetic (the backend's reductions use it when present).";
   c.options = {{"json", "", "print the devices as JSON"}};
   c.run = run_devices;

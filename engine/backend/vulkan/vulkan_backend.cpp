@@ -171,10 +171,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   }
 
   uint64_t max_allocation_bytes() const override { return ctx_.max_binding_bytes(); }
-  uint64_t memory_available() const override {
-    const uint64_t heap = ctx_.info().device_local_bytes, used = ctx_.bytes_allocated();
-    return heap > used ? heap - used : 0;
-  }
+  uint64_t memory_available() const override { return ctx_.memory_free(); }
 
   void write(const Tensor& dst, const void* src, size_t bytes) override {
     const Ref r = transfer_ref(dst, bytes);
@@ -704,8 +701,11 @@ class VulkanBackendImpl final : public VulkanBackend {
   // again.
   size_t upload(const void* data, size_t bytes) {
     if (bytes > kUploadBytes) throw Error("vulkan backend: more than " + std::to_string(kUploadBytes / 4) + " ids in one op");
-    if (upload_used_ + bytes > kUploadBytes || !ctx_.pending()) {
-      ctx_.flush();
+    if (upload_used_ + bytes > kUploadBytes) ctx_.flush();
+    // Offsets restart with each submission, so that a step's uploads land where the previous
+    // step's did (replay needs equal offsets), however the step began.
+    if (ctx_.submissions() != upload_epoch_) {
+      upload_epoch_ = ctx_.submissions();
       upload_used_ = 0;
       upload_last_ = {0, 0};
     }
@@ -904,6 +904,7 @@ class VulkanBackendImpl final : public VulkanBackend {
   std::unique_ptr<Buffer> upload_;    // ids and positions of recorded ops
   size_t upload_used_ = 0;
   std::pair<size_t, size_t> upload_last_{0, 0};  // offset and size of the previous upload
+  uint64_t upload_epoch_ = 0;                    // ctx_.submissions() when upload_used_ was 0
   std::unique_ptr<Buffer> staging_;   // host-visible transfer buffer (devices without mapped memory)
 };
 

@@ -1,6 +1,7 @@
 #include "backend/vulkan/vulkan_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -85,6 +86,38 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
   return devices;
 }
 
+bool has_extension(VkPhysicalDevice pd, const char* name) {
+  uint32_t n = 0;
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> exts(n);
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, exts.data()) != VK_SUCCESS) return false;
+  return std::any_of(exts.begin(), exts.begin() + n, [&](const VkExtensionProperties& e) {
+    return std::string_view(e.extensionName) == name;
+  });
+}
+
+// Index of the largest device-local heap (0 when none is marked device-local).
+uint32_t device_heap(const VkPhysicalDeviceMemoryProperties& mem) {
+  uint32_t best = 0;
+  uint64_t size = 0;
+  for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
+    if ((mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) && mem.memoryHeaps[i].size > size)
+      best = i, size = mem.memoryHeaps[i].size;
+  return best;
+}
+
+// The budget left on the largest device-local heap (VK_EXT_memory_budget, which the device must
+// have).
+uint64_t heap_budget_left(VkPhysicalDevice pd) {
+  auto budget = vk_struct<VkPhysicalDeviceMemoryBudgetPropertiesEXT>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT);
+  auto mem = vk_struct<VkPhysicalDeviceMemoryProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2);
+  mem.pNext = &budget;
+  vkGetPhysicalDeviceMemoryProperties2(pd, &mem);
+  const uint32_t h = device_heap(mem.memoryProperties);
+  return budget.heapBudget[h] > budget.heapUsage[h] ? budget.heapBudget[h] - budget.heapUsage[h] : 0;
+}
+
 DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   auto sub = vk_struct<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
   auto props = vk_struct<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
@@ -118,6 +151,8 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   d.float16 = f12.shaderFloat16;
   d.int8 = f12.shaderInt8;
   d.storage16 = f11.storageBuffer16BitAccess;
+  d.memory_budget = has_extension(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  if (d.memory_budget) d.device_local_free = heap_budget_left(pd);
   return d;
 }
 
@@ -233,6 +268,11 @@ Context::Context(const ContextOptions& options) {
     auto di = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
+    const char* budget_ext = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+    if (info_.memory_budget) {
+      di.enabledExtensionCount = 1;
+      di.ppEnabledExtensionNames = &budget_ext;
+    }
     check(vkCreateDevice(physical_, &di, nullptr, &device_), "creating the device");
     vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
@@ -317,6 +357,12 @@ std::unique_ptr<Buffer> Context::create_buffer(size_t bytes, bool host_visible, 
   throw Error("vulkan: cannot allocate " + std::to_string(bytes >> 20) + " MiB for '" + std::string(what) +
               "' on '" + info_.name + "' (" + result_name(last) +
               "); run fewer layers on the device (--gpu-layers), a smaller quantization, a shorter context, or the cpu backend");
+}
+
+uint64_t Context::memory_free() const {
+  if (info_.memory_budget) return heap_budget_left(physical_);
+  const uint64_t heap = info_.device_local_bytes;
+  return heap > bytes_allocated_ ? heap - bytes_allocated_ : 0;
 }
 
 void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
@@ -404,6 +450,8 @@ void Context::flush() {
   if (pending_.empty()) return;
   std::vector<Command> commands = std::move(pending_);
   pending_.clear();
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   const size_t bytes = commands.size() * sizeof(Command);
   const uint64_t hash = XXH3_64bits(commands.data(), bytes);
   ++submissions_;
@@ -414,12 +462,16 @@ void Context::flush() {
         continue;
       r.last_used = submissions_;
       ++stats_.replayed;
+      stats_.match_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
       submit(r.cmd);
       return;
     }
   }
+  const auto t1 = Clock::now();
+  stats_.match_seconds += std::chrono::duration<double>(t1 - t0).count();
   Recording r = record(std::move(commands), hash);
   ++stats_.recorded;
+  stats_.record_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
   try {
     submit(r.cmd);
   } catch (...) {

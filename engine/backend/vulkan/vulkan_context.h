@@ -35,6 +35,10 @@ struct DeviceInfo {
   std::string name;
   std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
   uint64_t device_local_bytes = 0;  // size of the largest device-local heap
+  // What the driver says this process can still allocate there (VK_EXT_memory_budget: the
+  // budget left after every process's use); 0 where the driver does not say.
+  uint64_t device_local_free = 0;
+  bool memory_budget = false;  // VK_EXT_memory_budget
   uint32_t subgroup_size = 0;
   bool subgroup_arithmetic = false;  // subgroupAdd in compute shaders
   bool float16 = false;              // shaderFloat16
@@ -63,6 +67,8 @@ struct ContextOptions {
 struct SubmitStats {
   uint64_t recorded = 0;
   uint64_t replayed = 0;
+  double record_seconds = 0;  // host time spent recording (what a replay saves)
+  double match_seconds = 0;   // host time spent looking for a recording to replay
 };
 
 // True when LATENT_VULKAN_VALIDATION=1 is set.
@@ -104,6 +110,10 @@ class Context {
   uint64_t max_binding_bytes() const { return max_binding_bytes_; }
   // Bytes of the buffers alive now (what create_buffer() allocated minus what was destroyed).
   uint64_t bytes_allocated() const { return bytes_allocated_; }
+  // Device-local memory that can still be allocated: the driver's budget where it has
+  // VK_EXT_memory_budget (other processes' use included), else the heap size minus this
+  // context's buffers.
+  uint64_t memory_free() const;
   // Messages of severity error the validation layer reported so far.
   uint64_t validation_errors() const { return validation_errors_; }
   const SubmitStats& submit_stats() const { return stats_; }
@@ -128,6 +138,9 @@ class Context {
   // Submits the pending commands and waits for them.
   void flush();
   bool pending() const { return !pending_.empty(); }
+  // Submissions so far: memory the pending commands read (the upload buffer) is free to reuse
+  // once this changes.
+  uint64_t submissions() const { return submissions_; }
 
  private:
   static constexpr uint32_t kMaxBuffers = 4;
