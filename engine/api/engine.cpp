@@ -443,8 +443,14 @@ void LocalEngine::step() {
     }
   }
 
+  // A step whose rows are all greedy asks the backend for their argmax, so one id per row is
+  // read back instead of the logits (n_vocab floats each). Sampler::sample would take the same
+  // argmax (sample::argmax) over the same n_sample_vocab_ logits.
+  model::EvalFlags flags;
+  if (std::all_of(rows.begin(), rows.end(), [](const Live* r) { return r->sampler->params().temperature <= 0.0f; }))
+    flags.argmax_vocab = n_sample_vocab_;
   try {
-    context_->evaluate(batch_, outputs_);
+    context_->evaluate(batch_, outputs_, flags);
   } catch (const std::exception& e) {
     for (Live* r : in_batch) finish(*r, FinishReason::error, std::string("evaluation failed: ") + e.what());
     return;
@@ -474,6 +480,10 @@ void LocalEngine::step() {
   for (size_t i = 0; i < rows.size(); ++i) {
     Live& r = *rows[i];
     if (r.done) continue;
+    if (flags.argmax_vocab > 0) {
+      accept_token(r, outputs_.argmax[i]);
+      continue;
+    }
     std::span<const float> logits(outputs_.logits_row(static_cast<int64_t>(i)), n_sample_vocab_);
     accept_token(r, r.sampler->sample(logits));
   }

@@ -97,7 +97,7 @@ struct RouteParams {
 
 enum class Op {
   GetRows, RmsNorm, MulMat, MulMatId, Rope, Add, SwiGlu, Copy, MoeRoute, MoeCombine,
-  StoreLatent, LoadLatent, AttentionLatent, Attention,
+  StoreLatent, LoadLatent, AttentionLatent, Attention, Argmax,
 };
 std::string_view op_name(Op op);
 
@@ -184,6 +184,13 @@ class Backend {
   //   query t attends keys 0..first_pos + t.
   virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos,
                          float scale, const Tensor& out) = 0;
+  // out[r] = index of the largest x[:, r]; the lowest index among equal maxima.
+  //   x [n, rows] f32 (n >= 1; rows may be strided, nb[1] any multiple of 4), out [rows] i32.
+  // Exactly sample::argmax's sequential scan `if (x[i] > x[best]) best = i` from best = 0, so a
+  // greedy step reads back one id per row instead of the logits: a NaN never wins, except at
+  // index 0, which nothing compares greater than (a row starting with NaN, or of only NaN,
+  // gives 0).
+  virtual void argmax(const Tensor& x, const Tensor& out) = 0;
 };
 
 // A backend built into this binary: "cpu", and "vulkan" in builds with the Vulkan backend.

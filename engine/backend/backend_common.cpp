@@ -54,6 +54,7 @@ std::string_view op_name(Op op) {
     case Op::LoadLatent: return "load_latent";
     case Op::AttentionLatent: return "attention_latent";
     case Op::Attention: return "attention";
+    case Op::Argmax: return "argmax";
   }
   return "?";
 }

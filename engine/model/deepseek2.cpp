@@ -223,7 +223,14 @@ class Graph {
       if (ub_.hidden) be_->read(hn, ub_.hidden + r0 * E, size_t(E * n) * sizeof(float));
       Tensor logits = f32({V, n, 1, 1}, "result_output");
       be_->mul_mat(w_.output, hn, logits);
-      be_->read(logits, ub_.logits + r0 * V, size_t(V * n) * sizeof(float));
+      if (ub_.argmax_vocab > 0) {
+        // [argmax_vocab, n] view of the rows' heads -> [n] ids: only those are read back.
+        Tensor ids = be_->scratch(TensorType::I32, {n, 1, 1, 1}, "result_argmax");
+        be_->argmax(view(logits, {ub_.argmax_vocab, n, 1, 1}, {V, V * n, V * n}, 0, "result_output"), ids);
+        be_->read(ids, ub_.argmax + r0, size_t(n) * sizeof(int32_t));
+      } else {
+        be_->read(logits, ub_.logits + r0 * V, size_t(V * n) * sizeof(float));
+      }
       be_->release_scratch(mark);
     }
   }

@@ -25,8 +25,12 @@ struct Ubatch {
   std::vector<int64_t> outputs;    // tokens whose logits are wanted, in output-row order
 
   // Destinations. logits/hidden: [outputs.size()][n_vocab | n_embd], hidden may be null.
+  // With argmax_vocab > 0, argmax [outputs.size()] gets each row's argmax over logits
+  // [0, argmax_vocab) instead, and logits is unused.
   float* logits = nullptr;
   float* hidden = nullptr;
+  int32_t* argmax = nullptr;
+  int64_t argmax_vocab = 0;
   // Routing (may be null): layer m's entry for batch token b is at (m * routing_tokens + b) *
   // n_expert_used; routing_index maps a micro-batch token to its batch token b.
   int32_t* expert_ids = nullptr;

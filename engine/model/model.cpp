@@ -221,6 +221,9 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
   const int64_t n = int64_t(batch.tokens.size());
 
   // Validate everything first, so a bad batch leaves every sequence as it was.
+  if (flags.argmax_vocab < 0 || flags.argmax_vocab > hp.n_vocab)
+    throw Error("EvalFlags::argmax_vocab " + std::to_string(flags.argmax_vocab) + " is outside [0, " +
+                std::to_string(hp.n_vocab) + "] (the model's n_vocab); pass at most the LM head's rows, or 0 for logits");
   std::vector<SeqId> order;  // sequences in order of first appearance
   std::unordered_map<SeqId, std::vector<int64_t>> members;
   for (int64_t i = 0; i < n; ++i) {
@@ -250,7 +253,13 @@ void Context::evaluate(const Batch& batch, Outputs& out, const EvalFlags& flags)
   out.n_rows = 0;
   for (int64_t i = 0; i < n; ++i)
     if (batch.tokens[size_t(i)].logits) out_row[size_t(i)] = out.n_rows++;
-  out.logits.assign(size_t(out.n_rows * hp.n_vocab), 0.0f);
+  if (flags.argmax_vocab > 0) {
+    out.logits.clear();
+    out.argmax.assign(size_t(out.n_rows), 0);
+  } else {
+    out.logits.assign(size_t(out.n_rows * hp.n_vocab), 0.0f);
+    out.argmax.clear();
+  }
   if (flags.hidden)
     out.hidden.assign(size_t(out.n_rows * hp.n_embd), 0.0f);
   else
@@ -312,9 +321,16 @@ void Context::run_micro_batches(const Batch& batch, const std::vector<int64_t>& 
       direct = out_row[size_t(grouped[size_t(b0 + ub.outputs[r])])] ==
                out_row[size_t(grouped[size_t(b0 + ub.outputs[r - 1])])] + 1;
     const int64_t row0 = R ? out_row[size_t(grouped[size_t(b0 + ub.outputs[0])])] : 0;
-    std::vector<float> logits(direct ? 0 : R * size_t(hp.n_vocab));
+    const bool ids = flags.argmax_vocab > 0;
+    std::vector<float> logits(direct || ids ? 0 : R * size_t(hp.n_vocab));
+    std::vector<int32_t> argmax(direct || !ids ? 0 : R);
     std::vector<float> hidden(direct || !flags.hidden ? 0 : R * size_t(hp.n_embd));
-    ub.logits = direct ? out.logits.data() + row0 * hp.n_vocab : logits.data();
+    if (ids) {
+      ub.argmax = direct ? out.argmax.data() + row0 : argmax.data();
+      ub.argmax_vocab = flags.argmax_vocab;
+    } else {
+      ub.logits = direct ? out.logits.data() + row0 * hp.n_vocab : logits.data();
+    }
     ub.hidden = !flags.hidden ? nullptr : direct ? out.hidden.data() + row0 * hp.n_embd : hidden.data();
     if (flags.routing) {
       ub.expert_ids = out.expert_ids.data();
@@ -325,8 +341,10 @@ void Context::run_micro_batches(const Batch& batch, const std::vector<int64_t>& 
     if (direct) continue;
     for (size_t r = 0; r < R; ++r) {
       const int64_t row = out_row[size_t(grouped[size_t(b0 + ub.outputs[r])])];
-      std::copy_n(logits.data() + r * size_t(hp.n_vocab), hp.n_vocab,
-                  out.logits.data() + row * hp.n_vocab);
+      if (ids)
+        out.argmax[size_t(row)] = argmax[r];
+      else
+        std::copy_n(logits.data() + r * size_t(hp.n_vocab), hp.n_vocab, out.logits.data() + row * hp.n_vocab);
       if (flags.hidden)
         std::copy_n(hidden.data() + r * size_t(hp.n_embd), hp.n_embd, out.hidden.data() + row * hp.n_embd);
     }

@@ -200,6 +200,11 @@ struct Batch {
 struct EvalFlags {
   bool hidden = false;   // fill Outputs::hidden
   bool routing = false;  // fill Outputs::expert_ids / expert_weights
+  // When > 0: fill Outputs::argmax with each row's argmax over logits [0, argmax_vocab) and
+  // leave Outputs::logits empty. The backend reduces the rows where it computed them, so a
+  // greedy step reads back one id per row instead of n_vocab floats. At most n_vocab (a
+  // tokenizer's vocabulary may be shorter than the LM head's rows).
+  int64_t argmax_vocab = 0;
 };
 
 struct Outputs {
@@ -207,7 +212,10 @@ struct Outputs {
   int64_t n_rows = 0;
   int64_t n_vocab = 0;
   int64_t n_embd = 0;
-  std::vector<float> logits;   // [n_rows][n_vocab]
+  std::vector<float> logits;   // [n_rows][n_vocab]; empty with EvalFlags::argmax_vocab
+  // [n_rows]: the index of each row's largest logit below EvalFlags::argmax_vocab, as
+  // sample::argmax picks it (lowest index among equals); empty without argmax_vocab.
+  std::vector<int32_t> argmax;
   std::vector<float> hidden;   // [n_rows][n_embd], output_norm's output (EvalFlags::hidden)
   // MoE routing of every batch token (EvalFlags::routing), in selection order:
   int64_t n_tokens = 0;               // batch size

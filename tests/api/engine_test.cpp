@@ -221,6 +221,26 @@ TEST(EngineApi, ConcurrentRequestsGiveTheSameTokensAsAlone) {
   EXPECT_GE(e->stats().steps, 1u);
 }
 
+// Greedy steps take the backend's argmax ids, steps with any sampled row the logits. Sampling at
+// temperature 1 with top_k 1 draws the argmax through the sampler, so all three runs agree: a
+// greedy request alone (ids), a top-1 request alone (logits), and both together, where the greedy
+// row shares a logits step with the sampled one.
+TEST(EngineApi, GreedyIdsMatchTopOneSamplingFromLogits) {
+  auto e = open_tiny();
+  Request top1 = greedy_request(golden_prompt("p2_fim"), 16);
+  top1.sampling.temperature = 1.0f;
+  top1.sampling.top_k = 1;
+  top1.sampling.seed = 5;
+  const auto ids = run_alone(*e, greedy_request(golden_prompt("p2_fim"), 16));
+  EXPECT_EQ(ids, golden_greedy("p2_fim"));
+  EXPECT_EQ(run_alone(*e, top1), ids);
+  Collector g, t;
+  e->submit(greedy_request(golden_prompt("p2_fim"), 16), g.on_token(), g.on_done());
+  e->submit(top1, t.on_token(), t.on_done());
+  EXPECT_EQ(g.wait().tokens, ids);
+  EXPECT_EQ(t.wait().tokens, ids);
+}
+
 TEST(EngineApi, CompletionOvertakesRunningQuestion) {
   auto e = open_tiny();
   Collector question, completion;

@@ -5,15 +5,19 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/thread_pool.h"
+#include "common/argmax_rows.h"
 #include "common/compare.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
+#include "sample/sample.h"
 
 namespace latent::backend {
 namespace {
@@ -362,6 +366,44 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuLatentAttention,
                                             ::testing::Values(AttentionShape{4, 9}, AttentionShape{1, 300},
                                                               AttentionShape{2, 130}),
                                             kCacheTypes));
+
+// The backend's argmax is sample::argmax on every row, threaded or not, over strided row views.
+TEST_P(CpuOps, ArgmaxIsTheSamplersArgmaxPerRow) {
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(1001), int64_t(102400)}) {
+    const int64_t rows = 16, stride = n + 3;
+    auto v = testing::argmax_rows(n, rows, stride, uint32_t(n));
+    const Tensor wide = make_tensor(TensorType::F32, {stride, rows, 1, 1}, v.data());
+    std::vector<int32_t> ids(size_t(rows), -1);
+    be_->argmax(wide.view({n, rows, 1, 1}, wide.nb, 0, "logits"), make_tensor(TensorType::I32, {rows, 1, 1, 1}, ids.data()));
+    for (int64_t r = 0; r < rows; ++r)
+      EXPECT_EQ(ids[size_t(r)], sample::argmax(std::span<const float>(v.data() + r * stride, size_t(n))))
+          << "row " << r << " (kind " << r % 8 << ") of " << n;
+  }
+  // The planted cases pin the rules themselves: the first of two equal maxima, 0 for a leading
+  // NaN, the maximum past scattered NaNs, -0 == +0.
+  std::vector<float> x = {1, 3, -2, 3, 0, std::numeric_limits<float>::quiet_NaN(), 2.5f, -0.0f, 0.0f};
+  std::vector<int32_t> id(1);
+  const auto run = [&](std::vector<float> row) {
+    be_->argmax(make_tensor(TensorType::F32, {int64_t(row.size()), 1, 1, 1}, row.data()),
+                make_tensor(TensorType::I32, {1, 1, 1, 1}, id.data()));
+    return id[0];
+  };
+  EXPECT_EQ(run(x), 1);
+  EXPECT_EQ(run({std::numeric_limits<float>::quiet_NaN(), 1, 2}), 0);
+  EXPECT_EQ(run({-1, std::numeric_limits<float>::quiet_NaN(), -0.5f, std::numeric_limits<float>::quiet_NaN()}), 2);
+  EXPECT_EQ(run({-1, -0.0f, 0.0f}), 1);
+}
+
+TEST_P(CpuOps, ArgmaxRejectsOutputsThatDoNotFit) {
+  std::vector<float> x(10 * 3);
+  std::vector<int32_t> ids(3);
+  const Tensor xt = make_tensor(TensorType::F32, {10, 3, 1, 1}, x.data(), "result_output");
+  EXPECT_THROW(be_->argmax(xt, make_tensor(TensorType::I32, {2, 1, 1, 1}, ids.data())), Error);
+  EXPECT_THROW(be_->argmax(xt, make_tensor(TensorType::F32, {3, 1, 1, 1}, ids.data())), Error);
+  EXPECT_THROW(be_->argmax(make_tensor(TensorType::F32, {0, 3, 1, 1}, x.data()),
+                           make_tensor(TensorType::I32, {3, 1, 1, 1}, ids.data())),
+               Error);
+}
 
 TEST_P(CpuOps, RejectsRowsOutsideTheTable) {
   std::vector<float> table(8 * 4, 1.0f), out(8 * 2);

@@ -1,10 +1,14 @@
 // Internal agreement of the forward pass: absorbed vs plain MLA, one batch vs token by token,
-// several sequences in one batch vs each alone, truncation (prefix reuse), and load errors.
+// several sequences in one batch vs each alone, truncation (prefix reuse), greedy ids from the
+// backend's argmax vs the logits, and load errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +17,10 @@
 #include "gguf/gguf.h"
 #include "model/latent_cache.h"
 #include "model/model.h"
+#include "sample/sample.h"
+#ifdef LATENT_HAVE_VULKAN
+#include "backend/vulkan/vulkan_backend.h"
+#endif
 
 namespace latent::model {
 namespace {
@@ -166,7 +174,111 @@ TEST(ModelConsistency, RejectsBadBatchesWithoutChangingCaches) {
     EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
   }
   EXPECT_EQ(ctx.sequence_length(s), 0);
+  b.clear();
+  b.add(s, 1, true);
+  try {
+    ctx.evaluate(b, out, {.argmax_vocab = model->n_vocab() + 1});
+    ADD_FAILURE() << "argmax over more than n_vocab logits was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("argmax_vocab"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ctx.sequence_length(s), 0);
 }
+
+// The backends of this build. A missing Vulkan device fails, unless LATENT_VULKAN_OPTIONAL=1
+// makes the Vulkan cases skip (as in model_golden_test.cpp).
+std::vector<std::string> build_backends() {
+#ifdef LATENT_HAVE_VULKAN
+  return {"cpu", "vulkan"};
+#else
+  return {"cpu"};
+#endif
+}
+
+class ModelArgmax : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "vulkan") setenv("LATENT_VULKAN_VALIDATION", "1", 0);
+    Options o = opts(MlaMode::Absorbed);
+    o.backend = GetParam();
+    o.max_batch_tokens = 16;  // micro-batches with consecutive (direct) and interleaved (staged) rows
+    try {
+      model_ = Model::load(testing::golden_model("ds2-lite-tiny"), o);
+    } catch (const Error& e) {
+      const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
+      if (GetParam() != "vulkan" || !optional || std::string(optional) != "1") throw;
+      GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
+    }
+  }
+
+  void TearDown() override {
+#ifdef LATENT_HAVE_VULKAN
+    if (auto* vk = model_ ? dynamic_cast<backend::VulkanBackend*>(&model_->backend()) : nullptr)
+      EXPECT_EQ(vk->validation_errors(), 0u) << "the validation layer reported errors (above)";
+#endif
+  }
+
+  std::shared_ptr<Model> model_;
+};
+
+// sample::argmax of each row's first `n` logits.
+std::vector<int32_t> row_argmax(const Outputs& out, int64_t n) {
+  std::vector<int32_t> ids;
+  for (int64_t r = 0; r < out.n_rows; ++r) ids.push_back(sample::argmax(std::span(out.logits_row(r), size_t(n))));
+  return ids;
+}
+
+// EvalFlags::argmax_vocab gives every output row the id sample::argmax picks from the logits of
+// a normal evaluation (over the whole vocabulary, and over a prefix that changes some rows'
+// winner), with the hidden state alongside: two sequences interleaved in one batch, then greedy
+// decode steps of both (on Vulkan, replayed command buffers).
+TEST_P(ModelArgmax, IdsAreTheSamplersArgmaxOfTheLogits) {
+  const int64_t V = model_->n_vocab();
+  const auto ta = prompt_tokens("p1_short"), tb = prompt_tokens("p2_fim");
+  Context full(model_), ids(model_);
+  const SeqId a = full.create_sequence(), b = full.create_sequence();
+  ASSERT_EQ(ids.create_sequence(), a);
+  ASSERT_EQ(ids.create_sequence(), b);
+  Batch batch;
+  for (size_t i = 0; i < std::max(ta.size(), tb.size()); ++i) {
+    if (i < ta.size()) batch.add(a, ta[i], i % 5 == 0 || i + 1 == ta.size());
+    if (i < tb.size()) batch.add(b, tb[i], i % 7 == 3 || i + 1 == tb.size());
+  }
+  Outputs want, got;
+  full.evaluate(batch, want, {.hidden = true});
+  ASSERT_GT(want.n_rows, 10);
+  const auto greedy = row_argmax(want, V);
+  // A cut below the largest winner: that row's id must come from the prefix instead.
+  const int64_t cut = *std::max_element(greedy.begin(), greedy.end());
+  ASSERT_GT(cut, 0);
+  const auto below_cut = row_argmax(want, cut);
+  ASSERT_NE(below_cut, greedy);
+  for (int64_t n : {cut, V}) {
+    ids.truncate(a, 0);
+    ids.truncate(b, 0);
+    ids.evaluate(batch, got, {.hidden = true, .argmax_vocab = n});
+    EXPECT_EQ(got.n_rows, want.n_rows);
+    EXPECT_TRUE(got.logits.empty()) << "logits were read back";
+    EXPECT_EQ(got.argmax, n == V ? greedy : below_cut) << "argmax over " << n << " of " << V;
+    EXPECT_EQ(got.hidden, want.hidden);
+  }
+  // Decode from each sequence's last output row.
+  std::vector<int32_t> next(2);
+  for (int64_t i = 0, row = 0; i < int64_t(batch.size()); ++i)
+    if (batch.tokens[size_t(i)].logits) next[batch.tokens[size_t(i)].seq == a ? 0 : 1] = greedy[size_t(row++)];
+  for (int step = 0; step < 4; ++step) {
+    Batch d;
+    d.add(a, next[0], true);
+    d.add(b, next[1], true);
+    full.evaluate(d, want);
+    ids.evaluate(d, got, {.argmax_vocab = V});
+    next = row_argmax(want, V);
+    EXPECT_EQ(got.argmax, next) << "decode step " << step;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ModelArgmax, ::testing::ValuesIn(build_backends()),
+                         [](const auto& info) { return info.param; });
 
 // A copy of ds3-tiny's metadata with only the listed tensors, for load errors.
 std::filesystem::path write_variant(const std::string& file, const std::string& arch,

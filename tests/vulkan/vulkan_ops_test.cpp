@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "backend/vulkan/vulkan_backend.h"
+#include "common/argmax_rows.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
 
@@ -416,6 +417,35 @@ TEST_P(VulkanOps, Attention) {
     // Online softmax in f32 (rescaled partial sums) vs the CPU's normalise-first with a double sum.
     compare("attention", TensorType::F32, out, 2e-6f);
   }
+}
+
+TEST_P(VulkanOps, Argmax) {
+  // Strided row views (3 floats between rows) of lengths below, around and far above one
+  // workgroup's 256 lanes, up to DeepSeek's vocabulary of 102400, with planted ties (the lower
+  // index must win wherever the two lanes sit in the reduction), NaN and signed zeros
+  // (testing::argmax_rows): ids equal the CPU's, which are sample::argmax's.
+  const int64_t rows = 16;
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(1001), int64_t(102400)}) {
+    const int64_t stride = n + 3;
+    const auto v = testing::argmax_rows(n, rows, stride, uint32_t(n));
+    auto x = scratch(TensorType::F32, {stride, rows, 1, 1}, v.data(), "result_output");
+    auto out = empty(TensorType::I32, {rows, 1, 1, 1}, "result_argmax");
+    b_.cpu->argmax(x.cpu.view({n, rows, 1, 1}, x.cpu.nb, 0, "result_output"), out.cpu);
+    b_.vk->argmax(x.vk.view({n, rows, 1, 1}, x.vk.nb, 0, "result_output"), out.vk);
+    std::vector<int32_t> want(static_cast<size_t>(rows)), got(want.size());
+    b_.cpu->read(out.cpu, want.data(), want.size() * 4);
+    b_.vk->read(out.vk, got.data(), got.size() * 4);
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      wrong += got[size_t(r)] != want[size_t(r)];
+      EXPECT_EQ(got[size_t(r)], want[size_t(r)]) << "row " << r << " (kind " << r % 8 << ") of " << n;
+    }
+    std::printf("%-14s %-5s %-4s %-14s %12lld %10d\n", "argmax", "F32", GetParam() ? "yes" : "no",
+                shape_str({n, rows, 1, 1}).c_str(), static_cast<long long>(wrong), 0);  // rows that differ
+  }
+  auto x = floats({10, 3, 1, 1}, -1, 1, 40, "result_output");
+  auto short_ids = empty(TensorType::I32, {2, 1, 1, 1}, "result_argmax");
+  EXPECT_THROW(b_.vk->argmax(x.vk, short_ids.vk), Error);
 }
 
 TEST_P(VulkanOps, LatentCache) {

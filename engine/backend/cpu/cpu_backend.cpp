@@ -645,6 +645,26 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void argmax(const Tensor& x, const Tensor& out) override {
+    expect_f32(Op::Argmax, x);
+    if (x.ne[0] < 1 || x.ne[2] != 1 || x.ne[3] != 1)
+      fail(Op::Argmax, x, "expected rows [n >= 1, rows], got " + shape(x));
+    if (out.type != TensorType::I32 || out.ne != std::array<int64_t, 4>{x.ne[1], 1, 1, 1})
+      fail(Op::Argmax, out, "expected an I32 tensor {" + std::to_string(x.ne[1]) + "} (one id per row of " + shape(x) +
+                                "), got " + std::string(gguf::type_name(out.type)) + " " + shape(out));
+    const int64_t n = x.ne[0];
+    int32_t* o = static_cast<int32_t*>(out.data);
+    // sample::argmax's scan (the backend library does not link the sampler): only a strictly
+    // greater value moves `best`, so ties keep the lowest index and NaN never wins past index 0.
+    pool_.run(x.ne[1], [&](int64_t r, int) {
+      const float* xr = reinterpret_cast<const float*>(x.row(r));
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; ++i)
+        if (xr[i] > xr[best]) best = i;
+      o[r] = int32_t(best);
+    });
+  }
+
  private:
   struct Tile {
     const char* rows;  // first row, f32

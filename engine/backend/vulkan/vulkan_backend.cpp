@@ -113,6 +113,7 @@ class VulkanBackendImpl final : public VulkanBackend {
       case Op::Rope:
       case Op::MoeCombine:
       case Op::Attention:
+      case Op::Argmax:
         return true;
       // weight_type is the cache's element type here. Only over pages in this backend's memory
       // (see page_table); the KV store's host pages fail with an error naming the op.
@@ -599,6 +600,23 @@ class VulkanBackendImpl final : public VulkanBackend {
     const auto& p = ctx_.pipeline("attention", 4, sizeof push);
     const VkBuffer bufs[4] = {qr.buffer->buffer, kr.buffer->buffer, vr.buffer->buffer, orf.buffer->buffer};
     dispatch(p, bufs, &push, uint64_t(H * T), 1);
+  }
+
+  void argmax(const Tensor& x, const Tensor& out) override {
+    expect_f32(Op::Argmax, x);
+    if (x.ne[0] < 1 || x.ne[2] != 1 || x.ne[3] != 1)
+      fail(Op::Argmax, x, "expected rows [n >= 1, rows], got " + shape(x));
+    if (out.type != TensorType::I32 || out.ne != std::array<int64_t, 4>{x.ne[1], 1, 1, 1})
+      fail(Op::Argmax, out, "expected an I32 tensor {" + std::to_string(x.ne[1]) + "} (one id per row of " + shape(x) +
+                                "), got " + std::string(gguf::type_name(out.type)) + " " + shape(out));
+    if (x.ne[1] == 0) return;
+    const Ref xr = ref(Op::Argmax, x), orf = ref(Op::Argmax, out);
+    // Shapes only: the same step's argmax replays with its command buffer.
+    const uint32_t push[5] = {u32(Op::Argmax, x, x.ne[0]), u32(Op::Argmax, x, x.ne[1]), words(Op::Argmax, x, xr.offset),
+                              words(Op::Argmax, x, x.nb[1]), words(Op::Argmax, out, orf.offset)};
+    const auto& p = ctx_.pipeline("argmax", 2, sizeof push);
+    const VkBuffer bufs[2] = {xr.buffer->buffer, orf.buffer->buffer};
+    dispatch(p, bufs, push, uint64_t(x.ne[1]), 1);  // one workgroup per row
   }
 
  private:
