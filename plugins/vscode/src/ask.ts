@@ -23,10 +23,19 @@ function page(nonce: string, cspSource: string): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'unsafe-inline'; script-src 'nonce-${nonce}';">
 <style>body{font-family:var(--vscode-font-family);font-size:var(--vscode-font-size);line-height:1.5;padding:0 1em}
 pre,code{font-family:var(--vscode-editor-font-family)}</style></head>
-<body><div id="answer"><p><em>Thinking…</em></p></div>
+<body><div id="answer"><div id="text"><p><em>Thinking…</em></p></div><div id="sources"></div></div>
 <script nonce="${nonce}">
 const vscode = acquireVsCodeApi();
-window.addEventListener('message', (e) => { document.getElementById('answer').innerHTML = e.data.html; });
+// The answer text is replaced at each render while it streams; the sources only when they change,
+// so that a click on a source link is not lost to a render between mouse down and up.
+window.addEventListener('message', (e) => {
+  document.getElementById('text').innerHTML = e.data.text;
+  const sources = document.getElementById('sources');
+  if (sources.dataset.html !== e.data.sources) {
+    sources.dataset.html = e.data.sources;
+    sources.innerHTML = e.data.sources;
+  }
+});
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[data-open]');
   if (!a) return;
@@ -70,8 +79,8 @@ async function ask(latent: Latent, question: string): Promise<void> {
   let scheduled: NodeJS.Timeout | undefined;
   const render = async () => {
     scheduled = undefined;
-    const html = (await renderMarkdown(stream.markdown(question))) + stream.sourcesHtml();
-    void panel.webview.postMessage({ html });
+    const text = await renderMarkdown(stream.markdown(question));
+    void panel.webview.postMessage({ text, sources: stream.sourcesHtml() });
   };
   const scheduleRender = () => {
     if (!scheduled) scheduled = setTimeout(render, RENDER_INTERVAL_MS);
