@@ -7,7 +7,12 @@
 
 #include "quant/blocks.h"
 
+// Everything here has internal linkage: each including translation unit is compiled for a
+// different ISA, and inline or template functions are otherwise weak symbols that the linker
+// merges, so one level's code could run the other's copy (a different summation order, or
+// AVX-512 instructions on an AVX2 CPU).
 namespace latent::quant::detail::x86 {
+namespace {
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -50,4 +55,5 @@ inline __m256i dot_us8(__m256i u, __m256i s) {
 // Same for two signed byte vectors (|a| via sign, sign moved onto b).
 inline __m256i dot_ss8(__m256i a, __m256i b) { return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 
+}  // namespace
 }  // namespace latent::quant::detail::x86
