@@ -53,13 +53,24 @@ inline void unpack_scales_k4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
 
 using DotFn = float (*)(int64_t n, const void* w, const void* x);
 using DotRowsFn = void (*)(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* x, float* out);
+// out[c][r] = dot(row r, x[c]) for c < n_cols <= kTileCols, r < n_rows (see vec_dot_tile).
+using DotTileFn = void (*)(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* const* x,
+                           int64_t n_cols, float* const* out);
+
+// Columns a tile kernel multiplies each decoded weight block with: four columns' accumulators
+// and the decoded quants still fit the 16 AVX2 registers, and prefill batches are rarely
+// narrower.
+inline constexpr int kTileCols = 4;
 
 // One entry per weight type; null where a level has no specialised kernel (the dispatcher then
-// falls back to the next lower level).
+// falls back to the next lower level). The tile kernels exist where decoding a weight block
+// costs enough to be worth sharing between columns; a null one means "loop the level's row
+// kernel per column", never a lower level's, so that tiles stay bit-identical to vec_dot.
 struct KernelTable {
   DotFn f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k;
   DotRowsFn rows_f32, rows_f16, rows_bf16, rows_q4_0, rows_q4_1, rows_q5_0, rows_q5_1, rows_q8_0,
       rows_q4_k, rows_q5_k, rows_q6_k;
+  DotTileFn tile_q4_0, tile_q4_1, tile_q5_0, tile_q5_1, tile_q8_0, tile_q4_k, tile_q5_k, tile_q6_k;
 };
 
 const KernelTable& scalar_kernels();

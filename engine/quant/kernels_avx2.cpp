@@ -67,18 +67,27 @@ float bf16_scalar(uint16_t h) {
   return f;
 }
 
-float dot_q8_0(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ8_0*>(w);
-  auto* b = static_cast<const BlockQ8_0*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_ss8(qa, qb)), acc);
+template <int C>
+struct Q8_0 {
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const BlockQ8_0*>(w);
+    const BlockQ8_0* b[C];
+    __m256 acc[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_0*>(x[c]), acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+      // dot_ss8 with |qa| shared between the columns.
+      const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+      const __m256i ua = _mm256_sign_epi8(qa, qa);
+      const float da = h2f(a[i].d);
+      for (int c = 0; c < C; ++c) {
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].qs));
+        const __m256 d = _mm256_set1_ps(da * h2f(b[c][i].d));
+        acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_us8(ua, _mm256_sign_epi8(qb, qa))), acc[c]);
+      }
+    }
+    for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]);
   }
-  return hsum(acc);
-}
+};
 
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const BlockQ4_0*>(w);
@@ -145,30 +154,40 @@ inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
   return s;
 }
 
-float dot_q4_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ4_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  float acc_m = 0;
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    uint8_t sc[8], mn[8];
-    unpack_scales_k4(a[i].scales, sc, mn);
-    __m256i sumi = _mm256_setzero_si256();
-    for (int j = 0; j < 4; ++j) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * j));
-      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * j));
-      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * j + 32));
-      const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), y0);
-      const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), y1);
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * j])));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * j + 1])));
+template <int C>
+struct Q4K {
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const BlockQ4_K*>(w);
+    const BlockQ8_K* b[C];
+    __m256 acc[C];
+    float acc_m[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = _mm256_setzero_ps(), acc_m[c] = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      uint8_t sc[8], mn[8];
+      unpack_scales_k4(a[i].scales, sc, mn);
+      __m256i sumi[C];
+      for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
+      for (int j = 0; j < 4; ++j) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * j));
+        const __m256i q0 = _mm256_and_si256(q, m4), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        const __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+        for (int c = 0; c < C; ++c) {
+          const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].qs + 64 * j));
+          const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].qs + 64 * j + 32));
+          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q0, y0), s0));
+          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), s1));
+        }
+      }
+      const float d = h2f(a[i].d), dmin = h2f(a[i].dmin);
+      for (int c = 0; c < C; ++c) {
+        acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[c][i].d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+        acc_m[c] += (dmin * b[c][i].d) * static_cast<float>(mins_dot_bsums(mn, b[c][i].bsums));
+      }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
+    for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]) - acc_m[c];
   }
-  return hsum(acc) - acc_m;
-}
+};
 
 float dot_q5_k(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const BlockQ5_K*>(w);
@@ -198,39 +217,50 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
   return hsum(acc) - acc_m;
 }
 
-float dot_q6_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ6_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    // Quants are stored +32; the offset is removed once per block through the bsums.
-    int offset = 0;
-    for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[i].bsums[g];
-    __m256i sumi = _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].ql + 64 * h));
-      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].ql + 64 * h + 32));
-      const __m256i hh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4)),
-      };
-      const int8_t* sc = a[i].scales + 8 * h;
-      for (int k = 0; k < 4; ++k) {
-        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), scale));
+template <int C>
+struct Q6K {
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const BlockQ6_K*>(w);
+    const BlockQ8_K* b[C];
+    __m256 acc[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      __m256i sumi[C];
+      for (int c = 0; c < C; ++c) {
+        // Quants are stored +32; the offset is removed once per block through the bsums.
+        int offset = 0;
+        for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[c][i].bsums[g];
+        sumi[c] = _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0);
       }
+      for (int h = 0; h < 2; ++h) {
+        const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].ql + 64 * h + 32));
+        const __m256i hh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4)),
+        };
+        const int8_t* sc = a[i].scales + 8 * h;
+        for (int k = 0; k < 4; ++k) {
+          const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+          for (int c = 0; c < C; ++c) {
+            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].qs + 128 * h + 32 * k));
+            sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), scale));
+          }
+        }
+      }
+      const float d = h2f(a[i].d);
+      for (int c = 0; c < C; ++c)
+        acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[c][i].d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]);
   }
-  return hsum(acc);
-}
+};
 
 template <DotFn F>
 void rows_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* x, float* out) {
@@ -280,12 +310,14 @@ void quantize_q8_1_act_avx2(const float* x, void* dst, int64_t n) {
 }
 
 const KernelTable& avx2_kernels() {
+  constexpr DotFn kQ8_0 = dot_one<Q8_0>, kQ4_K = dot_one<Q4K>, kQ6_K = dot_one<Q6K>;
   static const KernelTable t = {
       dot_f32, dot_half<load_f16x8, f16_scalar>, dot_half<load_bf16x8, bf16_scalar>, dot_q4_0, dot_q4_1, dot_q5_0,
-      dot_q5_1, dot_q8_0, dot_q4_k, dot_q5_k, dot_q6_k,
+      dot_q5_1, kQ8_0, kQ4_K, dot_q5_k, kQ6_K,
       rows_loop<dot_f32>, rows_loop<dot_half<load_f16x8, f16_scalar>>, rows_loop<dot_half<load_bf16x8, bf16_scalar>>,
-      rows_loop<dot_q4_0>, rows_loop<dot_q4_1>, rows_loop<dot_q5_0>, rows_loop<dot_q5_1>, rows_loop<dot_q8_0>,
-      rows_loop<dot_q4_k>, rows_loop<dot_q5_k>, rows_loop<dot_q6_k>,
+      rows_loop<dot_q4_0>, rows_loop<dot_q4_1>, rows_loop<dot_q5_0>, rows_loop<dot_q5_1>, rows_loop<kQ8_0>,
+      rows_loop<kQ4_K>, rows_loop<dot_q5_k>, rows_loop<kQ6_K>,
+      nullptr, nullptr, nullptr, nullptr, tile_loop<Q8_0>, tile_loop<Q4K>, nullptr, tile_loop<Q6K>,
   };
   return t;
 }

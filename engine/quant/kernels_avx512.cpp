@@ -79,33 +79,40 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 // Q8_0) as |w| with w's sign moved onto the activations. Two blocks per 512-bit register were
 // measured slower on the development machine: the per-block scale work, not the byte math,
 // dominates, and 512-bit ops halve the ports available for it.
-template <typename WBlock, typename XBlock, __m256i (*Quants)(const WBlock&), bool kSigned, bool kHasMin>
-inline __m256 legacy_block(const WBlock& a, const XBlock& b, __m256 acc, float& acc_m) {
-  const __m256i q = Quants(a);
-  const __m256i y = load256(b.qs);
-  const __m256i s = kSigned ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q))
-                            : _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, y);
-  const float dy = h2f(b.d);
-  if constexpr (kHasMin) acc_m += h2f(a.m) * (dy * static_cast<float>(b.s));
-  return _mm256_fmadd_ps(_mm256_set1_ps(h2f(a.d) * dy), _mm256_cvtepi32_ps(s), acc);
-}
-
-template <typename WBlock, typename XBlock, __m256i (*Quants)(const WBlock&), bool kSigned, bool kHasMin>
-float dot_legacy(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const WBlock*>(w);
-  auto* b = static_cast<const XBlock*>(x);
-  // Two accumulators halve the FMA latency chain.
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float acc_m = 0;
-  const int64_t nb = n / kQK;
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    acc0 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i], b[i], acc0, acc_m);
-    acc1 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i + 1], b[i + 1], acc1, acc_m);
+template <typename WBlock, typename XBlock, auto Quants, bool kSigned, bool kHasMin, int C>
+struct Legacy {
+  // Block i of the row against block i of each column; q and |q| are decoded once for all.
+  static void block(const WBlock& a, const XBlock* const* b, int64_t i, __m256* acc, float* acc_m) {
+    const __m256i q = Quants(a);
+    const __m256i u = kSigned ? _mm256_sign_epi8(q, q) : q;
+    const float da = h2f(a.d);
+    for (int c = 0; c < C; ++c) {
+      const __m256i y = load256(b[c][i].qs);
+      const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, kSigned ? _mm256_sign_epi8(y, q) : y);
+      const float dy = h2f(b[c][i].d);
+      if constexpr (kHasMin) acc_m[c] += h2f(a.m) * (dy * static_cast<float>(b[c][i].s));
+      acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(da * dy), _mm256_cvtepi32_ps(s), acc[c]);
+    }
   }
-  if (i < nb) acc0 = legacy_block<WBlock, XBlock, Quants, kSigned, kHasMin>(a[i], b[i], acc0, acc_m);
-  return hsum(_mm256_add_ps(acc0, acc1)) + acc_m;
-}
+
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const WBlock*>(w);
+    const XBlock* b[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const XBlock*>(x[c]);
+    // Two accumulators per column halve the FMA latency chain.
+    __m256 acc0[C], acc1[C];
+    float acc_m[C];
+    for (int c = 0; c < C; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps(), acc_m[c] = 0;
+    const int64_t nb = n / kQK;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+      block(a[i], b, i, acc0, acc_m);
+      block(a[i + 1], b, i + 1, acc1, acc_m);
+    }
+    if (i < nb) block(a[i], b, i, acc0, acc_m);
+    for (int c = 0; c < C; ++c) out[c] = hsum(_mm256_add_ps(acc0[c], acc1[c])) + acc_m[c];
+  }
+};
 
 inline __m256i q_q8_0(const BlockQ8_0& blk) { return load256(blk.qs); }
 inline __m256i q_q4_0(const BlockQ4_0& blk) { return _mm256_sub_epi8(nibbles_32(blk.qs), _mm256_set1_epi8(8)); }
@@ -136,28 +143,39 @@ inline __m512i scale_pair(__m512i s16, int j) {
   return _mm512_permutexvar_epi16(idx, s16);
 }
 
-float dot_q4_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ4_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  __m512 acc = _mm512_setzero_ps();
-  float acc_m = 0;
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    uint8_t sc[8], mn[8];
-    unpack_scales_k4(a[i].scales, sc, mn);
-    const __m512i s16 = scales_epi16(sc);
-    __m512i sumi = _mm512_setzero_si512();
-    for (int j = 0; j < 4; ++j) {
-      const __m256i q = load256(a[i].qs + 32 * j);
-      const __m512i u = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
-      const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair(s16, j)));
+template <int C>
+struct Q4K {
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const BlockQ4_K*>(w);
+    const BlockQ8_K* b[C];
+    __m512 acc[C];
+    float acc_m[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = _mm512_setzero_ps(), acc_m[c] = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      uint8_t sc[8], mn[8];
+      unpack_scales_k4(a[i].scales, sc, mn);
+      const __m512i s16 = scales_epi16(sc);
+      __m512i sumi[C];
+      for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const __m256i q = load256(a[i].qs + 32 * j);
+        const __m512i u = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+        const __m512i scale = scale_pair(s16, j);
+        for (int c = 0; c < C; ++c) {
+          const __m512i y = _mm512_loadu_si512(b[c][i].qs + 64 * j);
+          sumi[c] = _mm512_add_epi32(sumi[c], _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale));
+        }
+      }
+      const float d = h2f(a[i].d), dmin = h2f(a[i].dmin);
+      for (int c = 0; c < C; ++c) {
+        acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[c][i].d), _mm512_cvtepi32_ps(sumi[c]), acc[c]);
+        acc_m[c] += (dmin * b[c][i].d) * static_cast<float>(mins_dot_bsums(mn, b[c][i].bsums));
+      }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
-    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
+    for (int c = 0; c < C; ++c) out[c] = hsum512(acc[c]) - acc_m[c];
   }
-  return hsum512(acc) - acc_m;
-}
+};
 
 float dot_q5_k(int64_t n, const void* w, const void* x) {
   auto* a = static_cast<const BlockQ5_K*>(w);
@@ -186,43 +204,55 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
   return hsum512(acc) - acc_m;
 }
 
-float dot_q6_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ6_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  float acc = 0;
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-  // int16 lane k of a 64-element product takes scale k/8 (16 elements per scale).
-  const __m512i idx_lo = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
-                                          1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m512i idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(4));
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    int offset = 0;
-    for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[i].bsums[g];
-    __m512i sumi = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = load256(a[i].ql + 64 * h);
-      const __m256i l1 = load256(a[i].ql + 64 * h + 32);
-      const __m256i hh = load256(a[i].qh + 32 * h);
-      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
-      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
-      const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
-      const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
-      const __m512i s16 = _mm512_castsi128_si512(
-          _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a[i].scales + 8 * h))));
-      const __m512i y01 = _mm512_loadu_si512(b[i].qs + 128 * h);
-      const __m512i y23 = _mm512_loadu_si512(b[i].qs + 128 * h + 64);
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(join(q1, q2), y01), _mm512_permutexvar_epi16(idx_lo, s16)));
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(join(q3, q4), y23), _mm512_permutexvar_epi16(idx_hi, s16)));
+template <int C>
+struct Q6K {
+  static void dot(int64_t n, const void* w, const void* const* x, float* out) {
+    auto* a = static_cast<const BlockQ6_K*>(w);
+    const BlockQ8_K* b[C];
+    float acc[C];
+    for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    // int16 lane k of a 64-element product takes scale k/8 (16 elements per scale).
+    const __m512i idx_lo = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                            1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i idx_hi = _mm512_add_epi16(idx_lo, _mm512_set1_epi16(4));
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      __m512i sumi[C];
+      for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
+      for (int h = 0; h < 2; ++h) {
+        const __m256i l0 = load256(a[i].ql + 64 * h);
+        const __m256i l1 = load256(a[i].ql + 64 * h + 32);
+        const __m256i hh = load256(a[i].qh + 32 * h);
+        const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+        const __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+        const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+        const __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+        const __m512i s16 = _mm512_castsi128_si512(
+            _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a[i].scales + 8 * h))));
+        const __m512i q12 = join(q1, q2), q34 = join(q3, q4);
+        const __m512i sc_lo = _mm512_permutexvar_epi16(idx_lo, s16), sc_hi = _mm512_permutexvar_epi16(idx_hi, s16);
+        for (int c = 0; c < C; ++c) {
+          const __m512i y01 = _mm512_loadu_si512(b[c][i].qs + 128 * h);
+          const __m512i y23 = _mm512_loadu_si512(b[c][i].qs + 128 * h + 64);
+          sumi[c] = _mm512_add_epi32(sumi[c], _mm512_madd_epi16(_mm512_maddubs_epi16(q12, y01), sc_lo));
+          sumi[c] = _mm512_add_epi32(sumi[c], _mm512_madd_epi16(_mm512_maddubs_epi16(q34, y23), sc_hi));
+        }
+      }
+      const float d = h2f(a[i].d);
+      for (int c = 0; c < C; ++c) {
+        // Quants are stored +32; the offset is removed once per block through the bsums.
+        int offset = 0;
+        for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[c][i].bsums[g];
+        const int total = _mm512_reduce_add_epi32(sumi[c]) - 32 * offset;
+        acc[c] += (d * b[c][i].d) * static_cast<float>(total);
+      }
     }
-    // Quants are stored +32; the offset is removed once per block through the bsums.
-    const int total = _mm512_reduce_add_epi32(sumi) - 32 * offset;
-    acc += (h2f(a[i].d) * b[i].d) * static_cast<float>(total);
+    for (int c = 0; c < C; ++c) out[c] = acc[c];
   }
-  return acc;
-}
+};
 
 template <DotFn F>
 void rows_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* x, float* out) {
@@ -230,22 +260,32 @@ void rows_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const vo
   for (int64_t r = 0; r < n_rows; ++r) out[r] = F(n, p + static_cast<size_t>(r) * stride, x);
 }
 
+template <int C> using LegacyQ4_0 = Legacy<BlockQ4_0, BlockQ8_0, q_q4_0, true, false, C>;
+template <int C> using LegacyQ4_1 = Legacy<BlockQ4_1, BlockQ8_1, q_q4_1, false, true, C>;
+template <int C> using LegacyQ5_0 = Legacy<BlockQ5_0, BlockQ8_0, q_q5_0, true, false, C>;
+template <int C> using LegacyQ5_1 = Legacy<BlockQ5_1, BlockQ8_1, q_q5_1, false, true, C>;
+template <int C> using LegacyQ8_0 = Legacy<BlockQ8_0, BlockQ8_0, q_q8_0, true, false, C>;
+
 constexpr DotFn kF16 = dot_half<load_f16x16, load_f16x16_masked>;
 constexpr DotFn kBF16 = dot_half<load_bf16x16, load_bf16x16_masked>;
-constexpr DotFn kQ4_0 = dot_legacy<BlockQ4_0, BlockQ8_0, q_q4_0, true, false>;
-constexpr DotFn kQ4_1 = dot_legacy<BlockQ4_1, BlockQ8_1, q_q4_1, false, true>;
-constexpr DotFn kQ5_0 = dot_legacy<BlockQ5_0, BlockQ8_0, q_q5_0, true, false>;
-constexpr DotFn kQ5_1 = dot_legacy<BlockQ5_1, BlockQ8_1, q_q5_1, false, true>;
-constexpr DotFn kQ8_0 = dot_legacy<BlockQ8_0, BlockQ8_0, q_q8_0, true, false>;
+constexpr DotFn kQ4_0 = dot_one<LegacyQ4_0>;
+constexpr DotFn kQ4_1 = dot_one<LegacyQ4_1>;
+constexpr DotFn kQ5_0 = dot_one<LegacyQ5_0>;
+constexpr DotFn kQ5_1 = dot_one<LegacyQ5_1>;
+constexpr DotFn kQ8_0 = dot_one<LegacyQ8_0>;
+constexpr DotFn kQ4_K = dot_one<Q4K>;
+constexpr DotFn kQ6_K = dot_one<Q6K>;
 
 }  // namespace
 
 const KernelTable& avx512_kernels() {
   static const KernelTable t = {
-      dot_f32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, dot_q4_k, dot_q5_k, dot_q6_k,
+      dot_f32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, kQ4_K, dot_q5_k, kQ6_K,
       rows_loop<dot_f32>, rows_loop<kF16>, rows_loop<kBF16>, rows_loop<kQ4_0>, rows_loop<kQ4_1>,
-      rows_loop<kQ5_0>, rows_loop<kQ5_1>, rows_loop<kQ8_0>, rows_loop<dot_q4_k>, rows_loop<dot_q5_k>,
-      rows_loop<dot_q6_k>,
+      rows_loop<kQ5_0>, rows_loop<kQ5_1>, rows_loop<kQ8_0>, rows_loop<kQ4_K>, rows_loop<dot_q5_k>,
+      rows_loop<kQ6_K>,
+      tile_loop<LegacyQ4_0>, tile_loop<LegacyQ4_1>, tile_loop<LegacyQ5_0>, tile_loop<LegacyQ5_1>,
+      tile_loop<LegacyQ8_0>, tile_loop<Q4K>, nullptr, tile_loop<Q6K>,
   };
   return t;
 }

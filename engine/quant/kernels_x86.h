@@ -10,7 +10,8 @@
 // Everything here has internal linkage: each including translation unit is compiled for a
 // different ISA, and inline or template functions are otherwise weak symbols that the linker
 // merges, so one level's code could run the other's copy (a different summation order, or
-// AVX-512 instructions on an AVX2 CPU).
+// AVX-512 instructions on an AVX2 CPU). GCC gives templates instantiated with a kernel from an
+// anonymous namespace external linkage, so the namespace has to be here.
 namespace latent::quant::detail::x86 {
 namespace {
 
@@ -54,6 +55,41 @@ inline __m256i dot_us8(__m256i u, __m256i s) {
 
 // Same for two signed byte vectors (|a| via sign, sign moved onto b).
 inline __m256i dot_ss8(__m256i a, __m256i b) { return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
+
+// Kernels that share one decoded weight row between C activation columns are class templates
+// Kernel<C> with static void dot(n, w_row, x[C], out[C]); per column they do exactly the float
+// operations of the one-column instance, in the same order, so every width gives vec_dot's bits.
+
+// The one-column instance as the table's DotFn.
+template <template <int> class Kernel>
+float dot_one(int64_t n, const void* w, const void* x) {
+  float r;
+  Kernel<1>::dot(n, w, &x, &r);
+  return r;
+}
+
+template <template <int> class Kernel, int C>
+void tile_rows(int64_t n, const uint8_t* w, size_t stride, int64_t n_rows, const void* const* x, float* const* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float res[C];
+    Kernel<C>::dot(n, w + static_cast<size_t>(r) * stride, x, res);
+    for (int c = 0; c < C; ++c) out[c][r] = res[c];
+  }
+}
+
+// The table's DotTileFn (n_cols in [1, kTileCols]).
+template <template <int> class Kernel>
+void tile_loop(int64_t n, const void* w, size_t stride, int64_t n_rows, const void* const* x, int64_t n_cols,
+               float* const* out) {
+  static_assert(kTileCols == 4, "one case per width below");
+  auto* p = static_cast<const uint8_t*>(w);
+  switch (n_cols) {
+    case 4: return tile_rows<Kernel, 4>(n, p, stride, n_rows, x, out);
+    case 3: return tile_rows<Kernel, 3>(n, p, stride, n_rows, x, out);
+    case 2: return tile_rows<Kernel, 2>(n, p, stride, n_rows, x, out);
+    default: return tile_rows<Kernel, 1>(n, p, stride, n_rows, x, out);
+  }
+}
 
 }  // namespace
 }  // namespace latent::quant::detail::x86

@@ -6,6 +6,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -845,6 +846,7 @@ const KernelTable& scalar_kernels() {
       rows_loop<dot_f32>, rows_loop<dot_f16>, rows_loop<dot_bf16>, rows_loop<dot_q4_0>, rows_loop<dot_q4_1>,
       rows_loop<dot_q5_0>, rows_loop<dot_q5_1>, rows_loop<dot_q8_0>, rows_loop<dot_q4_k>, rows_loop<dot_q5_k>,
       rows_loop<dot_q6_k>,
+      nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
   };
   return t;
 }
@@ -939,6 +941,30 @@ DotRowsFn KernelTable::*rows_member(TensorType t) {
   }
 }
 
+// The tile kernel of a type, null for types without one (F32, F16, BF16).
+DotTileFn KernelTable::*tile_member(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0: return &KernelTable::tile_q4_0;
+    case TensorType::Q4_1: return &KernelTable::tile_q4_1;
+    case TensorType::Q5_0: return &KernelTable::tile_q5_0;
+    case TensorType::Q5_1: return &KernelTable::tile_q5_1;
+    case TensorType::Q8_0: return &KernelTable::tile_q8_0;
+    case TensorType::Q4_K: return &KernelTable::tile_q4_k;
+    case TensorType::Q5_K: return &KernelTable::tile_q5_k;
+    case TensorType::Q6_K: return &KernelTable::tile_q6_k;
+    default: return nullptr;
+  }
+}
+
+// The tile kernel of the level whose dot kernel vec_dot uses for t (null when that level has
+// none): a lower level's tile kernel would sum floats in a different order than vec_dot.
+DotTileFn pick_tile(Level l, TensorType t) {
+  const auto dot = dot_member(t);
+  while (!(table_of(l).*dot) && l != Level::scalar) l = l == Level::avx512 ? Level::avx2 : Level::scalar;
+  const auto tile = tile_member(t);
+  return tile ? table_of(l).*tile : nullptr;
+}
+
 }  // namespace
 
 void quantize_activations(TensorType t, const float* x, void* dst, int64_t n) {
@@ -965,19 +991,26 @@ void vec_dot_rows(TensorType t, int64_t n, const void* w, size_t w_row_stride, i
   pick(current_level().load(std::memory_order_relaxed), rows_member(t))(n, w, w_row_stride, n_rows, x_prepared, out);
 }
 
-void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
-                  size_t x_stride, int64_t n_cols, float* out, size_t out_col_stride) {
+void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* const* x,
+                  int64_t n_cols, float* const* out) {
   check_n(t, n, "vec_dot_tile");
-  const DotRowsFn rows = pick(current_level().load(std::memory_order_relaxed), rows_member(t));
+  const Level level = current_level().load(std::memory_order_relaxed);
+  const DotTileFn tile = pick_tile(level, t);
+  const DotRowsFn rows = pick(level, rows_member(t));
   constexpr size_t kChunkBytes = size_t(64) << 10;
   const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / std::max<size_t>(1, w_row_stride)));
   auto* wb = static_cast<const uint8_t*>(w);
-  auto* xb = static_cast<const uint8_t*>(x);
+  std::array<float*, kTileCols> chunk_out;
   for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
     const int64_t nr = std::min(chunk, n_rows - r0);
-    for (int64_t c = 0; c < n_cols; ++c)
-      rows(n, wb + static_cast<size_t>(r0) * w_row_stride, w_row_stride, nr, xb + static_cast<size_t>(c) * x_stride,
-           out + static_cast<size_t>(c) * out_col_stride + static_cast<size_t>(r0));
+    const uint8_t* wr = wb + static_cast<size_t>(r0) * w_row_stride;
+    for (int64_t c0 = 0; c0 < n_cols; c0 += kTileCols) {
+      const int64_t nc = std::min<int64_t>(kTileCols, n_cols - c0);
+      for (int64_t c = 0; c < nc; ++c) chunk_out[size_t(c)] = out[c0 + c] + r0;
+      if (tile) tile(n, wr, w_row_stride, nr, x + c0, nc, chunk_out.data());
+      else
+        for (int64_t c = 0; c < nc; ++c) rows(n, wr, w_row_stride, nr, x[c0 + c], chunk_out[size_t(c)]);
+    }
   }
 }
 

@@ -66,14 +66,16 @@ float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_prepared
 void vec_dot_rows(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows,
                   const void* x_prepared, float* out);
 // Matrix times several activation rows (prefill): for c in [0, n_cols) and r in [0, n_rows),
-//   out[c*out_col_stride + r] = vec_dot(t, n, w + r*w_row_stride, x + c*x_stride).
-// x holds n_cols prepared activation rows x_stride bytes apart (activation_row_bytes(t, n) when
-// packed); out_col_stride is in floats (n_rows for a packed [n_cols][n_rows] result). Weight
-// rows are processed in chunks of about 64 KiB that stay in L2 while every activation row
-// passes over them, so the weights come from DRAM once instead of once per token. Results are
-// bit-identical to vec_dot. Runs on the calling thread.
-void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows, const void* x,
-                  size_t x_stride, int64_t n_cols, float* out, size_t out_col_stride);
+//   out[c][r] = vec_dot(t, n, w + r*w_row_stride, x[c]).
+// x[c] is a prepared activation row and out[c] has room for n_rows floats: lists of pointers, so
+// that a matmul can pass the tokens routed to one expert where they lie. Weight rows are
+// processed in chunks of about 64 KiB that stay in L2 while every activation row passes over
+// them, so the weights come from DRAM once instead of once per token; within a chunk the SIMD
+// kernels of the quantized types (AVX-512: Q4_0..Q8_0, Q4_K, Q6_K; AVX2: Q8_0, Q4_K, Q6_K)
+// decode each weight block once for 4 activation rows, the others run vec_dot_rows' kernel per
+// row. Results are bit-identical to vec_dot. Runs on the calling thread.
+void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows,
+                  const void* const* x, int64_t n_cols, float* const* out);
 // The same in plain scalar code, the reference tests compare the SIMD kernels against.
 float vec_dot_reference(TensorType t, int64_t n, const void* w_row, const void* x_prepared);
 

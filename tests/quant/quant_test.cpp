@@ -383,24 +383,55 @@ TEST(quant_dot, every_level_matches_float64_and_scalar_reference) {
   }
 }
 
-TEST(quant_dot, tile_equals_vec_dot_per_element) {
-  // Enough rows to span several 64 KiB chunks, and an odd number of activation rows.
-  for (TensorType t : {TensorType::Q4_K, TensorType::Q8_0, TensorType::F16}) {
-    SCOPED_TRACE(gguf::type_name(t));
-    const int64_t n = 512, n_rows = 300, n_cols = 3;
-    const size_t rb = gguf::row_bytes(t, n), xb = quant::activation_row_bytes(t, n);
-    auto ws = gaussian(static_cast<size_t>(n * n_rows), 5, 0.1f);
-    auto xs = gaussian(static_cast<size_t>(n * n_cols), 6);
-    std::vector<uint8_t> w(rb * n_rows), x(xb * n_cols);
-    quant::quantize_row(t, ws.data(), w.data(), n * n_rows);
-    for (int64_t c = 0; c < n_cols; ++c) quant::quantize_activations(t, xs.data() + c * n, x.data() + c * xb, n);
-    const size_t out_stride = n_rows + 5;  // a padded result layout
-    std::vector<float> out(out_stride * n_cols, -1.0f);
-    quant::vec_dot_tile(t, n, w.data(), rb, n_rows, x.data(), xb, n_cols, out.data(), out_stride);
-    for (int64_t c = 0; c < n_cols; ++c) {
-      for (int64_t r = 0; r < n_rows; ++r)
-        ASSERT_EQ(out[c * out_stride + r], quant::vec_dot(t, n, w.data() + r * rb, x.data() + c * xb)) << r << "," << c;
-      for (size_t p = n_rows; p < out_stride; ++p) ASSERT_EQ(out[c * out_stride + p], -1.0f) << "padding written";
+TEST(quant_dot, tile_equals_vec_dot_bit_for_bit) {
+  // The tile kernels share each decoded weight block between columns but must do each column's
+  // float operations exactly as vec_dot does. Every type (those with tile kernels and those
+  // that fall back to the row kernel), every level; column counts 1..9 cover each remainder of
+  // the 4-column groups; row counts include odd ones and one that spans several 64 KiB chunks;
+  // weight rows are padded apart, and activations and results are scattered in a shuffled
+  // order as an expert's tokens are.
+  Levels levels;
+  constexpr int64_t kMaxCols = 9;
+  for (TensorType t : kWeightTypes) {
+    const int64_t bs = block_of(t);
+    const std::vector<int64_t> lengths = bs == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{96, 1408};
+    for (int64_t n : lengths) {
+      const int64_t max_rows = 301;
+      const size_t rb = gguf::row_bytes(t, n), w_stride = rb + 16, xb = quant::activation_row_bytes(t, n);
+      auto ws = gaussian(static_cast<size_t>(n * max_rows), static_cast<uint32_t>(n) + 5, 0.1f);
+      auto xs = gaussian(static_cast<size_t>(n * kMaxCols), static_cast<uint32_t>(n) + 6);
+      std::vector<uint8_t> w(w_stride * max_rows);
+      for (int64_t r = 0; r < max_rows; ++r) quant::quantize_row(t, ws.data() + r * n, w.data() + r * w_stride, n);
+      const int64_t perm[kMaxCols] = {3, 7, 0, 5, 8, 1, 6, 2, 4};
+      std::vector<uint8_t> x(xb * kMaxCols);
+      std::vector<const void*> x_cols(kMaxCols);
+      for (int64_t c = 0; c < kMaxCols; ++c) x_cols[size_t(c)] = x.data() + perm[c] * xb;
+      for (const auto& level : levels.all) {
+        ASSERT_TRUE(quant::set_simd_level(level));
+        for (int64_t c = 0; c < kMaxCols; ++c)
+          quant::quantize_activations(t, xs.data() + c * n, const_cast<void*>(x_cols[size_t(c)]), n);
+        for (int64_t n_rows : {int64_t{1}, int64_t{7}, max_rows}) {
+          for (int64_t n_cols = 1; n_cols <= kMaxCols; ++n_cols) {
+            SCOPED_TRACE(std::string(gguf::type_name(t)) + " " + level + " n=" + std::to_string(n) +
+                         " rows=" + std::to_string(n_rows) + " cols=" + std::to_string(n_cols));
+            const size_t out_stride = static_cast<size_t>(n_rows) + 5;  // a padded result layout
+            std::vector<float> out(out_stride * kMaxCols, -1.0f);
+            std::vector<float*> out_cols(static_cast<size_t>(n_cols));
+            for (int64_t c = 0; c < n_cols; ++c) out_cols[size_t(c)] = out.data() + perm[c] * out_stride;
+            quant::vec_dot_tile(t, n, w.data(), w_stride, n_rows, x_cols.data(), n_cols, out_cols.data());
+            for (int64_t c = 0; c < n_cols; ++c) {
+              std::vector<float> expected(static_cast<size_t>(n_rows));
+              for (int64_t r = 0; r < n_rows; ++r)
+                expected[size_t(r)] = quant::vec_dot(t, n, w.data() + r * w_stride, x_cols[size_t(c)]);
+              for (int64_t r = 0; r < n_rows; ++r)
+                ASSERT_EQ(std::memcmp(&out_cols[size_t(c)][r], &expected[size_t(r)], sizeof(float)), 0)
+                    << "row " << r << " column " << c << ": " << out_cols[size_t(c)][r] << " vs " << expected[size_t(r)];
+              for (size_t p = static_cast<size_t>(n_rows); p < out_stride; ++p)
+                ASSERT_EQ(out_cols[size_t(c)][p], -1.0f) << "padding written";
+            }
+          }
+        }
+      }
     }
   }
 }
