@@ -289,13 +289,18 @@ class CpuBackend final : public Backend {
     const int64_t m_tile = row_tile(M * B, w.nb[1]);
     const int64_t n_mt = (M + m_tile - 1) / m_tile;
     // Each item owns a tile of weight rows small enough to stay in cache while every token's
-    // activations stream past it, so each weight row is read from memory once per batch.
+    // activations stream past it, so each weight row is read from memory once per batch (and
+    // vec_dot_tile decodes each weight block once for several tokens).
     pool_.run(B * n_mt, [&](int64_t item, int) {
       const int64_t b = item / n_mt, m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
       const int64_t wb = w.ne[2] == 1 ? 0 : b, xb = Bx == 1 ? 0 : b;
-      for (int64_t n = 0; n < N; ++n)
-        quant::vec_dot_rows(w.type, K, w.row(m0, wb), w.nb[1], m1 - m0, act + size_t(xb * N + n) * qrow,
-                            reinterpret_cast<float*>(out.row(n, b)) + m0);
+      std::vector<const void*> xs(static_cast<size_t>(N));
+      std::vector<float*> outs(static_cast<size_t>(N));
+      for (int64_t n = 0; n < N; ++n) {
+        xs[size_t(n)] = act + size_t(xb * N + n) * qrow;
+        outs[size_t(n)] = reinterpret_cast<float*>(out.row(n, b)) + m0;
+      }
+      quant::vec_dot_tile(w.type, K, w.row(m0, wb), w.nb[1], m1 - m0, xs.data(), N, outs.data());
     });
   }
 
@@ -334,12 +339,16 @@ class CpuBackend final : public Backend {
     pool_.run(int64_t(experts.size()) * n_mt, [&](int64_t item, int) {
       const int64_t e = experts[size_t(item / n_mt)];
       const int64_t m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
-      for (int64_t p : by_expert[size_t(e)]) {
-        const int64_t t = p / U, k = p % U;
+      const std::vector<int64_t>& pairs = by_expert[size_t(e)];
+      std::vector<const void*> xs(pairs.size());
+      std::vector<float*> outs(pairs.size());
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        const int64_t t = pairs[i] / U, k = pairs[i] % U;
         const int64_t xr = t * X + (X == 1 ? 0 : k);
-        quant::vec_dot_rows(w.type, K, w.row(m0, e), w.nb[1], m1 - m0, act + size_t(xr) * qrow,
-                            reinterpret_cast<float*>(out.row(k, t)) + m0);
+        xs[i] = act + size_t(xr) * qrow;
+        outs[i] = reinterpret_cast<float*>(out.row(k, t)) + m0;
       }
+      quant::vec_dot_tile(w.type, K, w.row(m0, e), w.nb[1], m1 - m0, xs.data(), int64_t(pairs.size()), outs.data());
     });
   }
 
