@@ -1,6 +1,8 @@
 // AVX2 + FMA + F16C dot kernels (this file alone is compiled with -mavx2 -mfma -mf16c; it is
 // only called after the dispatcher checked the CPU). Integer block sums are exact; only the
 // float accumulation order differs from the scalar reference.
+#include <type_traits>
+
 #include "quant/kernels_x86.h"
 
 namespace latent::quant::detail {
@@ -154,15 +156,19 @@ inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
   return s;
 }
 
-template <int C>
-struct Q4K {
+// Q4_K and Q5_K: 8 sub-blocks of 32 quants with 6-bit scales and mins; Q5_K's quants take a
+// fifth bit from qh.
+template <typename Block, int C>
+struct KQuant45 {
+  static constexpr bool kFifthBit = std::is_same_v<Block, BlockQ5_K>;
+
   static void dot(int64_t n, const void* w, const void* const* x, float* out) {
-    auto* a = static_cast<const BlockQ4_K*>(w);
+    auto* a = static_cast<const Block*>(w);
     const BlockQ8_K* b[C];
     __m256 acc[C];
     float acc_m[C];
     for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = _mm256_setzero_ps(), acc_m[c] = 0;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / kQKK; ++i) {
       uint8_t sc[8], mn[8];
       unpack_scales_k4(a[i].scales, sc, mn);
@@ -170,7 +176,12 @@ struct Q4K {
       for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
       for (int j = 0; j < 4; ++j) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * j));
-        const __m256i q0 = _mm256_and_si256(q, m4), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i q0 = _mm256_and_si256(q, m4), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if constexpr (kFifthBit) {
+          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+          q0 = _mm256_or_si256(q0, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
+          q1 = _mm256_or_si256(q1, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
+        }
         const __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
         for (int c = 0; c < C; ++c) {
           const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].qs + 64 * j));
@@ -188,34 +199,8 @@ struct Q4K {
     for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]) - acc_m[c];
   }
 };
-
-float dot_q5_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ5_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  float acc_m = 0;
-  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    uint8_t sc[8], mn[8];
-    unpack_scales_k4(a[i].scales, sc, mn);
-    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
-    __m256i sumi = _mm256_setzero_si256();
-    for (int j = 0; j < 4; ++j) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * j));
-      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
-      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
-      const __m256i q0 = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
-      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
-      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * j));
-      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * j + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q0, y0), _mm256_set1_epi16(sc[2 * j])));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_set1_epi16(sc[2 * j + 1])));
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
-  }
-  return hsum(acc) - acc_m;
-}
+template <int C> using Q4K = KQuant45<BlockQ4_K, C>;
+template <int C> using Q5K = KQuant45<BlockQ5_K, C>;
 
 template <int C>
 struct Q6K {
@@ -310,14 +295,14 @@ void quantize_q8_1_act_avx2(const float* x, void* dst, int64_t n) {
 }
 
 const KernelTable& avx2_kernels() {
-  constexpr DotFn kQ8_0 = dot_one<Q8_0>, kQ4_K = dot_one<Q4K>, kQ6_K = dot_one<Q6K>;
+  constexpr DotFn kQ8_0 = dot_one<Q8_0>, kQ4_K = dot_one<Q4K>, kQ5_K = dot_one<Q5K>, kQ6_K = dot_one<Q6K>;
   static const KernelTable t = {
       dot_f32, dot_half<load_f16x8, f16_scalar>, dot_half<load_bf16x8, bf16_scalar>, dot_q4_0, dot_q4_1, dot_q5_0,
-      dot_q5_1, kQ8_0, kQ4_K, dot_q5_k, kQ6_K,
+      dot_q5_1, kQ8_0, kQ4_K, kQ5_K, kQ6_K,
       rows_loop<dot_f32>, rows_loop<dot_half<load_f16x8, f16_scalar>>, rows_loop<dot_half<load_bf16x8, bf16_scalar>>,
       rows_loop<dot_q4_0>, rows_loop<dot_q4_1>, rows_loop<dot_q5_0>, rows_loop<dot_q5_1>, rows_loop<kQ8_0>,
-      rows_loop<kQ4_K>, rows_loop<dot_q5_k>, rows_loop<kQ6_K>,
-      nullptr, nullptr, nullptr, nullptr, tile_loop<Q8_0>, tile_loop<Q4K>, nullptr, tile_loop<Q6K>,
+      rows_loop<kQ4_K>, rows_loop<kQ5_K>, rows_loop<kQ6_K>,
+      nullptr, nullptr, nullptr, nullptr, tile_loop<Q8_0>, tile_loop<Q4K>, tile_loop<Q5K>, tile_loop<Q6K>,
   };
   return t;
 }

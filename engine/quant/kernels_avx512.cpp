@@ -2,6 +2,8 @@
 // and is only called after the dispatcher checked the CPU. Float formats use 512-bit FMA,
 // legacy 32-element formats VPDPBUSD on 256-bit registers, K-quants 512-bit VPMADDUBSW with
 // per-32 scales (two sub-blocks per register).
+#include <type_traits>
+
 #include "quant/kernels_x86.h"
 
 namespace latent::quant::detail {
@@ -143,15 +145,19 @@ inline __m512i scale_pair(__m512i s16, int j) {
   return _mm512_permutexvar_epi16(idx, s16);
 }
 
-template <int C>
-struct Q4K {
+// Q4_K and Q5_K: 8 sub-blocks of 32 quants with 6-bit scales and mins; Q5_K's quants take a
+// fifth bit from qh.
+template <typename Block, int C>
+struct KQuant45 {
+  static constexpr bool kFifthBit = std::is_same_v<Block, BlockQ5_K>;
+
   static void dot(int64_t n, const void* w, const void* const* x, float* out) {
-    auto* a = static_cast<const BlockQ4_K*>(w);
+    auto* a = static_cast<const Block*>(w);
     const BlockQ8_K* b[C];
     __m512 acc[C];
     float acc_m[C];
     for (int c = 0; c < C; ++c) b[c] = static_cast<const BlockQ8_K*>(x[c]), acc[c] = _mm512_setzero_ps(), acc_m[c] = 0;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / kQKK; ++i) {
       uint8_t sc[8], mn[8];
       unpack_scales_k4(a[i].scales, sc, mn);
@@ -160,7 +166,13 @@ struct Q4K {
       for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
       for (int j = 0; j < 4; ++j) {
         const __m256i q = load256(a[i].qs + 32 * j);
-        const __m512i u = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if constexpr (kFifthBit) {
+          const __m256i hb = load256(a[i].qh);
+          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
+          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
+        }
+        const __m512i u = join(lo, hi);
         const __m512i scale = scale_pair(s16, j);
         for (int c = 0; c < C; ++c) {
           const __m512i y = _mm512_loadu_si512(b[c][i].qs + 64 * j);
@@ -176,33 +188,8 @@ struct Q4K {
     for (int c = 0; c < C; ++c) out[c] = hsum512(acc[c]) - acc_m[c];
   }
 };
-
-float dot_q5_k(int64_t n, const void* w, const void* x) {
-  auto* a = static_cast<const BlockQ5_K*>(w);
-  auto* b = static_cast<const BlockQ8_K*>(x);
-  __m512 acc = _mm512_setzero_ps();
-  float acc_m = 0;
-  const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  for (int64_t i = 0; i < n / kQKK; ++i) {
-    uint8_t sc[8], mn[8];
-    unpack_scales_k4(a[i].scales, sc, mn);
-    const __m256i hb = load256(a[i].qh);
-    const __m512i s16 = scales_epi16(sc);
-    __m512i sumi = _mm512_setzero_si512();
-    for (int j = 0; j < 4; ++j) {
-      const __m256i q = load256(a[i].qs + 32 * j);
-      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
-      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
-      const __m512i u = join(_mm256_or_si256(_mm256_and_si256(q, m4), h0),
-                             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1));
-      const __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
-      sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), scale_pair(s16, j)));
-    }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
-    acc_m += (h2f(a[i].dmin) * b[i].d) * static_cast<float>(mins_dot_bsums(mn, b[i].bsums));
-  }
-  return hsum512(acc) - acc_m;
-}
+template <int C> using Q4K = KQuant45<BlockQ4_K, C>;
+template <int C> using Q5K = KQuant45<BlockQ5_K, C>;
 
 template <int C>
 struct Q6K {
@@ -274,18 +261,19 @@ constexpr DotFn kQ5_0 = dot_one<LegacyQ5_0>;
 constexpr DotFn kQ5_1 = dot_one<LegacyQ5_1>;
 constexpr DotFn kQ8_0 = dot_one<LegacyQ8_0>;
 constexpr DotFn kQ4_K = dot_one<Q4K>;
+constexpr DotFn kQ5_K = dot_one<Q5K>;
 constexpr DotFn kQ6_K = dot_one<Q6K>;
 
 }  // namespace
 
 const KernelTable& avx512_kernels() {
   static const KernelTable t = {
-      dot_f32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, kQ4_K, dot_q5_k, kQ6_K,
+      dot_f32, kF16, kBF16, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, kQ4_K, kQ5_K, kQ6_K,
       rows_loop<dot_f32>, rows_loop<kF16>, rows_loop<kBF16>, rows_loop<kQ4_0>, rows_loop<kQ4_1>,
-      rows_loop<kQ5_0>, rows_loop<kQ5_1>, rows_loop<kQ8_0>, rows_loop<kQ4_K>, rows_loop<dot_q5_k>,
+      rows_loop<kQ5_0>, rows_loop<kQ5_1>, rows_loop<kQ8_0>, rows_loop<kQ4_K>, rows_loop<kQ5_K>,
       rows_loop<kQ6_K>,
       tile_loop<LegacyQ4_0>, tile_loop<LegacyQ4_1>, tile_loop<LegacyQ5_0>, tile_loop<LegacyQ5_1>,
-      tile_loop<LegacyQ8_0>, tile_loop<Q4K>, nullptr, tile_loop<Q6K>,
+      tile_loop<LegacyQ8_0>, tile_loop<Q4K>, tile_loop<Q5K>, tile_loop<Q6K>,
   };
   return t;
 }

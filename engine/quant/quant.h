@@ -71,9 +71,8 @@ void vec_dot_rows(TensorType t, int64_t n, const void* w, size_t w_row_stride, i
 // that a matmul can pass the tokens routed to one expert where they lie. Weight rows are
 // processed in chunks of about 64 KiB that stay in L2 while every activation row passes over
 // them, so the weights come from DRAM once instead of once per token; within a chunk the SIMD
-// kernels of the quantized types (AVX-512: Q4_0..Q8_0, Q4_K, Q6_K; AVX2: Q8_0, Q4_K, Q6_K)
-// decode each weight block once for 4 activation rows, the others run vec_dot_rows' kernel per
-// row. Results are bit-identical to vec_dot. Runs on the calling thread.
+// kernels of the quantized types (AVX-512: all; AVX2: Q8_0 and the K-quants) decode each
+// weight block once for 4 activation rows, the others run vec_dot_rows' kernel per row. Results are bit-identical to vec_dot. Runs on the calling thread.
 void vec_dot_tile(TensorType t, int64_t n, const void* w, size_t w_row_stride, int64_t n_rows,
                   const void* const* x, int64_t n_cols, float* const* out);
 // The same in plain scalar code, the reference tests compare the SIMD kernels against.
