@@ -212,10 +212,11 @@ struct Q6K {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int64_t i = 0; i < n / kQKK; ++i) {
       __m256i sumi[C];
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
       for (int c = 0; c < C; ++c) {
-        // Quants are stored +32; the offset is removed once per block through the bsums.
-        int offset = 0;
-        for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[c][i].bsums[g];
+        // Quants are stored +32; the offset 32·Σ scale·bsum is removed once per block (in lane
+        // 0: the lanes are converted to float separately, so where it goes decides the bits).
+        const int offset = hsum_i32(_mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][i].bsums))));
         sumi[c] = _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0);
       }
       for (int h = 0; h < 2; ++h) {

@@ -229,11 +229,11 @@ struct Q6K {
         }
       }
       const float d = h2f(a[i].d);
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
       for (int c = 0; c < C; ++c) {
-        // Quants are stored +32; the offset is removed once per block through the bsums.
-        int offset = 0;
-        for (int g = 0; g < 16; ++g) offset += a[i].scales[g] * b[c][i].bsums[g];
-        const int total = _mm512_reduce_add_epi32(sumi[c]) - 32 * offset;
+        // Quants are stored +32; the offset 32·Σ scale·bsum is removed once per block.
+        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(b[c][i].bsums)), 5);
+        const int total = _mm512_reduce_add_epi32(_mm512_sub_epi32(sumi[c], _mm512_zextsi256_si512(offset)));
         acc[c] += (d * b[c][i].d) * static_cast<float>(total);
       }
     }
