@@ -149,13 +149,6 @@ float dot_q5_1(int64_t n, const void* w, const void* x) {
   return hsum(acc) + acc_m;
 }
 
-// Σ_j mins[j] · (bsums[2j] + bsums[2j+1]) for the K-quant min correction.
-inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
-  int s = 0;
-  for (int j = 0; j < 8; ++j) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-  return s;
-}
-
 // Q4_K and Q5_K: 8 sub-blocks of 32 quants with 6-bit scales and mins; Q5_K's quants take a
 // fifth bit from qh.
 template <typename Block, int C>

@@ -127,13 +127,6 @@ inline __m256i q_q5_1(const BlockQ5_1& blk) {
   return _mm256_or_si256(nibbles_32(blk.qs), _mm256_maskz_set1_epi8(load_u32(blk.qh), 0x10));
 }
 
-// Σ_j mn[j]·(bsums[2j] + bsums[2j+1]): each min widened to two int16 lanes, one VPMADDWD.
-inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
-  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
-  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-  return hsum_i32(_mm256_madd_epi16(m16, load256(bsums)));
-}
-
 // The 8 sub-block scales as int16 in the low lanes of a zmm; scale_pair(s, j) spreads scale
 // 2j over int16 lanes 0..15 and 2j+1 over lanes 16..31 (the products of sub-blocks 2j, 2j+1).
 inline __m512i scales_epi16(const uint8_t sc[8]) {

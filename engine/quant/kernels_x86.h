@@ -56,6 +56,14 @@ inline __m256i dot_us8(__m256i u, __m256i s) {
 // Same for two signed byte vectors (|a| via sign, sign moved onto b).
 inline __m256i dot_ss8(__m256i a, __m256i b) { return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 
+// Σ_j mn[j]·(bsums[2j] + bsums[2j+1]), the K-quant min correction: each min widened to two
+// int16 lanes, one VPMADDWD.
+inline int mins_dot_bsums(const uint8_t mn[8], const int16_t* bsums) {
+  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn));
+  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  return hsum_i32(_mm256_madd_epi16(m16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums))));
+}
+
 // Kernels that share one decoded weight row between C activation columns are class templates
 // Kernel<C> with static void dot(n, w_row, x[C], out[C]); per column they do exactly the float
 // operations of the one-column instance, in the same order, so every width gives vec_dot's bits.
