@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/backends.h"
 #include "common/golden.h"
 #include "common/temp_dir.h"
 #include "kv/fingerprint.h"
@@ -176,8 +177,7 @@ TEST_P(kv_model_device, pages_grow_are_reused_and_restart_from_disk) {
   try {
     m = model::Model::load(latent::testing::golden_model("ds2-lite-tiny"), opt);
   } catch (const model::Error& e) {
-    const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
-    if (optional && std::string(optional) == "1") GTEST_SKIP() << "no Vulkan device: " << e.what();
+    if (latent::testing::vulkan_optional()) GTEST_SKIP() << "no Vulkan device: " << e.what();
     throw;
   }
   auto prompt = golden_prompt("p3_long");

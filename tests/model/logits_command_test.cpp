@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "cli/command.h"
+#include "common/backends.h"
 #include "common/compare.h"
 #include "common/golden.h"
 
@@ -64,8 +65,7 @@ std::vector<std::string> backends() {
     backend::make_backend("vulkan", {});
     names.push_back("vulkan");
   } catch (const backend::Error& e) {
-    const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
-    if (!optional || std::string(optional) != "1") ADD_FAILURE() << e.what();
+    if (!testing::vulkan_optional()) ADD_FAILURE() << e.what();
   }
 #endif
   return names;

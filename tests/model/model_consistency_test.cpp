@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/backends.h"
 #include "common/compare.h"
 #include "common/golden.h"
 #include "gguf/gguf.h"
@@ -185,16 +186,6 @@ TEST(ModelConsistency, RejectsBadBatchesWithoutChangingCaches) {
   EXPECT_EQ(ctx.sequence_length(s), 0);
 }
 
-// The backends of this build. A missing Vulkan device fails, unless LATENT_VULKAN_OPTIONAL=1
-// makes the Vulkan cases skip (as in model_golden_test.cpp).
-std::vector<std::string> build_backends() {
-#ifdef LATENT_HAVE_VULKAN
-  return {"cpu", "vulkan"};
-#else
-  return {"cpu"};
-#endif
-}
-
 class ModelArgmax : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -205,8 +196,7 @@ class ModelArgmax : public ::testing::TestWithParam<std::string> {
     try {
       model_ = Model::load(testing::golden_model("ds2-lite-tiny"), o);
     } catch (const Error& e) {
-      const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
-      if (GetParam() != "vulkan" || !optional || std::string(optional) != "1") throw;
+      if (GetParam() != "vulkan" || !testing::vulkan_optional()) throw;
       GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
     }
   }
@@ -277,7 +267,7 @@ TEST_P(ModelArgmax, IdsAreTheSamplersArgmaxOfTheLogits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ModelArgmax, ::testing::ValuesIn(build_backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, ModelArgmax, ::testing::ValuesIn(latent::testing::build_backends()),
                          [](const auto& info) { return info.param; });
 
 // A copy of ds3-tiny's metadata with only the listed tensors, for load errors.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "common/backends.h"
 #include "common/golden.h"
 #include "model/model.h"
 #ifdef LATENT_HAVE_VULKAN
@@ -46,14 +47,6 @@ Golden read_golden(const std::string& model, const std::string& prompt) {
   return g;
 }
 
-std::vector<std::string> backends() {
-#ifdef LATENT_HAVE_VULKAN
-  return {"cpu", "vulkan"};
-#else
-  return {"cpu"};
-#endif
-}
-
 // The model on a backend, loaded once per (file, form, backend). nullptr, with the reason in
 // `skip`, when the Vulkan device is missing and LATENT_VULKAN_OPTIONAL=1.
 using ModelCache = std::map<std::tuple<std::string, int, std::string, int>, std::shared_ptr<Model>>;
@@ -82,8 +75,7 @@ std::shared_ptr<Model> load_model(const std::string& name, MlaMode mla, const st
     try {
       m = Model::load(testing::golden_model(name), o);
     } catch (const Error& e) {
-      const char* optional = std::getenv("LATENT_VULKAN_OPTIONAL");
-      if (be != "vulkan" || !optional || std::string(optional) != "1") throw;
+      if (be != "vulkan" || !testing::vulkan_optional()) throw;
       skip = std::string("no Vulkan device (LATENT_VULKAN_OPTIONAL=1): ") + e.what();
     }
   }
@@ -275,7 +267,7 @@ TEST_P(ExactGolden, MatchesLlamaCpp) {
 
 std::vector<ExactCase> exact_cases() {
   std::vector<ExactCase> cases;
-  for (const std::string& be : backends())
+  for (const std::string& be : testing::build_backends())
     for (const char* m : {"ds2-lite-tiny", "ds2-lite-tiny-legacy", "ds3-tiny"})
       for (const char* p : kPrompts) {
         cases.push_back({m, p, MlaMode::Absorbed, be});
@@ -284,7 +276,7 @@ std::vector<ExactCase> exact_cases() {
       }
   // Partial offload: the hidden state crosses from the GPU's layers to the CPU's, and the
   // latent pages are split between device and host memory.
-  if (backends().size() > 1) {
+  if (testing::build_backends().size() > 1) {
     cases.push_back({"ds3-tiny", "p2_fim", MlaMode::Absorbed, "vulkan", 2});
     cases.push_back({"ds2-lite-tiny", "p1_short", MlaMode::Plain, "vulkan", 1});
   }
@@ -343,7 +335,7 @@ TEST_P(QuantGolden, AgreesWithLlamaCpp) {
 
 std::vector<QuantCase> quant_cases() {
   std::vector<QuantCase> cases;
-  for (const std::string& be : backends())
+  for (const std::string& be : testing::build_backends())
     for (const char* m : {"ds2-lite-tiny-Q8_0", "ds2-lite-tiny-Q4_K_M"})
       for (const char* p : kPrompts) cases.push_back({m, p, be});
   return cases;

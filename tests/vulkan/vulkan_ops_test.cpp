@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "backend/vulkan/vulkan_backend.h"
 #include "common/argmax_rows.h"
+#include "common/backends.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
 
@@ -27,11 +28,6 @@ namespace latent::backend {
 namespace {
 
 using Shape = std::array<int64_t, 4>;
-
-bool vulkan_optional() {
-  const char* v = std::getenv("LATENT_VULKAN_OPTIONAL");
-  return v && std::string_view(v) == "1";
-}
 
 std::vector<float> random_floats(size_t n, float lo, float hi, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -84,7 +80,7 @@ class VulkanOps : public ::testing::TestWithParam<bool> {
       o.force_staging = !GetParam();  // the second run also moves data as on a discrete GPU
       b_.vk = make_vulkan_backend(o);
     } catch (const Error& e) {
-      if (vulkan_optional()) GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
+      if (testing::vulkan_optional()) GTEST_SKIP() << "no Vulkan device (LATENT_VULKAN_OPTIONAL=1): " << e.what();
       FAIL() << "Vulkan backend unavailable: " << e.what()
              << "\nInstall lavapipe (mesa-vulkan-drivers) and vulkan-validationlayers, or set "
                 "LATENT_VULKAN_OPTIONAL=1 to skip.";
