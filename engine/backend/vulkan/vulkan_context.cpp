@@ -455,8 +455,12 @@ void Context::copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_off
 
 void Context::flush() {
   if (pending_.empty()) return;
-  std::vector<Command> commands = std::move(pending_);
-  pending_.clear();
+  // pending_ keeps its capacity from one step to the next; only a new recording copies it.
+  struct Clear {
+    std::vector<Command>& commands;
+    ~Clear() { commands.clear(); }
+  } clear{pending_};
+  const std::vector<Command>& commands = pending_;
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const size_t bytes = commands.size() * sizeof(Command);
@@ -476,7 +480,7 @@ void Context::flush() {
   }
   const auto t1 = Clock::now();
   stats_.match_seconds += std::chrono::duration<double>(t1 - t0).count();
-  Recording r = record(std::move(commands), hash);
+  Recording r = record(commands, hash);
   ++stats_.recorded;
   stats_.record_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
   try {
@@ -499,10 +503,10 @@ void Context::flush() {
   recordings_.push_back(std::move(r));
 }
 
-Context::Recording Context::record(std::vector<Command> commands, uint64_t hash) {
+Context::Recording Context::record(const std::vector<Command>& commands, uint64_t hash) {
   Recording r;
   r.hash = hash;
-  r.commands = std::move(commands);
+  r.commands = commands;
   try {
     // One descriptor set per distinct (layout, buffers) of the sequence: a layer's ops bind the
     // same few buffers again and again.

@@ -164,7 +164,7 @@ class Context {
     VkDescriptorPool pool = VK_NULL_HANDLE;
     uint64_t last_used = 0;
   };
-  Recording record(std::vector<Command> commands, uint64_t hash);
+  Recording record(const std::vector<Command>& commands, uint64_t hash);
   void free_recording(Recording& r);
   void submit(VkCommandBuffer cmd);
   void release();  // destroys every Vulkan object (the destructor, and a failed constructor)
