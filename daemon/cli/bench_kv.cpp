@@ -15,6 +15,7 @@
 #include "kv/fingerprint.h"
 #include "kv/prefix_store.h"
 #include "model/model.h"
+#include "model/scheduler.h"
 
 namespace latent::cli {
 
@@ -46,7 +47,7 @@ Timing time_to_first_token(model::Context& ctx, const std::vector<int32_t>& prom
 std::shared_ptr<kv::PrefixStore> open_store(const model::Model& m, const std::filesystem::path& dir) {
   kv::StoreOptions o;
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.placement(), m.hparams().latent_width(), m.options().cache_type,
+  return std::make_shared<kv::PrefixStore>(m.placement().layer_runs(), m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 

@@ -16,6 +16,7 @@
 #include "kv/fingerprint.h"
 #include "kv/prefix_store.h"
 #include "model/model.h"
+#include "model/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace latent::engine {
@@ -146,7 +147,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
       so.disk_dir = options.cache_dir;
       so.memory_budget_bytes = options.cache_memory_bytes;
       const model::HParams& hp = model_->hparams();
-      store = std::make_shared<kv::PrefixStore>(model_->placement(), hp.latent_width(), mo.cache_type,
+      store = std::make_shared<kv::PrefixStore>(model_->placement().layer_runs(), hp.latent_width(), mo.cache_type,
                                                 kv::model_fingerprint(model_->file()), so);
     }
     context_ = std::make_unique<model::Context>(model_, std::move(store));

@@ -1,10 +1,15 @@
-// Backend: the tensor operations the model code is written in, behind one interface.
+// Backend: memory, and the compiling and running of op graphs (backend/graph.h), behind one
+// interface.
 //
-// The model builder (engine/model) calls these operations and never names a backend; the CPU
-// backend (engine/backend/cpu) is the reference, GPU backends implement the same interface and
-// are compared with it op by op. A backend reports what it can run through supports_op(); the
-// caller checks once at load time, so a missing kernel is an error naming the op and weight type
-// rather than a crash mid-generation.
+// The model builder (engine/model) emits a graph of the operations below and never names a
+// backend; a scheduler (engine/model/scheduler) places its layers on backends, and each backend
+// runs its part with compute(). The CPU backend (engine/backend/cpu) is the reference; GPU
+// backends are compared with it op by op (tests/backend/backend_ops_test.cpp). A backend reports
+// what it can run through supports_op(); the caller checks once at load time, so a missing kernel
+// is an error naming the op and weight type rather than a crash mid-generation.
+//
+// The operation methods (get_rows, mul_mat, ...) run one operation at once, as a graph of one
+// node: for tests, tools and the page pool's copies. The model runs whole graphs.
 //
 // Tensors follow ggml's conventions so that a debugging dump can be compared with llama.cpp's:
 // ne[0] is the contiguous dimension, nb[] are byte strides, a tensor with ne {a, b, c} is the
@@ -73,6 +78,11 @@ struct LatentRows {
   }
 };
 
+// YaRN's magnitude correction 1 + mul * ln(1 / freq_scale): ggml's rope multiplies cos/sin by
+// it with mul 0.1, and DeepSeek's attention temperature is its square with mul
+// rope.scaling.yarn_log_multiplier. The one place the formula is written.
+float yarn_mscale(float freq_scale, float mul = 0.1f);
+
 struct RopeParams {
   int n_rot = 0;             // rotated dimensions (qk_rope_head_dim)
   float freq_base = 10000;   // theta_i = p * base^(-2i/n_rot)
@@ -83,6 +93,10 @@ struct RopeParams {
   float beta_fast = 32;
   float beta_slow = 1;
 };
+
+// The dimensions where YaRN's ramp between interpolation and extrapolation starts and ends
+// (ggml's rope_yarn_corr_dims), clamped to [0, n_rot - 1].
+std::array<float, 2> yarn_corr_dims(const RopeParams& p);
 
 enum class Gating { Softmax = 1, Sigmoid = 2 };  // GGUF expert_gating_func values
 
@@ -97,7 +111,7 @@ struct RouteParams {
 
 enum class Op {
   GetRows, RmsNorm, MulMat, MulMatId, Rope, Add, SwiGlu, Copy, MoeRoute, MoeCombine,
-  StoreLatent, LoadLatent, AttentionLatent, Attention, Argmax,
+  StoreLatent, LoadLatent, AttentionLatent, Attention, Argmax, AddRmsNorm,
 };
 std::string_view op_name(Op op);
 
@@ -107,6 +121,9 @@ struct BackendOptions {
   // GPU backends: index of the device (`latent devices`); -1 picks the best one.
   int device = -1;
 };
+
+class Graph;  // backend/graph.h
+struct Bindings;
 
 class Backend {
  public:
@@ -139,58 +156,68 @@ class Backend {
   virtual void write(const Tensor& dst, const void* src, size_t bytes) = 0;
   virtual void read(const Tensor& src, void* dst, size_t bytes) = 0;
 
+  // Runs a graph with this step's values. The graph must only use this backend's memory (its
+  // externals) and ops it supports; a backend may keep what it compiles for g.id() until the
+  // graph is gone, so a graph built once and run every step is compiled once. Outputs are in
+  // Bindings::outputs when it returns.
+  virtual void compute(const Graph& g, const Bindings& b) = 0;
+
+  // ---- single operations (a graph of one node each) ----
+
   // out[:, t] = table[:, ids[t]]                     table [n, n_rows] (any type), out [n, n_ids] f32
-  virtual void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) = 0;
+  void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out);
   // out = x / sqrt(mean(x^2) + eps) * w, per row     x [n, rows...], w [n], out like x
-  virtual void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out) = 0;
+  void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out);
+  // sum = a + b; out = rms_norm(sum) * w              all [n, rows...], w [n]
+  void add_rms_norm(const Tensor& a, const Tensor& b, const Tensor& w, float eps, const Tensor& sum, const Tensor& out);
   // out[m, n, b] = sum_k w[k, m, b] x[k, n, b]       w [K, M, B], x [K, N, B], out [M, N, B]
   // w may be quantized (x is then converted to quant::vec_dot_type(w.type) once per row); w's
   // batch dimension broadcasts when it is 1.
-  virtual void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) = 0;
+  void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out);
   // Expert matmul: out[:, k, t] = w[:, :, ids[k, t]] * x[:, k % X, t]
   //   w [K, M, n_expert], x [K, X, T] with X = 1 (shared input) or n_used, ids [n_used, T] i32,
   //   out [M, n_used, T]. Touches only the selected experts' rows, each read once per batch.
-  virtual void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) = 0;
+  void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out);
   // In-place rotary embedding of interleaved pairs (ggml "NORM" mode) with YaRN.
   //   x [n_rot, n_heads, T] (rows contiguous, strided heads/tokens), positions [T]
-  virtual void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& p) = 0;
+  void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& p);
   // out = a + b                                      all [n, rows...]
-  virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  void add(const Tensor& a, const Tensor& b, const Tensor& out);
   // out = silu(gate) * up                            all [n, rows...]
-  virtual void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) = 0;
+  void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out);
   // dst = src (shapes equal, layouts may differ)
-  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  void copy(const Tensor& src, const Tensor& dst);
   // DeepSeekMoE routing.                             logits [n_expert, T] f32, bias [n_expert]
   // or empty (data == nullptr), ids out [n_used, T] i32 in selection order, weights out
   // [n_used, T] f32 (after normalisation and scale).
-  virtual void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p,
-                         const Tensor& ids, const Tensor& weights) = 0;
+  void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p, const Tensor& ids,
+                 const Tensor& weights);
   // out[:, t] = sum_k weights[k, t] * experts[:, k, t]   experts [n, n_used, T], out [n, T]
-  virtual void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) = 0;
+  void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out);
   // Appends rows: cache row first_row + t = src[:, t]   src [width, T] f32, converted to
   // cache.type (round to nearest even; Q8_0 as ggml quantizes: scale fp16(amax/127) per block)
-  virtual void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) = 0;
+  void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row);
   // Reads rows: dst[:, t] = cache row first_row + t dst [width, T] f32 (exact widening)
-  virtual void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) = 0;
+  void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst);
   // Absorbed MLA attention over the latent cache (MQA with one shared K/V head):
   //   q [kv_lora + n_rot, n_head, T] (= [q_nope·K_h | rope(q_pe)]), cache rows [kv_lora + n_rot]
   //   out [kv_lora, n_head, T] = sum_s softmax_s(scale * q·row_s) * row_s[0:kv_lora]
   // computed in f32 on the rows' exact values, whatever cache.type stores them in.
   // Query t sits at position first_pos + t and sees cache rows 0..first_pos + t (causal).
-  virtual void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos,
-                                float scale, const Tensor& out) = 0;
+  void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos, float scale,
+                        const Tensor& out);
   // Plain multi-head attention, causal as above:
   //   q [d_k, n_head, T], k [d_k, n_head, S], v [d_v, n_head, S], out [d_v, n_head, T];
   //   query t attends keys 0..first_pos + t.
-  virtual void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos,
-                         float scale, const Tensor& out) = 0;
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
+                 const Tensor& out);
   // out[r] = index of the largest x[:, r]; the lowest index among equal maxima.
   //   x [n, rows] f32 (n >= 1; rows may be strided, nb[1] any multiple of 4), out [rows] i32.
   // Exactly sample::argmax's sequential scan `if (x[i] > x[best]) best = i` from best = 0, so a
   // greedy step reads back one id per row instead of the logits: a NaN never wins, except at
   // index 0, which nothing compares greater than (a row starting with NaN, or of only NaN,
   // gives 0).
-  virtual void argmax(const Tensor& x, const Tensor& out) = 0;
+  void argmax(const Tensor& x, const Tensor& out);
 };
 
 // A backend built into this binary: "cpu", and "vulkan" in builds with the Vulkan backend.

@@ -2,7 +2,30 @@
 
 #include <cstdio>
 
+#include "model/forward.h"
+#include "model/model.h"
+
 namespace latent::model {
+
+namespace {
+const Architecture kArchitectures[] = {
+    {kArchName, "DeepSeek-V2, V2-Lite, V3, DeepSeek-Coder-V2", build_deepseek2},
+};
+}  // namespace
+
+std::span<const Architecture> architectures() { return kArchitectures; }
+
+const Architecture& find_architecture(const gguf::File& file) {
+  auto arch = file.get_string("general.architecture");
+  if (!arch) throw Error(file.path().string() + ": missing 'general.architecture'; not a llama.cpp model file");
+  std::string known;
+  for (const Architecture& a : kArchitectures) {
+    if (a.name == *arch) return a;
+    known += (known.empty() ? "" : "; ") + std::string(a.name) + " (" + std::string(a.models) + ")";
+  }
+  throw Error(file.path().string() + ": architecture '" + std::string(*arch) +
+              "' is not supported: latent runs " + known);
+}
 
 std::string key_name(Key key) {
   const char* suffix = "";

@@ -1,12 +1,31 @@
-// The deepseek2 architecture table: GGUF metadata keys and tensor name patterns, as llama.cpp's
-// src/llama-arch.cpp spells them for LLM_ARCH_DEEPSEEK2. Loading code asks this table for names
-// and never writes a key or tensor name of its own.
+// The architecture table: each architecture the engine runs, by its GGUF general.architecture
+// name, with the builder of its forward graph; and the GGUF metadata keys and tensor name
+// patterns as llama.cpp's src/llama-arch.cpp spells them (for LLM_ARCH_DEEPSEEK2). Loading code
+// asks this table for names and never writes a key or tensor name of its own.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "gguf/gguf.h"
+
 namespace latent::model {
+
+class Model;
+struct UbatchShape;
+struct ForwardGraph;
+
+struct Architecture {
+  std::string_view name;  // general.architecture
+  std::string_view models;  // what runs as it, for error messages
+  // The forward graph of one micro-batch shape (model/forward.h).
+  ForwardGraph (*build)(const Model& m, const UbatchShape& shape);
+};
+
+std::span<const Architecture> architectures();
+// The file's entry; throws Error naming the architectures there are.
+const Architecture& find_architecture(const gguf::File& file);
 
 inline constexpr std::string_view kArchName = "deepseek2";
 

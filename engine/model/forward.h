@@ -1,12 +1,20 @@
-// One forward step of the deepseek2 graph over a micro-batch (internal to engine/model).
+// One forward step of the model over a micro-batch (internal to engine/model).
 // Context::evaluate() splits a Batch into micro-batches whose tokens are grouped by sequence
-// and reserves cache rows; forward() runs the layers through the backend and writes the
-// requested outputs.
+// and reserves cache rows; forward() runs the micro-batch's graph and writes the requested
+// outputs.
+//
+// The graph depends only on the micro-batch's shape (UbatchShape): the architecture's builder
+// emits it once per shape, the scheduler cuts it into per-backend parts, and the backends
+// compile those once; later micro-batches of the same shape (every decode step of a batch of
+// sequences, until one joins or leaves) bind their token ids, positions, output rows and cache
+// rows as inputs and run the same graphs.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "backend/graph.h"
 #include "model/latent_cache.h"
 #include "model/model.h"
 
@@ -22,7 +30,7 @@ struct Ubatch {
   std::vector<int32_t> ids;        // token ids
   std::vector<int32_t> positions;  // per token
   std::vector<Segment> segments;   // consecutive runs of one sequence's tokens
-  std::vector<int64_t> outputs;    // tokens whose logits are wanted, in output-row order
+  std::vector<int32_t> outputs;    // tokens whose logits are wanted, in output-row order
 
   // Destinations. logits/hidden: [outputs.size()][n_vocab | n_embd], hidden may be null.
   // With argmax_vocab > 0, argmax [outputs.size()] gets each row's argmax over logits
@@ -39,6 +47,54 @@ struct Ubatch {
   std::vector<int64_t> routing_index;
 };
 
+// What a micro-batch's graph depends on.
+struct UbatchShape {
+  std::vector<int64_t> counts;     // tokens per segment
+  std::vector<int64_t> first_pos;  // per segment, plain MLA only (its K and V grow with the cache)
+  int64_t n_outputs = 0;
+  int64_t argmax_vocab = 0;
+  bool hidden = false;
+  bool routing = false;
+  bool operator==(const UbatchShape&) const = default;
+};
+
+// A built graph and where its per-step values go.
+struct ForwardGraph {
+  backend::Graph graph;
+  int in_tokens = -1, in_positions = -1, in_outputs = -1;  // input slots
+  int out_logits = -1;  // logits, or argmax ids with argmax_vocab
+  int out_hidden = -1;
+  std::vector<int> out_route_ids, out_route_weights;  // per MoE layer
+};
+
+// The architecture's builder: the graph of one micro-batch shape.
+ForwardGraph build_deepseek2(const Model& m, const UbatchShape& shape);
+
+class Schedule;  // model/scheduler.h
+
+// The graphs of one model by micro-batch shape, least recently used dropped past a few (a
+// server's steps cycle through a handful of shapes: decode with 1..n sequences, prefill chunks).
+class ForwardCache {
+ public:
+  ForwardCache();
+  ~ForwardCache();
+  struct Entry {
+    UbatchShape shape;
+    ForwardGraph forward;
+    std::unique_ptr<Schedule> schedule;
+    uint64_t last_used = 0;
+  };
+  Entry& get(const Model& m, const UbatchShape& shape);
+  // Graphs built so far (a step whose shape was seen before builds none).
+  uint64_t builds() const { return builds_; }
+
+ private:
+  std::vector<std::unique_ptr<Entry>> entries_;
+  uint64_t clock_ = 0;
+  uint64_t builds_ = 0;
+};
+
+// Runs the micro-batch on the model's graph for its shape (built and scheduled on first use).
 void forward(const Model& model, LatentStore& store, const Ubatch& ub);
 
 }  // namespace latent::model

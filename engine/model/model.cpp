@@ -1,14 +1,15 @@
 #include "model/model.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <unordered_map>
 
 #include "backend/backend.h"
+#include "model/arch.h"
 #include "model/forward.h"
 #include "model/latent_cache.h"
+#include "model/scheduler.h"
 #include "model/weights.h"
 
 namespace latent::model {
@@ -78,40 +79,7 @@ void check_cache_type(const std::filesystem::path& path, const HParams& hp, cons
                   " latent cache; choose another cache type or backend");
 }
 
-// Layers on the backend: all on the CPU; on a GPU Options.gpu_layers, or as many of the first
-// layers as fit in 90% of its free memory (all of them, embeddings and LM head included, when
-// the whole model fits).
-int64_t layers_on_device(const gguf::File& file, const HParams& hp, const Options& options, const backend::Backend& be) {
-  if (be.name() == "cpu") return hp.n_layer;
-  if (options.gpu_layers >= 0) {
-    if (options.gpu_layers > hp.n_layer)
-      throw Error(file.path().string() + ": gpu_layers " + std::to_string(options.gpu_layers) + " exceeds the model's " +
-                  std::to_string(hp.n_layer) + " layers");
-    return options.gpu_layers;
-  }
-  std::vector<uint64_t> layer_bytes(size_t(hp.n_layer), 0);
-  uint64_t total = 0;
-  for (const auto& t : file.tensors()) {
-    total += t.n_bytes;
-    int layer = -1;
-    if (std::sscanf(t.name.c_str(), "blk.%d.", &layer) == 1 && layer >= 0 && layer < hp.n_layer)
-      layer_bytes[size_t(layer)] += t.n_bytes;
-  }
-  const uint64_t room = be.memory_available() / 10 * 9;
-  if (total <= room) return hp.n_layer;
-  int64_t n = 0;
-  for (uint64_t used = 0; n < hp.n_layer && used + layer_bytes[size_t(n)] <= room; ++n) used += layer_bytes[size_t(n)];
-  return n;
-}
-
 }  // namespace
-
-std::vector<LayerPlacement> Model::placement() const {
-  std::vector<LayerPlacement> p;
-  if (device_layers_ > 0) p.push_back({backend_, device_layers_});
-  if (device_layers_ < hp_.n_layer) p.push_back({host_, hp_.n_layer - device_layers_});
-  return p;
-}
 
 std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Options& options) {
   std::shared_ptr<Model> m(new Model());
@@ -122,6 +90,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
     throw Error(e.what());
   }
   try {
+    m->arch_ = &find_architecture(*m->file_);
     m->hp_ = read_hparams(*m->file_);
   } catch (const gguf::Error& e) {
     throw Error(path.string() + ": " + e.what());
@@ -138,10 +107,11 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
     bo.threads = options.threads;
     bo.device = options.device;
     m->backend_ = backend::make_backend(options.backend, bo);
-    m->device_layers_ = layers_on_device(*m->file_, m->hp_, options, *m->backend_);
-    if (m->device_layers_ < m->hp_.n_layer) m->host_ = backend::make_backend("cpu", bo);
-    m->weights_ = load_weights(*m->file_, m->hp_, options.mla, m->io_backend(),
-                               [&](int il) -> backend::Backend& { return m->layer_backend(il); });
+    const int64_t device_layers = layers_on_device(*m->file_, m->hp_, options, *m->backend_);
+    if (device_layers < m->hp_.n_layer) m->host_ = backend::make_backend("cpu", bo);
+    m->placement_ = std::make_unique<Placement>(m->backend_, m->host_, m->hp_.n_layer, device_layers);
+    m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->placement_);
+    m->graphs_ = std::make_unique<ForwardCache>();
     check_cache_type(path, m->hp_, options, *m->backend_);
     if (m->host_) check_cache_type(path, m->hp_, options, *m->host_);
   } catch (const backend::Error& e) {
@@ -168,7 +138,7 @@ Context::Context(std::shared_ptr<Model> model, std::shared_ptr<LatentStore> stor
     : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
   const HParams& hp = model_->hparams();
   impl_->store = store ? std::move(store)
-                       : std::make_shared<PagedLatentStore>(model_->placement(), hp.latent_width(),
+                       : std::make_shared<PagedLatentStore>(model_->placement().layer_runs(), hp.latent_width(),
                                                             model_->options().cache_type);
 }
 
@@ -309,7 +279,7 @@ void Context::run_micro_batches(const Batch& batch, const std::vector<int64_t>& 
       ub.ids.push_back(t.id);
       ub.positions.push_back(int32_t(len));
       ub.routing_index.push_back(i);
-      if (t.logits) ub.outputs.push_back(local);
+      if (t.logits) ub.outputs.push_back(int32_t(local));
       ++len;
     }
     // Rows go straight to their place in `out` when this micro-batch's output rows are

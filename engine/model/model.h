@@ -24,11 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/backend.h"
 #include "gguf/gguf.h"
-
-namespace latent::backend {
-class Backend;
-}
 
 namespace latent::model {
 
@@ -62,7 +59,7 @@ size_t cache_row_bytes(CacheType type, int64_t width);
 // Legacy files (attn_kv_b) keep an F32 per-head attn_k_b for the absorbed form instead.
 enum class MlaMode { Absorbed, Plain };
 
-enum class Gating { Softmax = 1, Sigmoid = 2 };
+using Gating = backend::Gating;
 
 // Hardware threads of this machine (at least 1).
 int default_thread_count();
@@ -131,7 +128,10 @@ struct HParams {
   int64_t n_moe_layers() const { return n_layer - n_layer_dense_lead; }
 };
 
-class Weights;  // model/weights.h
+class Weights;       // model/weights.h
+class Placement;     // model/scheduler.h
+class ForwardCache;  // model/forward.h
+struct Architecture;  // model/arch.h
 
 // The backend running a run of consecutive layers, whose memory holds their latent rows.
 struct LayerPlacement {
@@ -155,16 +155,15 @@ class Model {
   const Options& options() const { return options_; }
   // The GGUF file: tokenizer metadata (tokenizer.ggml.*), general.name, and so on.
   const gguf::File& file() const { return *file_; }
-  // The backend Options.backend named. With partial offload the layers from device_layers()
-  // on, the embeddings and the LM head run on a CPU backend instead.
+  // The backend Options.backend named. With partial offload some layers, the embeddings and
+  // the LM head run on a CPU backend instead (placement()).
   backend::Backend& backend() const { return *backend_; }
-  int64_t device_layers() const { return device_layers_; }
-  backend::Backend& layer_backend(int64_t layer) const { return layer < device_layers_ ? *backend_ : *host_; }
-  // Embeddings, output norm and LM head.
-  backend::Backend& io_backend() const { return device_layers_ == hp_.n_layer ? *backend_ : *host_; }
-  // Which backend's memory holds each layer's latent rows (the KV stores' page parts).
-  std::vector<LayerPlacement> placement() const;
+  // Which backend runs (and holds the weights and latent rows of) each layer.
+  const Placement& placement() const { return *placement_; }
   const Weights& weights() const { return *weights_; }
+  const Architecture& architecture() const { return *arch_; }
+  // The forward graphs built so far, by micro-batch shape (used under the evaluation lock).
+  ForwardCache& forward_cache() const { return *graphs_; }
 
  private:
   Model() = default;
@@ -175,8 +174,10 @@ class Model {
   std::unique_ptr<gguf::File> file_;
   std::shared_ptr<backend::Backend> backend_;
   std::shared_ptr<backend::Backend> host_;  // CPU backend of a partial offload, else null
-  int64_t device_layers_ = 0;
+  std::unique_ptr<Placement> placement_;
+  const Architecture* arch_ = nullptr;
   std::unique_ptr<Weights> weights_;
+  std::unique_ptr<ForwardCache> graphs_;
   std::mutex eval_mutex_;  // serializes the Contexts' use of the shared backends
 };
 

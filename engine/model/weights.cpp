@@ -4,6 +4,7 @@
 #include <string>
 
 #include "model/arch.h"
+#include "model/scheduler.h"
 #include "quant/quant.h"
 
 namespace latent::model {
@@ -126,12 +127,6 @@ class Binder {
 
 HParams read_hparams(const gguf::File& file) {
   HParams hp;
-  auto arch = file.get_string("general.architecture");
-  if (!arch) fail(file, "missing 'general.architecture'; not a llama.cpp model file");
-  if (*arch != kArchName)
-    fail(file, "architecture '" + std::string(*arch) +
-                   "' is not supported: latent runs deepseek2 models (DeepSeek-V2, V2-Lite, V3, "
-                   "DeepSeek-Coder-V2)");
   MetaReader m(file);
   hp.n_ctx_train = m.required(Key::ContextLength);
   hp.n_embd = m.required(Key::EmbeddingLength);
@@ -176,7 +171,7 @@ HParams read_hparams(const gguf::File& file) {
   // at every position (shared/golden/README.md, "YaRN").
   float m_scale = 1.0f;
   if (hp.rope_yarn && hp.rope_yarn_log_mul != 0.0f)
-    m_scale = 1.0f + hp.rope_yarn_log_mul * std::log(1.0f / hp.rope_freq_scale);
+    m_scale = backend::yarn_mscale(hp.rope_freq_scale, hp.rope_yarn_log_mul);
   hp.kq_scale = m_scale * m_scale / std::sqrt(float(hp.qk_nope + hp.qk_rope));
 
   hp.n_expert = m.optional(Key::ExpertCount, 0);
@@ -212,11 +207,10 @@ HParams read_hparams(const gguf::File& file) {
 }
 
 std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp, MlaMode mla,
-                                      backend::Backend& io_backend,
-                                      const std::function<backend::Backend&(int)>& layer_backend) {
+                                      const Placement& placement) {
   using backend::Op;
   auto w = std::make_unique<Weights>();
-  Binder io(file, io_backend);
+  Binder io(file, placement.of(-1));
   const int64_t E = hp.n_embd, H = hp.n_head, nope = hp.qk_nope, rope = hp.qk_rope;
   const int64_t L = hp.kv_lora_rank, V = hp.v_head;
   w->tok_embd = io.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab}, Op::GetRows);
@@ -227,7 +221,7 @@ std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp,
     w->output = io.bind(TensorName::TokenEmbd, -1, {E, hp.n_vocab});
 
   for (int il = 0; il < int(hp.n_layer); ++il) {
-    backend::Backend& be = layer_backend(il);
+    backend::Backend& be = placement.of(il);
     Binder b(file, be);
     auto own = [&](std::vector<float> v, std::array<int64_t, 4> ne, const char* name) {
       w->owned.emplace_back(new float[v.size()]);

@@ -4,7 +4,6 @@
 // per-head attn_k_b of the absorbed form, and attn_k_b transposed for the plain form.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -51,9 +50,8 @@ class Weights {
 // Reads and checks deepseek2.* metadata. Throws Error("<file>: <what>").
 HParams read_hparams(const gguf::File& file);
 // Binds every tensor, checking presence, shape and that the backend runs its type: layer il's
-// tensors on layer_backend(il), the embeddings, output norm and LM head on io_backend.
+// tensors on placement.of(il), the embeddings, output norm and LM head on placement.of(-1).
 std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp, MlaMode mla,
-                                      backend::Backend& io_backend,
-                                      const std::function<backend::Backend&(int)>& layer_backend);
+                                      const Placement& placement);
 
 }  // namespace latent::model

@@ -18,6 +18,7 @@
 #include "kv/fingerprint.h"
 #include "kv/prefix_store.h"
 #include "model/model.h"
+#include "model/scheduler.h"
 
 using namespace latent;
 
@@ -38,7 +39,7 @@ std::shared_ptr<kv::PrefixStore> make_store(const model::Model& m, const std::fi
   o.memory_budget_bytes = uint64_t(64) << 20;
   o.disk = !dir.empty();
   o.disk_dir = dir;
-  return std::make_shared<kv::PrefixStore>(m.placement(), m.hparams().latent_width(), m.options().cache_type,
+  return std::make_shared<kv::PrefixStore>(m.placement().layer_runs(), m.hparams().latent_width(), m.options().cache_type,
                                            kv::model_fingerprint(m.file()), o);
 }
 

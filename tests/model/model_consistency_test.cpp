@@ -18,6 +18,7 @@
 #include "gguf/gguf.h"
 #include "model/latent_cache.h"
 #include "model/model.h"
+#include "model/scheduler.h"
 #include "sample/sample.h"
 #ifdef LATENT_HAVE_VULKAN
 #include "backend/vulkan/vulkan_backend.h"
@@ -136,7 +137,7 @@ TEST(ModelConsistency, TruncateThenContinueMatchesFullPrefill) {
 TEST(ModelConsistency, SequencesShareAStoreAndReleaseTheirPages) {
   auto model = Model::load(testing::golden_model("ds3-tiny"), opts(MlaMode::Absorbed, 0));
   const HParams& hp = model->hparams();
-  auto store = std::make_shared<PagedLatentStore>(model->placement(), hp.latent_width(), CacheType::F32, 16);
+  auto store = std::make_shared<PagedLatentStore>(model->placement().layer_runs(), hp.latent_width(), CacheType::F32, 16);
   Context ctx(model, store);
   const auto tokens = prompt_tokens("p1_short");  // 60 tokens: 4 pages of 16
   const SeqId a = ctx.create_sequence(), b = ctx.create_sequence();
@@ -221,7 +222,7 @@ std::vector<int32_t> row_argmax(const Outputs& out, int64_t n) {
 // EvalFlags::argmax_vocab gives every output row the id sample::argmax picks from the logits of
 // a normal evaluation (over the whole vocabulary, and over a prefix that changes some rows'
 // winner), with the hidden state alongside: two sequences interleaved in one batch, then greedy
-// decode steps of both (on Vulkan, replayed command buffers).
+// decode steps of both (on Vulkan, one compiled graph run step after step).
 TEST_P(ModelArgmax, IdsAreTheSamplersArgmaxOfTheLogits) {
   const int64_t V = model_->n_vocab();
   const auto ta = prompt_tokens("p1_short"), tb = prompt_tokens("p2_fim");

@@ -93,17 +93,19 @@ uint64_t validation_errors(const Model& m) {
 
 int64_t argmax(const float* row, int64_t n) { return std::max_element(row, row + n) - row; }
 
-// Submissions the Vulkan backends of the model recorded and replayed so far (zeros off Vulkan).
+// Graphs the Vulkan backend of the model compiled and reused so far, and the commands of the
+// last one it ran (zeros off Vulkan).
 struct Submits {
-  uint64_t recorded = 0, replayed = 0;
-  double record_seconds = 0, match_seconds = 0;
+  uint64_t compiled = 0, reused = 0;
+  double compile_seconds = 0;
+  size_t dispatches = 0, barriers = 0;
 };
 Submits submits(const Model& m) {
   Submits s;
 #ifdef LATENT_HAVE_VULKAN
   if (auto* vk = dynamic_cast<backend::VulkanBackend*>(&m.backend())) {
-    const auto st = vk->submit_stats();
-    s = {st.recorded, st.replayed, st.record_seconds, st.match_seconds};
+    const auto st = vk->graph_stats();
+    s = {st.compiled, st.reused, st.compile_seconds, st.dispatches, st.barriers};
   }
 #endif
   (void)m;
@@ -245,20 +247,18 @@ TEST_P(ExactGolden, MatchesLlamaCpp) {
   EXPECT_LE(max_greedy, 1e-3) << "max |Δlogit| over the greedy steps' top 16";
   EXPECT_EQ(validation_errors(*model), 0u) << "Vulkan validation layer errors";
   if (c.backend == "vulkan" && c.mla == MlaMode::Absorbed) {
-    // Decode steps replay one recorded command buffer: each step submits the same number of
-    // times, and only the first step (and one whose cache length enters a new bucket) records.
-    // (Plain MLA expands the whole cache into K and V every step, shapes that grow with it.)
-    const uint64_t recorded = r.after_greedy.recorded - r.before_greedy.recorded;
-    const uint64_t replayed = r.after_greedy.replayed - r.before_greedy.replayed;
-    const uint64_t steps = r.greedy.size(), per_step = (recorded + replayed) / steps;
-    EXPECT_EQ((recorded + replayed) % steps, 0u) << recorded << " recorded, " << replayed << " replayed";
-    EXPECT_LE(recorded, 2 * per_step) << recorded << " of " << recorded + replayed << " decode submissions recorded";
+    // Decode steps run one compiled graph: only the first step (and one whose cache length
+    // enters a new bucket) compiles.
+    const uint64_t compiled = r.after_greedy.compiled - r.before_greedy.compiled;
+    const uint64_t reused = r.after_greedy.reused - r.before_greedy.reused;
+    EXPECT_EQ(compiled + reused, r.greedy.size()) << compiled << " compiled, " << reused << " reused";
+    EXPECT_LE(compiled, 2u) << compiled << " of " << compiled + reused << " decode steps compiled their graph";
     const Submits& a = r.after_greedy;
-    std::printf("  %s/%s on vulkan: %llu of %llu decode submissions replayed; host time recording %.0f us per "
-                "recorded submission, matching %.0f us per submission\n",
-                c.model.c_str(), c.prompt.c_str(), static_cast<unsigned long long>(replayed),
-                static_cast<unsigned long long>(recorded + replayed), 1e6 * a.record_seconds / double(a.recorded),
-                1e6 * a.match_seconds / double(a.recorded + a.replayed));
+    std::printf("  %s/%s on vulkan: %llu of %llu decode steps reused a compiled graph; host time compiling %.0f us "
+                "per graph; a decode step: %zu dispatches, %zu barriers\n",
+                c.model.c_str(), c.prompt.c_str(), static_cast<unsigned long long>(reused),
+                static_cast<unsigned long long>(compiled + reused), 1e6 * a.compile_seconds / double(a.compiled),
+                a.dispatches, a.barriers);
   }
   std::printf("  %s/%s on %s: max |dlogit| rows %.2e top16 %.2e greedy %.2e, max |dhidden| %.2e, max |dweight| %.2e\n",
               c.model.c_str(), c.prompt.c_str(), c.backend.c_str(), max_logit, max_topk, max_greedy, max_hidden,

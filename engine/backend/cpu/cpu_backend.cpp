@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "backend/cpu/thread_pool.h"
+#include "backend/graph.h"
 #include "backend/scratch_stack.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
@@ -24,26 +25,7 @@ namespace latent::backend {
 namespace {
 
 [[noreturn]] void fail(Op op, const Tensor& t, const std::string& what) {
-  throw Error(std::string("cpu backend: ") + std::string(op_name(op)) + " on '" + t.name +
-              "': " + what);
-}
-
-std::string shape(const Tensor& t) {
-  std::string s = "{";
-  for (int i = 0; i < 4; ++i) {
-    if (i) s.append(", ");
-    s.append(std::to_string(t.ne[size_t(i)]));
-  }
-  s.append("}");
-  return s;
-}
-
-void expect_f32(Op op, const Tensor& t) {
-  if (t.type != TensorType::F32) fail(op, t, "expected an F32 tensor");
-}
-
-void expect_same_shape(Op op, const Tensor& a, const Tensor& b) {
-  if (a.ne != b.ne) fail(op, b, "shape " + shape(b) + " differs from " + shape(a));
+  throw Error(std::string("cpu backend: ") + std::string(op_name(op)) + " on '" + t.name + "': " + what);
 }
 
 // Dot product of two float vectors with independent partial sums, so the compiler maps it onto
@@ -143,17 +125,7 @@ void softmax_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-// YaRN as in ggml's rope: the corrections dims where interpolation gives way to extrapolation.
-float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
-  return n_dims * std::log(n_ctx_orig / (n_rot * 2 * float(M_PI))) / (2 * std::log(base));
-}
-
-float yarn_ramp(float low, float high, int i0) {
-  const float y = (i0 / 2 - low) / std::max(0.001f, high - low);
-  return 1 - std::min(1.0f, std::max(0.0f, y));
-}
-
-class CpuBackend final : public Backend {
+class CpuBackend final : public Backend, private Kernels {
  public:
   explicit CpuBackend(const BackendOptions& o) : pool_(std::max(1, o.threads)) {
     thread_scratch_.resize(size_t(pool_.n_threads()));
@@ -230,52 +202,75 @@ class CpuBackend final : public Backend {
     std::memcpy(dst, src.data, bytes);
   }
 
-  void get_rows(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) override {
-    expect_f32(Op::GetRows, out);
-    if (out.ne[0] != table.ne[0] || out.ne[1] != int64_t(ids.size()))
-      fail(Op::GetRows, out, "shape " + shape(out) + " does not fit table " + shape(table));
-    for (size_t t = 0; t < ids.size(); ++t)
-      if (ids[t] < 0 || ids[t] >= table.ne[1])
-        fail(Op::GetRows, table, "row " + std::to_string(ids[t]) + " out of range [0, " +
-                                     std::to_string(table.ne[1]) + ")");
-    pool_.run(int64_t(ids.size()), [&](int64_t t, int) {
-      quant::dequantize_row(table.type, table.row(ids[t]), reinterpret_cast<float*>(out.row(t)),
-                            table.ne[0]);
+  // Nodes run in order, each split over the thread pool; intermediates live in one arena
+  // planned once per graph, outputs are computed straight into the caller's memory and inputs
+  // read from it.
+  void compute(const Graph& g, const Bindings& b) override {
+    g.check(b);
+    const MemoryPlan& plan = plan_for(g);
+    if (arena_size_ < plan.bytes) {
+      arena_.reset(new char[plan.bytes + 64]);
+      arena_size_ = plan.bytes;
+    }
+    char* arena = arena_.get() + (64 - reinterpret_cast<uintptr_t>(arena_.get()) % 64) % 64;
+    const std::vector<Tensor> t = resolve_tensors(g, plan, arena, b.inputs, b.outputs);
+    for (const Node& n : g.nodes()) run_node(n, t, b, *this);
+  }
+
+ private:
+  const MemoryPlan& plan_for(const Graph& g) {
+    for (auto& [id, plan] : plans_)
+      if (id == g.id()) return plan;
+    check_supported(*this, g);
+    // Graphs run step after step are few; one-node graphs (single operations) are many and
+    // never come back, so only the latest few plans are kept.
+    if (plans_.size() == kMaxPlans) plans_.erase(plans_.begin());
+    plans_.emplace_back(g.id(), plan_memory(g, 64, false));
+    return plans_.back().second;
+  }
+
+  void get_rows(const Tensor& table, const Tensor& ids, const Tensor& out) override {
+    const auto* id = static_cast<const int32_t*>(ids.data);
+    pool_.run(ids.ne[0], [&](int64_t t, int) {
+      quant::dequantize_row(table.type, table.row(id[t]), reinterpret_cast<float*>(out.row(t)), table.ne[0]);
     });
   }
 
+  static void add_row(const float* a, const float* b, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+  }
+
+  // yr = xr / sqrt(mean(xr^2) + eps) * w for one row of n.
+  static void norm_row(const float* xr, const float* w, float eps, float* yr, int64_t n) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += double(xr[i] * xr[i]);
+    const float mean = float(sum / double(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * w[i];
+  }
+
   void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& out) override {
-    expect_f32(Op::RmsNorm, x);
-    expect_f32(Op::RmsNorm, w);
-    expect_same_shape(Op::RmsNorm, x, out);
-    if (w.ne[0] != x.ne[0]) fail(Op::RmsNorm, w, "norm weight length differs from rows of " + shape(x));
-    const int64_t n = x.ne[0];
     const float* wd = static_cast<const float*>(w.data);
     for_rows(x, [&](int64_t i1, int64_t i2, int64_t i3) {
-      const float* xr = reinterpret_cast<const float*>(x.row(i1, i2, i3));
-      float* yr = reinterpret_cast<float*>(out.row(i1, i2, i3));
-      double sum = 0;
-      for (int64_t i = 0; i < n; ++i) sum += double(xr[i] * xr[i]);
-      const float mean = float(sum / double(n));
-      const float scale = 1.0f / std::sqrt(mean + eps);
-      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * wd[i];
+      norm_row(reinterpret_cast<const float*>(x.row(i1, i2, i3)), wd, eps, reinterpret_cast<float*>(out.row(i1, i2, i3)),
+               x.ne[0]);
+    });
+  }
+
+  // The same additions and norm as add() then rms_norm(), with the row still in L1.
+  void add_rms_norm(const Tensor& a, const Tensor& b, const Tensor& w, float eps, const Tensor& sum, const Tensor& out) override {
+    const float* wd = static_cast<const float*>(w.data);
+    const int64_t n = a.ne[0];
+    for_rows(a, [&](int64_t i1, int64_t i2, int64_t i3) {
+      float* sr = reinterpret_cast<float*>(sum.row(i1, i2, i3));
+      add_row(reinterpret_cast<const float*>(a.row(i1, i2, i3)), reinterpret_cast<const float*>(b.row(i1, i2, i3)), sr, n);
+      norm_row(sr, wd, eps, reinterpret_cast<float*>(out.row(i1, i2, i3)), n);
     });
   }
 
   void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) override {
-    expect_f32(Op::MulMat, x);
-    expect_f32(Op::MulMat, out);
     const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1];
     const int64_t B = std::max(w.ne[2], x.ne[2]);
-    if (x.ne[0] != K) fail(Op::MulMat, x, "input rows of " + std::to_string(x.ne[0]) +
-                                              " do not match weight rows of " + std::to_string(K) +
-                                              " (" + w.name + ")");
-    if ((w.ne[2] != 1 && w.ne[2] != B) || (x.ne[2] != 1 && x.ne[2] != B) || w.ne[3] != 1 ||
-        x.ne[3] != 1)
-      fail(Op::MulMat, x, "batch dims of " + shape(x) + " do not match weight " + shape(w));
-    if (out.ne[0] != M || out.ne[1] != N || out.ne[2] != B)
-      fail(Op::MulMat, out, "output " + shape(out) + " does not fit weight " + shape(w) +
-                                " times input " + shape(x));
     const TensorType vt = quant::vec_dot_type(w.type);
     const size_t qrow = gguf::row_bytes(vt, K);
     const int64_t Bx = x.ne[2];
@@ -305,15 +300,8 @@ class CpuBackend final : public Backend {
   }
 
   void mul_mat_id(const Tensor& w, const Tensor& x, const Tensor& ids, const Tensor& out) override {
-    expect_f32(Op::MulMatId, x);
-    expect_f32(Op::MulMatId, out);
     const int64_t K = w.ne[0], M = w.ne[1], E = w.ne[2];
     const int64_t X = x.ne[1], T = x.ne[2], U = ids.ne[0];
-    if (x.ne[0] != K) fail(Op::MulMatId, x, "input rows do not match weight " + shape(w) + " (" + w.name + ")");
-    if (ids.type != TensorType::I32 || ids.ne[1] != T || (X != 1 && X != U))
-      fail(Op::MulMatId, ids, "ids " + shape(ids) + " do not fit input " + shape(x));
-    if (out.ne[0] != M || out.ne[1] != U || out.ne[2] != T)
-      fail(Op::MulMatId, out, "output " + shape(out) + " does not fit weight " + shape(w));
     // Group (slot, token) pairs by expert, so each selected expert's rows are read once.
     std::vector<std::vector<int64_t>> by_expert(static_cast<size_t>(E));
     for (int64_t t = 0; t < T; ++t) {
@@ -352,35 +340,27 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void rope(const Tensor& x, std::span<const int32_t> positions, const RopeParams& p) override {
-    expect_f32(Op::Rope, x);
-    if (x.ne[0] != p.n_rot || p.n_rot % 2 != 0)
-      fail(Op::Rope, x, "rows of " + std::to_string(x.ne[0]) + " but n_rot " + std::to_string(p.n_rot));
-    if (x.ne[2] != int64_t(positions.size()))
-      fail(Op::Rope, x, "tokens " + std::to_string(x.ne[2]) + " but " +
-                            std::to_string(positions.size()) + " positions");
+  void rope(const Tensor& x, const Tensor& pos, const RopeParams& p) override {
+    const auto* positions = static_cast<const int32_t*>(pos.data);
     const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
-    float corr[2];
-    {
-      const float start = std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base));
-      const float end = std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base));
-      corr[0] = std::max(0.0f, start);
-      corr[1] = std::min(float(p.n_rot - 1), end);
-    }
+    const std::array<float, 2> corr = yarn_corr_dims(p);
+    const float yarn_m = yarn_mscale(p.freq_scale);
     const int64_t n_head = x.ne[1];
     pool_.run(x.ne[2], [&](int64_t t, int thread) {
       auto& cs = thread_scratch_[size_t(thread)];
       cs.resize(size_t(p.n_rot));
       // theta advances by repeated multiplication in float, as ggml's rope cache does.
-      float theta_extrap = float(positions[size_t(t)]);
+      float theta_extrap = float(positions[t]);
       for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
         const float theta_interp = p.freq_scale * theta_extrap;
         float theta = theta_interp;
         float mscale = p.attn_factor;
         if (p.ext_factor != 0.0f) {
-          const float ramp_mix = yarn_ramp(corr[0], corr[1], i0) * p.ext_factor;
+          // ggml's rope_yarn_ramp: where dimension pair i0 sits between the correction dims.
+          const float y = (float(i0 / 2) - corr[0]) / std::max(0.001f, corr[1] - corr[0]);
+          const float ramp_mix = (1 - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
           theta = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
-          mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+          mscale *= yarn_m;
         }
         cs[size_t(i0)] = std::cos(theta) * mscale;
         cs[size_t(i0) + 1] = std::sin(theta) * mscale;
@@ -399,20 +379,13 @@ class CpuBackend final : public Backend {
   }
 
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
-    expect_same_shape(Op::Add, a, b);
-    expect_same_shape(Op::Add, a, out);
-    const int64_t n = a.ne[0];
     for_rows(a, [&](int64_t i1, int64_t i2, int64_t i3) {
-      const float* ar = reinterpret_cast<const float*>(a.row(i1, i2, i3));
-      const float* br = reinterpret_cast<const float*>(b.row(i1, i2, i3));
-      float* o = reinterpret_cast<float*>(out.row(i1, i2, i3));
-      for (int64_t i = 0; i < n; ++i) o[i] = ar[i] + br[i];
+      add_row(reinterpret_cast<const float*>(a.row(i1, i2, i3)), reinterpret_cast<const float*>(b.row(i1, i2, i3)),
+              reinterpret_cast<float*>(out.row(i1, i2, i3)), a.ne[0]);
     });
   }
 
   void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
-    expect_same_shape(Op::SwiGlu, gate, up);
-    expect_same_shape(Op::SwiGlu, gate, out);
     const int64_t n = gate.ne[0];
     for_rows(gate, [&](int64_t i1, int64_t i2, int64_t i3) {
       const float* g = reinterpret_cast<const float*>(gate.row(i1, i2, i3));
@@ -423,8 +396,6 @@ class CpuBackend final : public Backend {
   }
 
   void copy(const Tensor& src, const Tensor& dst) override {
-    expect_same_shape(Op::Copy, src, dst);
-    if (src.type != dst.type) fail(Op::Copy, dst, "type differs from source");
     const size_t bytes = gguf::row_bytes(src.type, src.ne[0]);
     for_rows(src, [&](int64_t i1, int64_t i2, int64_t i3) {
       std::memcpy(dst.row(i1, i2, i3), src.row(i1, i2, i3), bytes);
@@ -433,14 +404,7 @@ class CpuBackend final : public Backend {
 
   void moe_route(const Tensor& logits, const Tensor& bias, const RouteParams& p, const Tensor& ids,
                  const Tensor& weights) override {
-    expect_f32(Op::MoeRoute, logits);
     const int64_t E = logits.ne[0], T = logits.ne[1], U = p.n_expert_used;
-    if (ids.ne[0] != U || ids.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
-      fail(Op::MoeRoute, ids, "ids/weights must be {n_expert_used, n_tokens}");
-    if (p.n_group < 1 || E % p.n_group != 0 || p.n_group_used < 1 || p.n_group_used > p.n_group)
-      fail(Op::MoeRoute, logits, "expert groups " + std::to_string(p.n_group) + " (used " +
-                                     std::to_string(p.n_group_used) + ") do not divide " +
-                                     std::to_string(E) + " experts");
     const float* bd = bias.data ? static_cast<const float*>(bias.data) : nullptr;
     pool_.run(T, [&](int64_t t, int) {
       const float* z = reinterpret_cast<const float*>(logits.row(t));
@@ -488,8 +452,6 @@ class CpuBackend final : public Backend {
 
   void moe_combine(const Tensor& experts, const Tensor& weights, const Tensor& out) override {
     const int64_t n = experts.ne[0], U = experts.ne[1], T = experts.ne[2];
-    if (out.ne[0] != n || out.ne[1] != T || weights.ne[0] != U || weights.ne[1] != T)
-      fail(Op::MoeCombine, out, "shapes do not fit experts " + shape(experts));
     pool_.run(T, [&](int64_t t, int) {
       const float* wt = reinterpret_cast<const float*>(weights.row(t));
       float* o = reinterpret_cast<float*>(out.row(t));
@@ -504,12 +466,9 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void store_latent(const Tensor& src, const LatentRows& cache, int64_t first_row) override {
-    expect_f32(Op::StoreLatent, src);
-    check_cache(Op::StoreLatent, cache, src);
-    if (src.ne[0] != cache.width || first_row + src.ne[1] > cache.n_rows)
-      fail(Op::StoreLatent, src, "rows " + shape(src) + " do not fit the cache at row " +
-                                     std::to_string(first_row));
+  void store_latent(const Tensor& src, int, const CacheBinding& c) override {
+    const LatentRows& cache = c.rows;
+    const int64_t first_row = c.first_pos;
     // quant::quantize_row is ggml's reference conversion: F16/BF16 round to nearest even, Q8_0
     // takes d = amax/127 per block of 32, stores fp16(d) and round(x/d).
     pool_.run(src.ne[1], [&](int64_t t, int) {
@@ -518,27 +477,17 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void load_latent(const LatentRows& cache, int64_t first_row, const Tensor& dst) override {
-    expect_f32(Op::LoadLatent, dst);
-    check_cache(Op::LoadLatent, cache, dst);
-    if (dst.ne[0] != cache.width || first_row + dst.ne[1] > cache.n_rows)
-      fail(Op::LoadLatent, dst, "rows " + shape(dst) + " exceed the cache");
+  void load_latent(int, const CacheBinding& c, int64_t first_row, const Tensor& dst) override {
+    const LatentRows& cache = c.rows;
     pool_.run(dst.ne[1], [&](int64_t t, int) {
       widen_row(cache.type, cache.row(first_row + t), reinterpret_cast<float*>(dst.row(t)), cache.width);
     });
   }
 
-  void attention_latent(const Tensor& q, const LatentRows& cache, int64_t first_pos, float scale,
-                        const Tensor& out) override {
-    expect_f32(Op::AttentionLatent, q);
+  void attention_latent(const Tensor& q, int, const CacheBinding& c, float scale, const Tensor& out) override {
+    const LatentRows& cache = c.rows;
+    const int64_t first_pos = c.first_pos;
     const int64_t W = q.ne[0], H = q.ne[1], T = q.ne[2], L = out.ne[0];
-    if (W != cache.width || out.ne[1] != H || out.ne[2] != T || L > W)
-      fail(Op::AttentionLatent, q, "query " + shape(q) + " / output " + shape(out) +
-                                       " do not fit cache rows of " + std::to_string(cache.width));
-    if (first_pos + T > cache.n_rows)
-      fail(Op::AttentionLatent, q, "queries reach position " + std::to_string(first_pos + T) +
-                                       " but the cache holds " + std::to_string(cache.n_rows));
-    check_cache(Op::AttentionLatent, cache, q);
     // Values widened for the V product: the first L, rounded up to whole blocks.
     const int64_t block = gguf::type_traits(uint32_t(cache.type))->block_elements;
     const int64_t v_width = std::min(W, (L + block - 1) / block * block);
@@ -630,15 +579,7 @@ class CpuBackend final : public Backend {
 
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
                  const Tensor& out) override {
-    expect_f32(Op::Attention, q);
     const int64_t Dk = q.ne[0], H = q.ne[1], T = q.ne[2], Dv = v.ne[0];
-    if (k.ne[0] != Dk || k.ne[1] != H || v.ne[1] != H || v.ne[2] != k.ne[2] || out.ne[0] != Dv ||
-        out.ne[1] != H || out.ne[2] != T)
-      fail(Op::Attention, q, "q " + shape(q) + ", k " + shape(k) + ", v " + shape(v) + ", out " +
-                                 shape(out) + " do not fit");
-    if (first_pos + T > k.ne[2])
-      fail(Op::Attention, k, "queries reach position " + std::to_string(first_pos + T) +
-                                 " but only " + std::to_string(k.ne[2]) + " keys");
     pool_.run(T * H, [&](int64_t item, int thread) {
       const int64_t t = item / H, h = item % H, S = first_pos + t + 1;
       auto& sc = thread_scratch_[size_t(thread)];
@@ -655,12 +596,6 @@ class CpuBackend final : public Backend {
   }
 
   void argmax(const Tensor& x, const Tensor& out) override {
-    expect_f32(Op::Argmax, x);
-    if (x.ne[0] < 1 || x.ne[2] != 1 || x.ne[3] != 1)
-      fail(Op::Argmax, x, "expected rows [n >= 1, rows], got " + shape(x));
-    if (out.type != TensorType::I32 || out.ne != std::array<int64_t, 4>{x.ne[1], 1, 1, 1})
-      fail(Op::Argmax, out, "expected an I32 tensor {" + std::to_string(x.ne[1]) + "} (one id per row of " + shape(x) +
-                                "), got " + std::string(gguf::type_name(out.type)) + " " + shape(out));
     const int64_t n = x.ne[0];
     int32_t* o = static_cast<int32_t*>(out.data);
     // sample::argmax's scan (the backend library does not link the sampler): only a strictly
@@ -674,7 +609,6 @@ class CpuBackend final : public Backend {
     });
   }
 
- private:
   struct Tile {
     const char* rows;  // first row, f32
     size_t stride;     // bytes between rows
@@ -694,20 +628,6 @@ class CpuBackend final : public Backend {
     buf.resize(size_t(n * width));
     for (int64_t i = 0; i < n; ++i) widen_row(cache.type, cache.row(s + i), buf.data() + i * width, width);
     return {reinterpret_cast<const char*>(buf.data()), size_t(width) * sizeof(float), n};
-  }
-
-  static void check_cache(Op op, const LatentRows& cache, const Tensor& t) {
-    if (!is_cache_type(cache.type))
-      fail(op, t, "latent cache element type " + std::string(gguf::type_name(cache.type)) +
-                      " is not one of F32, F16, BF16, Q8_0");
-    const int64_t block = gguf::type_traits(uint32_t(cache.type))->block_elements;
-    if (cache.width % block != 0)
-      fail(op, t, "cache rows of " + std::to_string(cache.width) + " values do not split into " +
-                      std::string(gguf::type_name(cache.type)) + " blocks of " + std::to_string(block));
-    if (cache.row_stride < gguf::row_bytes(cache.type, cache.width))
-      fail(op, t, "cache row stride of " + std::to_string(cache.row_stride) + " bytes is less than a " +
-                      std::string(gguf::type_name(cache.type)) + " row of " + std::to_string(cache.width) +
-                      " values");
   }
 
   // Rows per work item for a matmul with `rows` output rows in total: several items per thread
@@ -733,7 +653,11 @@ class CpuBackend final : public Backend {
     pool_.run(n1 * n2 * n3, [&](int64_t r, int) { fn(r % n1, (r / n1) % n2, r / (n1 * n2)); });
   }
 
+  static constexpr size_t kMaxPlans = 8;
   cpu::ThreadPool pool_;
+  std::vector<std::pair<uint64_t, MemoryPlan>> plans_;  // by graph id, oldest first
+  std::unique_ptr<char[]> arena_;                        // intermediates of the running graph
+  size_t arena_size_ = 0;
   std::map<void*, size_t> allocations_;  // allocate()d mappings and their lengths
   // Scratch blocks by their 64-byte-aligned address; each owns its allocation.
   std::map<uintptr_t, std::unique_ptr<char[]>> scratch_blocks_;

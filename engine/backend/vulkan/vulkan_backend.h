@@ -8,12 +8,13 @@
 // only through write()/read(), which copy through a staging buffer (or directly where the
 // device memory is host-visible, as on lavapipe and UMA GPUs).
 //
-// Ops are collected as commands and run in call order; read() (and write(), weight()) submit and
-// wait, so a forward pass costs one submission, at the read of its logits. Values that change
-// from one decode step to the next (token ids, positions, the cache length, page tables) reach
-// the shaders through the upload buffer rather than push constants, and dispatch sizes that
-// depend on the cache length are chosen per power-of-two length bucket, so consecutive steps
-// submit the same commands and replay one recorded command buffer.
+// compute() runs a graph as one submission of a command buffer recorded the first time the
+// graph was seen (per length bucket of its caches: page tables and dispatch sizes that depend
+// on the cache length are chosen per power-of-two bucket), with barriers only between commands
+// that depend on each other (vulkan_context.h). Each step writes the graph's inputs (token ids,
+// positions, output rows) and page tables into the upload buffer, where the recording reads
+// them, submits, and reads the outputs back. Intermediates live in one arena buffer placed by
+// the graph's memory plan; kernels' temporaries in a ring buffer.
 // supports_op() is exact about weight and cache types (kernel_types.cpp lists them); anything
 // else throws an Error naming op and type.
 //
@@ -35,7 +36,6 @@ struct VulkanOptions {
   bool validation = false;      // Khronos validation layer (also on with LATENT_VULKAN_VALIDATION=1)
   bool allow_subgroups = true;  // false forces the shared-memory reductions
   bool force_staging = false;   // transfers through the staging buffer even on UMA (tests)
-  bool reuse_commands = true;   // replay command buffers of repeated sequences (vulkan_context.h)
 };
 
 class VulkanBackend : public Backend {
@@ -45,8 +45,14 @@ class VulkanBackend : public Backend {
   // The device's name and whether the subgroup shader variants are in use.
   virtual std::string_view device_name() const = 0;
   virtual bool uses_subgroups() const = 0;
-  // How many submissions were recorded anew and how many replayed a recorded command buffer.
-  virtual vulkan::SubmitStats submit_stats() const = 0;
+  // Graphs compiled (a command buffer recorded) and runs that reused a compiled one, and the
+  // commands of the last graph run: what a decode step costs the device's command processor.
+  struct GraphStats {
+    uint64_t compiled = 0, reused = 0;
+    double compile_seconds = 0;  // host time compiling (what reuse saves)
+    size_t dispatches = 0, barriers = 0, copies = 0;
+  };
+  virtual GraphStats graph_stats() const = 0;
 };
 
 // Throws backend::Error when there is no Vulkan driver or device, naming what to install.

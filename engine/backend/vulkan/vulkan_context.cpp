@@ -8,8 +8,6 @@
 #include <string>
 #include <utility>
 
-#include <xxhash.h>
-
 #include "backend/backend.h"
 
 namespace latent::backend::vulkan {
@@ -18,13 +16,6 @@ std::string_view find(std::string_view name);  // the embedded SPIR-V (latent_vu
 }
 
 namespace {
-
-// Recorded command sequences kept for replay, least recently used dropped first. A decode
-// step is one or two sequences (two with partial offload), a prefill one per batch shape.
-constexpr size_t kMaxRecordings = 16;
-// Shorter sequences (page copies, staging transfers) are recorded each time rather than kept,
-// so that they do not push the forward passes out.
-constexpr size_t kMinCommandsToKeep = 8;
 
 // A zeroed Vulkan struct with its sType set.
 template <class T>
@@ -179,11 +170,6 @@ bool validation_requested() {
   return v && std::string_view(v) == "1";
 }
 
-bool replay_disabled() {
-  const char* v = std::getenv("LATENT_VULKAN_REPLAY");
-  return v && std::string_view(v) == "0";
-}
-
 std::vector<DeviceInfo> list_devices() {
   VkInstance instance = create_instance(false);
   std::vector<DeviceInfo> out;
@@ -237,7 +223,6 @@ Context::Context(const ContextOptions& options) {
     info_ = describe(physical_, index);
     use_subgroups_ = options.allow_subgroups && info_.subgroup_arithmetic;
     force_staging_ = options.force_staging;
-    reuse_commands_ = options.reuse_commands;
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);
     // The shaders are SPIR-V for Vulkan 1.2 (glslc --target-env=vulkan1.2).
@@ -250,6 +235,7 @@ Context::Context(const ContextOptions& options) {
                                  props.limits.maxComputeWorkGroupCount[1],
                                  props.limits.maxComputeWorkGroupCount[2]});
     max_binding_bytes_ = props.limits.maxStorageBufferRange;
+    binding_alignment_ = std::max<uint64_t>(4, props.limits.minStorageBufferOffsetAlignment);
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
 
     uint32_t n_families = 0;
@@ -300,7 +286,7 @@ Context::~Context() { release(); }
 void Context::release() {
   if (device_) {
     vkDeviceWaitIdle(device_);
-    for (auto& r : recordings_) free_recording(r);
+    for (auto& [id, r] : recordings_) free_recording(r);
     recordings_.clear();
     for (auto& [name, p] : pipelines_) {
       vkDestroyPipeline(device_, p.pipeline, nullptr);
@@ -374,12 +360,15 @@ uint64_t Context::memory_free() const {
 
 void Context::destroy_buffer(std::unique_ptr<Buffer> b) {
   if (!b) return;
-  flush();
-  std::erase_if(recordings_, [&](Recording& r) {
-    if (!std::binary_search(r.buffers.begin(), r.buffers.end(), b->buffer)) return false;
+  for (auto it = recordings_.begin(); it != recordings_.end();) {
+    Recording& r = it->second;
+    if (!std::binary_search(r.buffers.begin(), r.buffers.end(), b->buffer)) {
+      ++it;
+      continue;
+    }
     free_recording(r);
-    return true;
-  });
+    it = recordings_.erase(it);
+  }
   bytes_allocated_ -= b->size;
   if (b->mapped) vkUnmapMemory(device_, b->memory);
   vkDestroyBuffer(device_, b->buffer, nullptr);
@@ -395,7 +384,7 @@ const Pipeline& Context::pipeline(std::string_view shader, uint32_t n_buffers, u
   std::vector<uint32_t> words(spv.size() / 4);
   std::memcpy(words.data(), spv.data(), spv.size());
 
-  if (n_buffers > kMaxBuffers || push_bytes > kMaxPushBytes || push_bytes % 4 != 0)
+  if (n_buffers > CommandList::kMaxBuffers || push_bytes > CommandList::kMaxPushBytes || push_bytes % 4 != 0)
     throw Error("vulkan: shader '" + std::string(shader) + "' takes more buffers or push constants than a pipeline here holds");
   Pipeline p;
   p.n_buffers = n_buffers;
@@ -431,96 +420,110 @@ const Pipeline& Context::pipeline(std::string_view shader, uint32_t n_buffers, u
   return pipelines_.emplace(std::string(shader), p).first->second;
 }
 
-void Context::dispatch(const Pipeline& p, std::span<const VkBuffer> buffers, const void* push,
-                       uint32_t gx, uint32_t gy, uint32_t gz) {
-  if (buffers.size() != p.n_buffers) throw Error("vulkan: dispatch with the wrong number of buffers");
-  Command c;
-  std::memset(&c, 0, sizeof c);
+void CommandList::dispatch(const Pipeline& p, std::span<const Binding> bindings, const void* push, uint32_t gx,
+                           uint32_t gy, uint32_t gz) {
+  if (bindings.size() != p.n_buffers) throw Error("vulkan: dispatch with the wrong number of buffers");
+  Command c{};
   c.pipeline = &p;
-  std::copy(buffers.begin(), buffers.end(), c.buffers.begin());
+  std::copy(bindings.begin(), bindings.end(), c.bindings.begin());
   c.groups = {gx, gy, gz};
-  c.push_bytes = p.push_bytes;
   if (p.push_bytes) std::memcpy(c.push.data(), push, p.push_bytes);
-  pending_.push_back(c);
+  std::array<Access, kMaxBuffers> accesses;
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    const Binding& b = bindings[i];
+    accesses[i] = {b.buffer, b.offset, b.range == VK_WHOLE_SIZE ? UINT64_MAX : b.offset + b.range, b.write};
+  }
+  add(c, std::span(accesses.data(), bindings.size()));
+  ++dispatches_;
 }
 
-void Context::copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes) {
-  Command c;
-  std::memset(&c, 0, sizeof c);
-  c.buffers[0] = src;
-  c.buffers[1] = dst;
+void CommandList::copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes) {
+  Command c{};
+  c.bindings[0] = {src, src_offset, bytes, false};
+  c.bindings[1] = {dst, dst_offset, bytes, true};
   c.region = {src_offset, dst_offset, bytes};
-  pending_.push_back(c);
+  const Access accesses[2] = {{src, src_offset, src_offset + bytes, false}, {dst, dst_offset, dst_offset + bytes, true}};
+  add(c, accesses);
 }
 
-void Context::flush() {
-  if (pending_.empty()) return;
-  // pending_ keeps its capacity from one step to the next; only a new recording copies it.
-  struct Clear {
-    std::vector<Command>& commands;
-    ~Clear() { commands.clear(); }
-  } clear{pending_};
-  const std::vector<Command>& commands = pending_;
+// A barrier goes before c when c depends on a command since the last barrier: it reads what one
+// wrote, or writes what one read or wrote.
+void CommandList::add(Command c, std::span<const Access> accesses) {
+  auto conflicts = [&](const Access& a) {
+    for (const Access& p : since_barrier_)
+      if (p.buffer == a.buffer && p.begin < a.end && a.begin < p.end && (p.write || a.write)) return true;
+    return false;
+  };
+  c.barrier_before = std::any_of(accesses.begin(), accesses.end(), conflicts);
+  if (c.barrier_before) {
+    since_barrier_.clear();
+    ++barriers_;
+  }
+  since_barrier_.insert(since_barrier_.end(), accesses.begin(), accesses.end());
+  commands_.push_back(c);
+}
+
+uint64_t Context::record(const CommandList& list) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const size_t bytes = commands.size() * sizeof(Command);
-  const uint64_t hash = XXH3_64bits(commands.data(), bytes);
-  ++submissions_;
-  if (reuse_commands_) {
-    for (Recording& r : recordings_) {
-      if (r.hash != hash || r.commands.size() != commands.size() ||
-          std::memcmp(r.commands.data(), commands.data(), bytes) != 0)
-        continue;
-      r.last_used = submissions_;
-      ++stats_.replayed;
-      stats_.match_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      submit(r.cmd);
-      return;
-    }
-  }
-  const auto t1 = Clock::now();
-  stats_.match_seconds += std::chrono::duration<double>(t1 - t0).count();
-  Recording r = record(commands, hash);
+  Recording r = record_commands(list);
   ++stats_.recorded;
-  stats_.record_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
+  stats_.record_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  const uint64_t id = next_recording_++;
+  recordings_.emplace(id, r);
+  return id;
+}
+
+bool Context::submit(uint64_t recording) {
+  auto it = recordings_.find(recording);
+  if (it == recordings_.end()) return false;
+  submit_and_wait(it->second.cmd);
+  return true;
+}
+
+void Context::forget(uint64_t recording) {
+  auto it = recordings_.find(recording);
+  if (it == recordings_.end()) return;
+  free_recording(it->second);
+  recordings_.erase(it);
+}
+
+void Context::run(const CommandList& list) {
+  if (list.empty()) return;
+  Recording r = record_commands(list);
   try {
-    submit(r.cmd);
+    submit_and_wait(r.cmd);
   } catch (...) {
     free_recording(r);
     throw;
   }
-  if (!reuse_commands_ || r.commands.size() < kMinCommandsToKeep) {
-    free_recording(r);
-    return;
-  }
-  if (recordings_.size() == kMaxRecordings) {
-    auto oldest = std::min_element(recordings_.begin(), recordings_.end(),
-                                   [](const Recording& a, const Recording& b) { return a.last_used < b.last_used; });
-    free_recording(*oldest);
-    recordings_.erase(oldest);
-  }
-  r.last_used = submissions_;
-  recordings_.push_back(std::move(r));
+  free_recording(r);
 }
 
-Context::Recording Context::record(const std::vector<Command>& commands, uint64_t hash) {
+Context::Recording Context::record_commands(const CommandList& list) {
   Recording r;
-  r.hash = hash;
-  r.commands = commands;
+  const auto& commands = list.commands_;
   try {
-    // One descriptor set per distinct (layout, buffers) of the sequence: a layer's ops bind the
-    // same few buffers again and again.
-    using SetKey = std::pair<VkDescriptorSetLayout, std::array<VkBuffer, kMaxBuffers>>;
+    // One descriptor set per distinct (layout, bindings) of the list: a layer's ops bind the
+    // same few ranges again and again.
+    using Bindings = std::array<std::array<VkDeviceSize, 3>, CommandList::kMaxBuffers>;
+    using SetKey = std::pair<VkDescriptorSetLayout, Bindings>;
+    auto key_of = [](const CommandList::Command& c) {
+      Bindings b{};
+      for (uint32_t i = 0; i < c.pipeline->n_buffers; ++i)
+        b[i] = {reinterpret_cast<VkDeviceSize>(c.bindings[i].buffer), c.bindings[i].offset, c.bindings[i].range};
+      return SetKey{c.pipeline->set_layout, b};
+    };
     std::map<SetKey, VkDescriptorSet> sets;
-    for (const Command& c : r.commands) {
-      if (c.pipeline) sets.emplace(SetKey{c.pipeline->set_layout, c.buffers}, VK_NULL_HANDLE);
-      for (uint32_t i = 0; i < (c.pipeline ? c.pipeline->n_buffers : 2u); ++i) r.buffers.push_back(c.buffers[i]);
+    for (const auto& c : commands) {
+      if (c.pipeline) sets.emplace(key_of(c), VK_NULL_HANDLE);
+      for (uint32_t i = 0; i < (c.pipeline ? c.pipeline->n_buffers : 2u); ++i) r.buffers.push_back(c.bindings[i].buffer);
     }
     std::sort(r.buffers.begin(), r.buffers.end());
     r.buffers.erase(std::unique(r.buffers.begin(), r.buffers.end()), r.buffers.end());
 
     if (!sets.empty()) {
-      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, uint32_t(sets.size()) * kMaxBuffers};
+      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, uint32_t(sets.size()) * CommandList::kMaxBuffers};
       auto dpi = vk_struct<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
       dpi.maxSets = uint32_t(sets.size());
       dpi.poolSizeCount = 1;
@@ -536,12 +539,12 @@ Context::Recording Context::record(const std::vector<Command>& commands, uint64_
       check(vkAllocateDescriptorSets(device_, &ai, allocated.data()), "allocating descriptor sets");
       std::vector<VkDescriptorBufferInfo> infos;
       std::vector<VkWriteDescriptorSet> writes;
-      infos.reserve(sets.size() * kMaxBuffers);
+      infos.reserve(sets.size() * CommandList::kMaxBuffers);
       size_t k = 0;
       for (auto& [key, set] : sets) {
         set = allocated[k++];
-        for (uint32_t i = 0; i < kMaxBuffers && key.second[i]; ++i) {
-          infos.push_back({key.second[i], 0, VK_WHOLE_SIZE});
+        for (uint32_t i = 0; i < CommandList::kMaxBuffers && key.second[i][0]; ++i) {
+          infos.push_back({reinterpret_cast<VkBuffer>(key.second[i][0]), key.second[i][1], key.second[i][2]});
           auto w = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
           w.dstSet = set;
           w.dstBinding = i;
@@ -562,28 +565,35 @@ Context::Recording Context::record(const std::vector<Command>& commands, uint64_
     auto bi = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
     check(vkBeginCommandBuffer(r.cmd, &bi), "beginning a command buffer");
     auto mb = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    // Write-after-read needs only the execution dependency; read- and write-after-write need
+    // the writes made visible.
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                        VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     const Pipeline* bound = nullptr;
     VkDescriptorSet bound_set = VK_NULL_HANDLE;
-    for (const Command& c : r.commands) {
+    for (const auto& c : commands) {
+      if (c.barrier_before) vkCmdPipelineBarrier(r.cmd, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
       if (!c.pipeline) {
-        vkCmdCopyBuffer(r.cmd, c.buffers[0], c.buffers[1], 1, &c.region);
-      } else {
-        const Pipeline& p = *c.pipeline;
-        if (bound != &p) vkCmdBindPipeline(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
-        const VkDescriptorSet set = sets.at(SetKey{p.set_layout, c.buffers});
-        if (bound != &p || bound_set != set)
-          vkCmdBindDescriptorSets(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
-        bound = &p;
-        bound_set = set;
-        if (p.push_bytes) vkCmdPushConstants(r.cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, c.push.data());
-        vkCmdDispatch(r.cmd, c.groups[0], c.groups[1], c.groups[2]);
+        vkCmdCopyBuffer(r.cmd, c.bindings[0].buffer, c.bindings[1].buffer, 1, &c.region);
+        continue;
       }
-      vkCmdPipelineBarrier(r.cmd, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+      const Pipeline& p = *c.pipeline;
+      if (bound != &p) vkCmdBindPipeline(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+      const VkDescriptorSet set = sets.at(key_of(c));
+      if (bound != &p || bound_set != set)
+        vkCmdBindDescriptorSets(r.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+      bound = &p;
+      bound_set = set;
+      if (p.push_bytes) vkCmdPushConstants(r.cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, c.push.data());
+      vkCmdDispatch(r.cmd, c.groups[0], c.groups[1], c.groups[2]);
     }
+    // What the commands wrote becomes visible to the host's reads after the fence.
+    auto hb = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    hb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    hb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(r.cmd, stages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, nullptr, 0, nullptr);
     check(vkEndCommandBuffer(r.cmd), "ending a command buffer");
   } catch (...) {
     free_recording(r);
@@ -599,7 +609,8 @@ void Context::free_recording(Recording& r) {
   r.pool = VK_NULL_HANDLE;
 }
 
-void Context::submit(VkCommandBuffer cmd) {
+void Context::submit_and_wait(VkCommandBuffer cmd) {
+  ++stats_.submitted;
   auto si = vk_struct<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cmd;

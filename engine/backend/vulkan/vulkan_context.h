@@ -1,18 +1,17 @@
 // The Vulkan plumbing under the Vulkan backend: instance (with the Khronos validation layer when
 // LATENT_VULKAN_VALIDATION=1), physical device selection, one compute queue, buffers, compute
-// pipelines built from the SPIR-V embedded at build time, and command buffers that are recorded
-// once per sequence of commands and replayed.
+// pipelines built from the SPIR-V embedded at build time, and command buffers recorded from a
+// CommandList.
 //
-// dispatch() and copy() only describe a command; flush() turns the commands since the last flush
-// into a submission and waits for it. When the same sequence (pipelines, buffers, push
-// constants, group counts) was submitted before, its command buffer and descriptor sets are
-// submitted again as they are: a decode step repeats the previous one's sequence exactly, since
-// what changes per step (token ids, positions, cache lengths, page tables) reaches the shaders
-// through buffer contents, not through the commands. Otherwise the sequence is recorded (each
-// command followed by a compute -> compute memory barrier, so commands run in order) and kept
-// for next time. Every buffer is bound whole and shaders take element offsets in push
-// constants, so views at any 4-byte offset need neither copies nor
-// minStorageBufferOffsetAlignment.
+// A CommandList is the commands of one compiled graph (or of one transfer) in order. Each command
+// names the buffer ranges it binds and whether it writes them; the list puts a barrier before a
+// command only when it touches a range that a command since the last barrier wrote, or writes a
+// range one of them read (read-after-write, write-after-read, write-after-write), so independent
+// commands (a layer's q and kv projections, an FFN's gate and up) run without one between them.
+// Shaders take element offsets relative to their binding in push constants; a binding starts at
+// the range's first byte rounded down to minStorageBufferOffsetAlignment, so views at any 4-byte
+// offset need no copies and the synchronization validation layer sees the ranges each command
+// really uses.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -57,26 +56,17 @@ struct ContextOptions {
   // Leaves device-local memory unmapped even where it is host-visible, so transfers go through
   // the staging buffer as on a discrete GPU (tests run both paths on lavapipe).
   bool force_staging = false;
-  // Replays the command buffer of a sequence of commands submitted before; false records every
-  // submission anew (the baseline the tests compare replay with; LATENT_VULKAN_REPLAY=0 sets it
-  // for the backend).
-  bool reuse_commands = true;
 };
 
-// Submissions since the context was made: recorded into a new command buffer, or replayed.
+// Command buffers recorded and submitted since the context was made.
 struct SubmitStats {
   uint64_t recorded = 0;
-  uint64_t replayed = 0;
-  double record_seconds = 0;  // host time spent recording (what a replay saves)
-  double match_seconds = 0;   // host time spent looking for a recording to replay
+  uint64_t submitted = 0;
+  double record_seconds = 0;  // host time spent recording
 };
 
 // True when LATENT_VULKAN_VALIDATION=1 is set.
 bool validation_requested();
-// True when LATENT_VULKAN_REPLAY=0 is set: every submission is recorded anew (to rule replay out
-// when a driver misbehaves, and to measure what it saves).
-bool replay_disabled();
-
 // Every Vulkan device the loader reports. Throws backend::Error when there is no Vulkan loader,
 // no driver, or no device.
 std::vector<DeviceInfo> list_devices();
@@ -96,6 +86,53 @@ struct Pipeline {
   uint32_t push_bytes = 0;
 };
 
+// A buffer range a command binds (range VK_WHOLE_SIZE: to the end), and whether it writes it.
+struct Binding {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceSize offset = 0;
+  VkDeviceSize range = VK_WHOLE_SIZE;
+  bool write = false;
+};
+
+class CommandList {
+ public:
+  static constexpr uint32_t kMaxBuffers = 5;
+  static constexpr uint32_t kMaxPushBytes = 128;  // the limit every device guarantees
+
+  // A dispatch of `p` over the bindings (offsets must be aligned as Context::binding_alignment()).
+  void dispatch(const Pipeline& p, std::span<const Binding> bindings, const void* push, uint32_t gx,
+                uint32_t gy = 1, uint32_t gz = 1);
+  // A copy of `bytes` from src.offset to dst.offset.
+  void copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes);
+
+  bool empty() const { return commands_.empty(); }
+  size_t dispatches() const { return dispatches_; }
+  size_t copies() const { return commands_.size() - dispatches_; }
+  size_t barriers() const { return barriers_; }  // between commands (the final one to the host not counted)
+
+ private:
+  friend class Context;
+  struct Command {
+    const Pipeline* pipeline;  // null for a copy
+    std::array<Binding, kMaxBuffers> bindings;
+    VkBufferCopy region;
+    std::array<uint32_t, 3> groups;
+    std::array<uint8_t, kMaxPushBytes> push;
+    bool barrier_before;
+  };
+  struct Access {
+    VkBuffer buffer;
+    VkDeviceSize begin, end;
+    bool write;
+  };
+  void add(Command c, std::span<const Access> accesses);
+
+  std::vector<Command> commands_;
+  std::vector<Access> since_barrier_;
+  size_t dispatches_ = 0;
+  size_t barriers_ = 0;
+};
+
 class Context {
  public:
   explicit Context(const ContextOptions& options);
@@ -108,6 +145,8 @@ class Context {
   uint32_t max_group_count() const { return max_group_count_; }
   // Largest range one storage-buffer binding may cover; bigger tensors are rejected by name.
   uint64_t max_binding_bytes() const { return max_binding_bytes_; }
+  // minStorageBufferOffsetAlignment: where a binding may start.
+  uint64_t binding_alignment() const { return binding_alignment_; }
   // Bytes of the buffers alive now (what create_buffer() allocated minus what was destroyed).
   uint64_t bytes_allocated() const { return bytes_allocated_; }
   // Device-local memory that can still be allocated: the driver's budget where it has
@@ -122,51 +161,32 @@ class Context {
   // device-local memory is preferred and mapped when it is also host-visible. `what` names the
   // tensor in the out-of-memory error.
   std::unique_ptr<Buffer> create_buffer(size_t bytes, bool host_visible, std::string_view what);
-  // Submits pending work first, since it may still use the buffer, and forgets the recorded
-  // command buffers that bind it.
+  // Forgets the recordings that bind the buffer (nothing is in flight between calls).
   void destroy_buffer(std::unique_ptr<Buffer> buffer);
 
   // The pipeline of an embedded shader (built on first use): `n_buffers` storage buffers at
   // bindings 0.., and push constants of `push_bytes`.
   const Pipeline& pipeline(std::string_view shader, uint32_t n_buffers, uint32_t push_bytes);
 
-  // Adds a dispatch over whole buffers to the pending commands.
-  void dispatch(const Pipeline& p, std::span<const VkBuffer> buffers, const void* push,
-                uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
-  // Adds a buffer copy to the pending commands.
-  void copy(VkBuffer src, size_t src_offset, VkBuffer dst, size_t dst_offset, size_t bytes);
-  // Submits the pending commands and waits for them.
-  void flush();
-  bool pending() const { return !pending_.empty(); }
-  // Submissions so far: memory the pending commands read (the upload buffer) is free to reuse
-  // once this changes.
-  uint64_t submissions() const { return submissions_; }
+  // Records the list into a command buffer kept until forget() or until a buffer it binds is
+  // destroyed; returns its handle.
+  uint64_t record(const CommandList& list);
+  // Submits a recording and waits for it. False when it is gone (a buffer it bound was
+  // destroyed): record the list again.
+  bool submit(uint64_t recording);
+  void forget(uint64_t recording);
+  // Records, submits, waits and forgets: transfers and one-off work.
+  void run(const CommandList& list);
 
  private:
-  static constexpr uint32_t kMaxBuffers = 4;
-  static constexpr uint32_t kMaxPushBytes = 128;  // the limit every device guarantees
-  // One dispatch (pipeline set) or copy (pipeline null). Trivially copyable without padding
-  // and zeroed where unused, so sequences compare with memcmp.
-  struct Command {
-    const Pipeline* pipeline;
-    std::array<VkBuffer, kMaxBuffers> buffers;
-    VkBufferCopy region;
-    std::array<uint32_t, 3> groups;
-    uint32_t push_bytes;
-    std::array<uint8_t, kMaxPushBytes> push;
-  };
-  // A recorded sequence of commands, kept for replay.
   struct Recording {
-    uint64_t hash = 0;
-    std::vector<Command> commands;
     std::vector<VkBuffer> buffers;  // sorted: what it binds, to forget it when one is destroyed
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     VkDescriptorPool pool = VK_NULL_HANDLE;
-    uint64_t last_used = 0;
   };
-  Recording record(const std::vector<Command>& commands, uint64_t hash);
+  Recording record_commands(const CommandList& list);
   void free_recording(Recording& r);
-  void submit(VkCommandBuffer cmd);
+  void submit_and_wait(VkCommandBuffer cmd);
   void release();  // destroys every Vulkan object (the destructor, and a failed constructor)
 
   DeviceInfo info_;
@@ -174,9 +194,9 @@ class Context {
   bool force_staging_ = false;
   uint32_t max_group_count_ = 65535;
   uint64_t max_binding_bytes_ = 0;
+  uint64_t binding_alignment_ = 256;
   uint64_t validation_errors_ = 0;
   uint64_t bytes_allocated_ = 0;
-  bool reuse_commands_ = true;
   SubmitStats stats_;
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
@@ -187,9 +207,8 @@ class Context {
   uint32_t queue_family_ = 0;
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
-  std::vector<Command> pending_;
-  std::vector<Recording> recordings_;
-  uint64_t submissions_ = 0;
+  std::map<uint64_t, Recording> recordings_;
+  uint64_t next_recording_ = 1;
   std::map<std::string, Pipeline, std::less<>> pipelines_;
 };
 

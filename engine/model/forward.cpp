@@ -1,0 +1,85 @@
+#include "model/forward.h"
+
+#include <algorithm>
+
+#include "model/arch.h"
+#include "model/scheduler.h"
+
+namespace latent::model {
+
+namespace {
+constexpr size_t kMaxGraphs = 8;
+}
+
+ForwardCache::ForwardCache() = default;
+ForwardCache::~ForwardCache() = default;
+
+ForwardCache::Entry& ForwardCache::get(const Model& m, const UbatchShape& shape) {
+  ++clock_;
+  for (auto& e : entries_)
+    if (e->shape == shape) {
+      e->last_used = clock_;
+      return *e;
+    }
+  if (entries_.size() == kMaxGraphs)
+    entries_.erase(std::min_element(entries_.begin(), entries_.end(),
+                                    [](const auto& a, const auto& b) { return a->last_used < b->last_used; }));
+  auto e = std::make_unique<Entry>();
+  e->shape = shape;
+  e->forward = m.architecture().build(m, shape);
+  e->schedule = std::make_unique<Schedule>(e->forward.graph, m.placement());
+  e->last_used = clock_;
+  ++builds_;
+  entries_.push_back(std::move(e));
+  return *entries_.back();
+}
+
+void forward(const Model& model, LatentStore& store, const Ubatch& ub) {
+  const HParams& hp = model.hparams();
+  UbatchShape shape;
+  for (const auto& s : ub.segments) {
+    shape.counts.push_back(s.count);
+    if (model.options().mla == MlaMode::Plain) shape.first_pos.push_back(s.first_pos);
+  }
+  shape.n_outputs = int64_t(ub.outputs.size());
+  shape.argmax_vocab = ub.argmax_vocab;
+  shape.hidden = ub.hidden != nullptr;
+  shape.routing = ub.expert_ids != nullptr;
+  const ForwardCache::Entry& e = model.forward_cache().get(model, shape);
+  const ForwardGraph& f = e.forward;
+
+  std::vector<const void*> inputs(size_t(f.graph.n_inputs()), nullptr);
+  inputs[size_t(f.in_tokens)] = ub.ids.data();
+  inputs[size_t(f.in_positions)] = ub.positions.data();
+  if (f.in_outputs >= 0) inputs[size_t(f.in_outputs)] = ub.outputs.data();
+  std::vector<void*> outputs(size_t(f.graph.n_outputs()), nullptr);
+  if (f.out_logits >= 0) outputs[size_t(f.out_logits)] = ub.argmax_vocab > 0 ? static_cast<void*>(ub.argmax) : ub.logits;
+  if (f.out_hidden >= 0) outputs[size_t(f.out_hidden)] = ub.hidden;
+  // Routing decisions land here and are scattered to the batch's order below.
+  const int64_t T = int64_t(ub.ids.size()), U = hp.n_expert_used;
+  std::vector<int32_t> route_ids(f.out_route_ids.size() * size_t(U * T));
+  std::vector<float> route_weights(route_ids.size());
+  for (size_t m = 0; m < f.out_route_ids.size(); ++m) {
+    outputs[size_t(f.out_route_ids[m])] = route_ids.data() + m * size_t(U * T);
+    outputs[size_t(f.out_route_weights[m])] = route_weights.data() + m * size_t(U * T);
+  }
+  std::vector<backend::CacheBinding> caches;
+  for (const backend::CacheSlot& c : f.graph.caches()) {
+    const Ubatch::Segment& s = ub.segments[size_t(c.group)];
+    caches.push_back({store.rows(s.seq, c.layer, s.first_pos + s.count), s.first_pos});
+  }
+  backend::Bindings b;
+  b.inputs = inputs;
+  b.outputs = outputs;
+  b.caches = caches;
+  e.schedule->run(b);
+
+  for (size_t m = 0; m < f.out_route_ids.size(); ++m)
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t dst = (int64_t(m) * ub.routing_tokens + ub.routing_index[size_t(t)]) * U;
+      std::copy_n(route_ids.data() + (int64_t(m) * T + t) * U, U, ub.expert_ids + dst);
+      std::copy_n(route_weights.data() + (int64_t(m) * T + t) * U, U, ub.expert_weights + dst);
+    }
+}
+
+}  // namespace latent::model
