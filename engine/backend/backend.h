@@ -78,6 +78,9 @@ struct LatentRows {
   }
 };
 
+// The element types a latent cache row may have: F32, F16, BF16, Q8_0.
+bool is_latent_cache_type(TensorType t);
+
 // YaRN's magnitude correction 1 + mul * ln(1 / freq_scale): ggml's rope multiplies cos/sin by
 // it with mul 0.1, and DeepSeek's attention temperature is its square with mul
 // rope.scaling.yarn_log_multiplier. The one place the formula is written.
@@ -138,11 +141,9 @@ class Backend {
   // in place; device backends upload).
   virtual Tensor weight(TensorType type, std::array<int64_t, 4> ne, const void* data,
                         const char* name) = 0;
-  // Scratch memory for intermediates, contiguous, valid until released: scratch is a stack,
-  // release_scratch(mark) frees everything allocated after scratch_mark() returned mark.
+  // A contiguous tensor in this backend's memory for a caller's own use (tests, tools), valid as
+  // long as the backend. Graphs place their intermediates themselves.
   virtual Tensor scratch(TensorType type, std::array<int64_t, 4> ne, const char* name) = 0;
-  virtual size_t scratch_mark() const = 0;
-  virtual void release_scratch(size_t mark) = 0;
   // Long-lived memory outside the scratch stack: the latent KV pages (backend::PagePool). Host
   // memory on the CPU backend (committed as it is touched), one buffer of device memory on GPU
   // backends, since their shaders bind one buffer per operand. Freed with deallocate().

@@ -64,6 +64,10 @@ std::string_view op_name(Op op) {
   return "?";
 }
 
+bool is_latent_cache_type(TensorType t) {
+  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::Q8_0;
+}
+
 float yarn_mscale(float freq_scale, float mul) { return 1.0f + mul * std::log(1.0f / freq_scale); }
 
 std::array<float, 2> yarn_corr_dims(const RopeParams& p) {

@@ -12,10 +12,6 @@ namespace {
 
 std::atomic<uint64_t> g_next_graph_id{1};
 
-bool is_cache_type(TensorType t) {
-  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::Q8_0;
-}
-
 }  // namespace
 
 size_t GraphTensor::span_bytes() const {
@@ -411,7 +407,7 @@ void Graph::check(const Bindings& b) const {
     if (r.width != caches_[i].width)
       throw Error(what + ": rows of " + std::to_string(r.width) + " values bound where the graph has " +
                   std::to_string(caches_[i].width));
-    if (!is_cache_type(r.type))
+    if (!is_latent_cache_type(r.type))
       throw Error(what + ": latent cache element type " + std::string(gguf::type_name(r.type)) +
                   " is not one of F32, F16, BF16, Q8_0");
     const int64_t block = gguf::type_traits(uint32_t(r.type))->block_elements;

@@ -17,7 +17,7 @@
 
 #include "backend/cpu/thread_pool.h"
 #include "backend/graph.h"
-#include "backend/scratch_stack.h"
+#include "backend/scratch_arena.h"
 #include "gguf/tensor_type.h"
 #include "quant/quant.h"
 
@@ -66,10 +66,6 @@ LATENT_CLONES void accumulate_rows(const char* rows, size_t stride, int64_t n_ro
       for (int64_t i = 0; i < L; ++i) oh[i] += a * r[i];
     }
   }
-}
-
-bool is_cache_type(TensorType t) {
-  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16 || t == TensorType::Q8_0;
 }
 
 // F16 -> F32 with F16C where the CPU has it: the quant library's portable conversion is a
@@ -149,7 +145,7 @@ class CpuBackend final : public Backend, private Kernels {
       case Op::StoreLatent:
       case Op::LoadLatent:
       case Op::AttentionLatent:
-        return is_cache_type(weight_type);
+        return is_latent_cache_type(weight_type);
       default:
         return true;
     }
@@ -166,8 +162,6 @@ class CpuBackend final : public Backend, private Kernels {
     return t;
   }
 
-  size_t scratch_mark() const override { return scratch_.mark(); }
-  void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
 
   // An anonymous mapping: the kernel commits its pages as they are first written, so a page
   // pool sized for its budget costs only what it holds.
@@ -661,7 +655,7 @@ class CpuBackend final : public Backend, private Kernels {
   std::map<void*, size_t> allocations_;  // allocate()d mappings and their lengths
   // Scratch blocks by their 64-byte-aligned address; each owns its allocation.
   std::map<uintptr_t, std::unique_ptr<char[]>> scratch_blocks_;
-  ScratchStack scratch_{64, size_t(1) << 22,
+  ScratchArena scratch_{64, size_t(1) << 22,
                         [this](size_t size) {
                           std::unique_ptr<char[]> raw(new char[size + 64]);
                           const auto addr = reinterpret_cast<uintptr_t>(raw.get());

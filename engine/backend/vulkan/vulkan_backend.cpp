@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backend/graph.h"
-#include "backend/scratch_stack.h"
+#include "backend/scratch_arena.h"
 #include "backend/vulkan/kernel_types.h"
 #include "backend/vulkan/vulkan_context.h"
 #include "gguf/tensor_type.h"
@@ -157,8 +157,6 @@ class VulkanBackendImpl final : public VulkanBackend, private Kernels {
     return t;
   }
 
-  size_t scratch_mark() const override { return scratch_.mark(); }
-  void release_scratch(size_t mark) override { scratch_.pop_to(mark); }
 
   Tensor allocate(TensorType type, std::array<int64_t, 4> ne, const char* name) override {
     Tensor t = make_tensor(type, ne, nullptr, name);
@@ -1138,7 +1136,7 @@ class VulkanBackendImpl final : public VulkanBackend, private Kernels {
   std::vector<std::unique_ptr<Buffer>> weights_;
   std::map<uintptr_t, std::unique_ptr<Buffer>> scratch_buffers_;  // scratch blocks by address
   std::map<uintptr_t, std::unique_ptr<Buffer>> allocations_;      // allocate()d buffers by address
-  ScratchStack scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
+  ScratchArena scratch_{256, kScratchBlock, [this](size_t size) { return add_scratch_block(size); },
                         [this](uintptr_t base) { drop_scratch_block(base); }};
   std::unique_ptr<Buffer> upload_;    // graphs' inputs and page tables (host-visible)
   uintptr_t upload_base_ = 0;
