@@ -29,7 +29,6 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "lsp/error_codes.h"
 #include "lsp/protocol.h"

@@ -57,7 +57,9 @@ local function check_server(server)
         spec = s
       end
     end
-    if not spec then
+    if not spec and key == 'enabledLanguages' then
+      error('latent.setup: set the languages that get completions with `filetypes` (sent as server.enabledLanguages)', 4)
+    elseif not spec then
       local keys = vim.tbl_map(function(s) return s.key end, schema)
       error(string.format('latent.setup: server.%s is not a latentd setting; the settings are %s (see :help latent-server)',
         key, table.concat(keys, ', ')), 4)
