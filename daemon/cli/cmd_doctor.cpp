@@ -47,8 +47,25 @@ fs::path kv_cache_dir() {
   return {};
 }
 
+// The CPU's name and the SIMD features the kernels use, from /proc/cpuinfo.
+std::string cpu_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string name, features;
+  for (std::string line; std::getline(in, line) && (name.empty() || features.empty());) {
+    auto value = [&] { return line.substr(line.find(':') + 2); };
+    if (name.empty() && line.rfind("model name", 0) == 0) name = value();
+    if (features.empty() && line.rfind("flags", 0) == 0) {
+      std::string flags = " " + value() + " ";
+      for (const char* f : {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vnni", "avx512_bf16"})
+        if (flags.find(std::string(" ") + f + " ") != std::string::npos) features += std::string(features.empty() ? "" : " ") + f;
+    }
+  }
+  return (name.empty() ? "unknown CPU" : name) + " (" + (features.empty() ? "no AVX2" : features) + ")";
+}
+
 void check_machine(Report& r, const engine::MachineInfo& m, const std::string& backend) {
   r.section("CPU");
+  r.info(cpu_description());
   if (m.cpu_kernels == "scalar")
     r.warn("no AVX2 or AVX-512: the quantized kernels run in plain scalar code, several times slower",
            "run Latent on an x86-64 CPU with AVX2 (2013 or later), or on a GPU with --backend vulkan");
