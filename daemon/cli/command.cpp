@@ -108,13 +108,9 @@ std::string command_help(const Command& cmd) {
 
 std::vector<OptionSpec> setting_options(std::span<const std::string_view> keys) {
   std::vector<OptionSpec> out;
-  const daemon::Options defaults;
   for (auto key : keys) {
     const daemon::Setting& s = *daemon::find_setting(key);
-    nlohmann::json d = s.value(defaults);
-    std::string shown = d.is_string() ? d.get<std::string>() : d.dump();
-    out.push_back({std::string(s.flag), std::string(s.value_name),
-                   std::string(s.description) + (shown.empty() ? "" : " (default: " + shown + ")")});
+    out.push_back({std::string(s.flag), std::string(s.value_name), s.help()});
   }
   return out;
 }

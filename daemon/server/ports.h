@@ -18,7 +18,6 @@
 #include <utility>
 #include <vector>
 
-
 #include "server/options.h"
 
 namespace latent::daemon {

@@ -94,6 +94,15 @@ nlohmann::json Setting::value(const Options& o) const {
   return std::visit([&](auto member) { return nlohmann::json(o.*member); }, field);
 }
 
+std::string Setting::help() const {
+  nlohmann::json d = value(Options());
+  std::string text(description);
+  if (d.is_boolean()) text += d.get<bool>() ? " (default: on)" : " (default: off)";
+  else if (d.is_string() && !d.get<std::string>().empty()) text += " (default: " + d.get<std::string>() + ")";
+  else if (d.is_number()) text += " (default: " + d.dump() + ")";
+  return text;
+}
+
 std::span<const Setting> settings_schema() { return kSettings; }
 
 const Setting* find_setting(std::string_view key) {
@@ -206,17 +215,11 @@ nlohmann::json settings_schema_json() {
 }
 
 std::string settings_help(std::span<const Setting> settings, size_t column) {
-  const Options defaults;
   std::string out;
   for (const auto& s : settings) {
-    std::string left = "  --" + std::string(s.flag) + (s.value_name.empty() ? "" : " " + std::string(s.value_name));
-    bool is_bool = std::holds_alternative<bool Options::*>(s.field);
-    if (is_bool) left = "  --[no-]" + std::string(s.flag);
-    std::string text(s.description);
-    nlohmann::json d = s.value(defaults);
-    if (is_bool) text += d.get<bool>() ? " (default: on)" : " (default: off)";
-    else if (d.is_string() && !d.get<std::string>().empty()) text += " (default: " + d.get<std::string>() + ")";
-    else if (d.is_number()) text += " (default: " + d.dump() + ")";
+    std::string left = s.value_name.empty() ? "  --[no-]" + std::string(s.flag)
+                                            : "  --" + std::string(s.flag) + " " + std::string(s.value_name);
+    std::string text = s.help();
     if (s.scope == SettingScope::everywhere) text += "; setting " + std::string(s.key);
     // Wraps the description at 100 columns, continuation lines under its first.
     out += left.size() < column ? left + std::string(column - left.size(), ' ') : left + "\n" + std::string(column, ' ');

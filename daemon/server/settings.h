@@ -49,6 +49,8 @@ struct Setting {
   std::string_view type_name() const;
   // The value in `o` as JSON (the default, for a default-constructed Options).
   nlohmann::json value(const Options& o) const;
+  // The description followed by the default: "... (default: 2048)", "... (default: on)".
+  std::string help() const;
 };
 
 // Every setting, in the order help texts list them.
