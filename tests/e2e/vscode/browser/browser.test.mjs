@@ -267,9 +267,10 @@ async function showStatus() {
   await command('View: Close All Editors');
   await page.waitForFunction(() => document.querySelectorAll('.editor-instance').length === 0, null, { timeout: 10000 });
   await command('Latent: Show status');
-  // Only latentd's answer has a "Model:" line; the not-running message has none.
+  // Only latentd's answer has a "Model:" line; the not-running message has none. (Monaco
+  // renders spaces as no-break spaces, which \s matches.)
   await page.waitForFunction(() => [...document.querySelectorAll('.editor-instance .view-lines')]
-    .some((e) => /Model: /.test(e.textContent ?? '')), null, { timeout: 15000 });
+    .some((e) => /Model:\s/.test(e.textContent ?? '')), null, { timeout: 15000 });
 }
 
 test('"Latent: Show status" opens the daemon status, written for people', async () => {
