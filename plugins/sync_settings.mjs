@@ -28,6 +28,7 @@ const editorSettings = schema.filter((s) => s.scope === 'everywhere' && s.key !=
 const sentence = (d) => d.charAt(0).toUpperCase() + d.slice(1) + '.';
 const shown = (v) => (v === '' ? 'none' : Array.isArray(v) ? (v.length ? v.join(', ') : 'all') : String(v));
 const range = (s) => (s.enum ? s.enum.join(' / ') : s.minimum !== undefined ? `${s.minimum}..${s.maximum}` : '');
+const flag = (s) => (s.type === 'boolean' ? `--[no-]${s.flag}` : `--${s.flag}`);
 
 // --- VS Code -----------------------------------------------------------------------------------
 // The extension's own settings, kept as they are; every other latent.* property is generated.
@@ -39,7 +40,7 @@ function vscodeProperty(s) {
   if (s.minimum !== undefined) Object.assign(p, { minimum: s.minimum, maximum: s.maximum });
   if (s.enum) p.enum = s.enum;
   if (s.key === 'model') p.scope = 'machine';
-  p.markdownDescription = sentence(s.description) + ` (latentd \`--${s.flag}\`)`;
+  p.markdownDescription = sentence(s.description) + ` (latentd \`${flag(s)}\`)`;
   return p;
 }
 
@@ -140,9 +141,10 @@ function nvimHelp(text) {
 
 // --- README ------------------------------------------------------------------------------------
 function readme(text) {
+  // The description names a string setting's choices itself; integers get their range.
   return replaceTable(text, '| setting | flag | default | meaning |', schema.map((s) => {
-    const r = range(s);
-    return `| \`${s.key}\` | \`--${s.flag}\` | ${shown(s.default)} | ${s.description}${r ? ` (${r})` : ''}${s.scope === 'flag' ? '; a flag only' : ''} |`;
+    const r = s.minimum !== undefined ? ` (${range(s)})` : '';
+    return `| \`${s.key}\` | \`${flag(s)}\` | ${shown(s.default)} | ${s.description}${r}${s.scope === 'flag' ? '; a flag only' : ''} |`;
   }));
 }
 
