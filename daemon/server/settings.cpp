@@ -125,8 +125,9 @@ std::optional<std::string> apply_setting(const Setting& s, const nlohmann::json&
           },
           [&](int Options::*m) -> std::optional<std::string> {
             if (!v.is_number_integer()) return name + ": expected an integer, got " + v.dump();
-            if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(s.max)
-                                       : v.get<int64_t>() < s.min || v.get<int64_t>() > s.max)
+            // (JSON parsers give non-negative numbers as unsigned; beyond INT64_MAX is out of range.)
+            bool huge = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX);
+            if (huge || v.get<int64_t>() < s.min || v.get<int64_t>() > s.max)
               return name + ": " + v.dump() + " is outside " + range_text(s);
             o.*m = static_cast<int>(v.get<int64_t>());
             return std::nullopt;

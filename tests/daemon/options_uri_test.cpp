@@ -48,8 +48,10 @@ TEST(Settings, FlagsParseThroughTheSameChecksAsSettings) {
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->find("auto, cpu or vulkan"), std::string::npos) << *bad;
   EXPECT_TRUE(flag("threads", "many"));
-  // The same value as a setting is refused the same way.
+  // The same value as a setting is refused the same way, below the range too.
   EXPECT_EQ(apply_settings(nlohmann::json{{"debounceMs", 99999}}, o).size(), 1u);
+  EXPECT_EQ(apply_settings(nlohmann::json::parse(R"({"maxLines": 0, "askSources": 18446744073709551615})"), o).size(), 2u);
+  EXPECT_EQ(o.max_lines, Options().max_lines);
   EXPECT_EQ(o.debounce_ms, Options().debounce_ms);
 }
 
