@@ -1,5 +1,4 @@
 // `latentd`: the Language Server Protocol daemon that editors start (stdio) or share (unix socket).
-#include <charconv>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -8,6 +7,7 @@
 #include "latent/version.h"
 #include "server/daemon.h"
 #include "server/log.h"
+#include "server/settings.h"
 
 namespace {
 
@@ -17,31 +17,24 @@ struct Flag {
   const char* help;
 };
 
+// The process's own flags; the settings' flags (--model, --backend, ...) come from the
+// settings schema (server/settings.h).
 const Flag kFlags[] = {
     {"--stdio", nullptr, "speak LSP on stdin/stdout (the default)"},
-    {"--socket", "PATH", "listen on a unix socket instead; several editors share one daemon"},
+    {"--socket", "PATH", "listen on a unix socket instead; several editors and the latent CLI share one\n"
+                         "                         daemon (the systemd unit's: $XDG_RUNTIME_DIR/latent/latentd.sock)"},
     {"--connect", "PATH", "relay stdin/stdout to the latentd listening on PATH (an editor's\n"
                           "                         command for the shared daemon of the systemd unit)"},
     {"--log-file", "PATH", "log file (default: $XDG_STATE_HOME/latent/latentd.log,\n"
                            "                         else ~/.local/state/latent/latentd.log)"},
     {"--no-log-file", nullptr, "log to stderr only"},
     {"--log-level", "LEVEL", "debug, info (default), warn or error"},
-    {"--model", "FILE", "GGUF model (deepseek2) for completions and answers; editors may\n"
-                        "                         also set it (latent.model); without one, completions are\n"
-                        "                         empty and latent/ask returns ranked sources"},
-    {"--backend", "NAME", "cpu (default) or vulkan"},
-    {"--device", "N", "GPU backends: device index from `latent devices` (default: the best)"},
-    {"--gpu-layers", "N", "GPU backends: first N layers on the device, the rest on the CPU\n"
-                          "                         (default: as many as fit)"},
-    {"--threads", "N", "engine threads (default 0: all cores)"},
-    {"--workers", "N", "threads for indexing and retrieval (default 2)"},
-    {"--context-budget", "N", "tokens of repository context per completion (default 2048)"},
-    {"--debounce-ms", "N", "delay before a completion starts the model (default 50)"},
-    {"--max-lines", "N", "most lines of a multi-line completion (default 12)"},
-    {"--no-index", nullptr, "do not index workspace folders when they are added"},
+    {"--settings-schema", nullptr, "print the settings' schema as JSON (name, type, default, range, description)"},
     {"--help", nullptr, "show this help"},
     {"--version", nullptr, "print the version"},
 };
+
+constexpr size_t kHelpColumn = 25;
 
 std::string usage() {
   std::string s =
@@ -52,10 +45,13 @@ std::string usage() {
       "file and stderr, never stdout.\n\noptions:\n";
   for (const auto& f : kFlags) {
     std::string left = std::string("  ") + f.name + (f.value ? std::string(" ") + f.value : "");
-    if (left.size() < 25) left.resize(25, ' ');
-    else left += "\n" + std::string(25, ' ');
+    if (left.size() < kHelpColumn) left.resize(kHelpColumn, ' ');
+    else left += "\n" + std::string(kHelpColumn, ' ');
     s += left + f.help + "\n";
   }
+  s += "\nsettings (editors send the same as initializationOptions or the \"latent\" section of\n"
+       "workspace/configuration, by the name after \"setting\"):\n";
+  s += latent::daemon::settings_help(latent::daemon::settings_schema(), kHelpColumn);
   return s;
 }
 
@@ -64,9 +60,22 @@ int fail(const std::string& message) {
   return 2;
 }
 
-bool parse_int(const std::string& s, int64_t lo, int64_t hi, int64_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size() && out >= lo && out <= hi;
+// The setting whose flag is `arg` ("--model", "--no-index"), and the value a boolean takes.
+const latent::daemon::Setting* setting_flag(std::string_view arg, std::string& bool_value) {
+  if (arg.rfind("--", 0) != 0) return nullptr;
+  std::string_view name = arg.substr(2);
+  for (const auto& s : latent::daemon::settings_schema()) {
+    bool is_bool = s.value_name.empty();
+    if (name == s.flag) {
+      bool_value = "true";
+      return &s;
+    }
+    if (is_bool && name.rfind("no-", 0) == 0 && name.substr(3) == s.flag) {
+      bool_value = "false";
+      return &s;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -88,6 +97,17 @@ int main(int argc, char** argv) {
     }
     if (a == "-h") a = "--help";
     if (a == "-V") a = "--version";
+    std::string bool_value;
+    if (const auto* setting = setting_flag(a, bool_value)) {
+      if (!setting->value_name.empty()) {
+        if (i + 1 >= args.size()) return fail("option " + a + " needs a value (" + std::string(setting->value_name) + ")");
+        value = args[++i];
+      } else {
+        value = bool_value;
+      }
+      if (auto problem = apply_flag(*setting, value, d.options)) return fail(*problem);
+      continue;
+    }
     const Flag* flag = nullptr;
     for (const auto& f : kFlags)
       if (a == f.name) flag = &f;
@@ -97,7 +117,6 @@ int main(int argc, char** argv) {
       value = args[++i];
     }
     std::string name = flag->name;
-    int64_t n = 0;
     if (name == "--help") {
       std::fputs(usage().c_str(), stdout);
       return 0;
@@ -118,34 +137,9 @@ int main(int argc, char** argv) {
       auto level = log_level_from_name(value);
       if (!level) return fail("--log-level expects debug, info, warn or error, got '" + value + "'");
       log_options.level = *level;
-    } else if (name == "--model") {
-      d.options.model_path = value;
-    } else if (name == "--backend") {
-      if (value != "cpu" && value != "vulkan") return fail("--backend expects cpu or vulkan, got '" + value + "'");
-      d.options.backend = value;
-    } else if (name == "--device") {
-      if (!parse_int(value, 0, 64, n)) return fail("--device expects a device index from `latent devices`, got '" + value + "'");
-      d.options.device = static_cast<int>(n);
-    } else if (name == "--gpu-layers") {
-      if (!parse_int(value, 0, 100000, n)) return fail("--gpu-layers expects a layer count, got '" + value + "'");
-      d.options.gpu_layers = static_cast<int>(n);
-    } else if (name == "--threads") {
-      if (!parse_int(value, 0, 1024, n)) return fail("--threads expects 0..1024, got '" + value + "'");
-      d.options.engine_threads = static_cast<int>(n);
-    } else if (name == "--workers") {
-      if (!parse_int(value, 0, 256, n)) return fail("--workers expects 0..256, got '" + value + "'");
-      d.options.workers = static_cast<int>(n);
-    } else if (name == "--context-budget") {
-      if (!parse_int(value, 0, 1 << 20, n)) return fail("--context-budget expects a token count, got '" + value + "'");
-      d.options.context_budget = static_cast<int32_t>(n);
-    } else if (name == "--debounce-ms") {
-      if (!parse_int(value, 0, 10000, n)) return fail("--debounce-ms expects 0..10000, got '" + value + "'");
-      d.options.debounce_ms = static_cast<int32_t>(n);
-    } else if (name == "--max-lines") {
-      if (!parse_int(value, 1, 1000, n)) return fail("--max-lines expects 1..1000, got '" + value + "'");
-      d.options.max_lines = static_cast<int32_t>(n);
-    } else if (name == "--no-index") {
-      d.options.index_on_startup = false;
+    } else if (name == "--settings-schema") {
+      std::printf("%s\n", settings_schema_json().dump(2).c_str());
+      return 0;
     }
   }
   if (auto problem = configure_log(log_options)) std::fprintf(stderr, "latentd: %s\n", problem->c_str());

@@ -427,6 +427,11 @@ std::unique_ptr<Index> Index::open(IndexOptions options) {
   std::filesystem::create_directories(options.database.parent_path(), ec);
   if (ec)
     throw IndexError("cannot create the directory for the index " + options.database.string() + ": " + ec.message());
+  // The default index folder ignores itself, so it never shows in `git status`.
+  if (options.database.parent_path() == options.root / ".latent") {
+    std::filesystem::path ignore = options.database.parent_path() / ".gitignore";
+    if (!std::filesystem::exists(ignore, ec)) std::ofstream(ignore) << "# Latent's index (latent index); not part of the repository\n*\n";
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -615,10 +620,11 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
         stats.chunks_indexed += chunks;
       }
     };
-    auto skip = [&](std::string message) {
+    // expected: left out by rule (binary, generated, too large), not a problem to report.
+    auto skip = [&](std::string message, bool expected) {
       {
         std::lock_guard<std::mutex> lock(mu);
-        stats.problems.push_back({e.path, std::move(message)});
+        (expected ? stats.skipped : stats.problems).push_back({e.path, std::move(message)});
       }
       if (old) submit([path = e.path](WriteContext& w) { write_delete(w, path); });
       done(false, 0, 0, 0, 0);
@@ -631,16 +637,17 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
     }
     if (e.size > opt.max_file_bytes) {
       skip("skipped: " + std::to_string(e.size / 1024) + " KiB is over the file size limit of " +
-           std::to_string(opt.max_file_bytes / 1024) + " KiB (raise it with --max-file-kb)");
+           std::to_string(opt.max_file_bytes / 1024) + " KiB (raise it with --max-file-kb)",
+           true);
       return;
     }
     std::string content, error;
     if (!read_file((opt.root / e.path).string(), content, error)) {
-      skip(error);
+      skip(error, false);
       return;
     }
     if (auto why = reject_content(e.path, content, limits)) {
-      skip(*why);
+      skip(*why, true);
       return;
     }
     uint64_t hash = content_hash(content);
@@ -764,8 +771,10 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
   stats.cancelled = cancel && cancel->load();
   stats.files_total = file_count();
   stats.seconds = seconds_since(t0);
-  std::sort(stats.problems.begin(), stats.problems.end(),
-            [](const FileProblem& a, const FileProblem& b) { return a.path < b.path; });
+  stats.files_checked = entries.size();
+  auto by_path = [](const FileProblem& a, const FileProblem& b) { return a.path < b.path; };
+  std::sort(stats.problems.begin(), stats.problems.end(), by_path);
+  std::sort(stats.skipped.begin(), stats.skipped.end(), by_path);
   if (progress) {
     prog.seconds = stats.seconds;
     progress(prog);

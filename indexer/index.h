@@ -70,6 +70,7 @@ struct Progress {
 using ProgressCallback = std::function<void(const Progress&)>;
 
 struct IndexStats {
+  uint64_t files_checked = 0;    // files the walk found (each is indexed, unchanged or skipped)
   uint64_t files_total = 0;      // indexable files in the workspace after the run
   uint64_t files_indexed = 0;    // parsed and written in this run
   uint64_t files_unchanged = 0;  // skipped by mtime+size or content hash
@@ -78,7 +79,10 @@ struct IndexStats {
   uint64_t lines_indexed = 0;
   uint64_t symbols_indexed = 0;
   uint64_t chunks_indexed = 0;
-  std::vector<FileProblem> problems;  // skipped (binary, too large, minified) or unreadable
+  // Left out by rule, as expected: binary, generated, minified or over the size limit.
+  std::vector<FileProblem> skipped;
+  // Could not be read or parsed cleanly (unreadable, invalid UTF-8, a parser failure).
+  std::vector<FileProblem> problems;
   bool cancelled = false;
   double seconds = 0;
 };

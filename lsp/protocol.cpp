@@ -210,6 +210,7 @@ Json progress_end(const std::string& message) {
 void read_value(const Json& j, const std::string& path, AskParams& out) {
   JsonReader r(j, path);
   r.required("question", out.question);
+  r.optional("conversation", out.conversation);
   r.optional("textDocument", out.textDocument);
   r.optional("position", out.position);
   if (r.has("partialResultToken")) {
@@ -229,6 +230,154 @@ void to_json(Json& j, const AskSource& s) {
 
 void to_json(Json& j, const AskResult& r) {
   j = Json{{"answer", r.answer}, {"modelUsed", r.modelUsed}, {"sources", r.sources}};
+  if (!r.conversation.empty()) j["conversation"] = r.conversation;
+}
+
+// latent/status, field by field (read back by `latent status` from a shared daemon).
+
+namespace {
+
+Json status_json(const StatusModel& m) {
+  Json j = {{"loaded", m.loaded}, {"configuredPath", m.configuredPath}, {"backend", m.backend}};
+  if (m.loaded) {
+    j.update({{"name", m.name}, {"path", m.path}, {"contextLength", m.contextLength}, {"fim", m.fim},
+              {"chatFormat", m.chatFormat}});
+  } else {
+    j["problem"] = m.problem;
+  }
+  return j;
+}
+
+Json status_json(const StatusWorkspace& w) {
+  Json j = {{"root", w.root}, {"state", w.state}, {"files", w.files}};
+  if (!w.error.empty()) j["error"] = w.error;
+  if (w.progress)
+    j["progress"] = {{"filesFound", w.progress->filesFound}, {"filesDone", w.progress->filesDone},
+                     {"walkDone", w.progress->walkDone}};
+  if (const auto& r = w.lastRun)
+    j["lastRun"] = {{"filesChecked", r->filesChecked}, {"filesTotal", r->filesTotal},
+                    {"filesIndexed", r->filesIndexed}, {"filesSkipped", r->filesSkipped},
+                    {"filesRemoved", r->filesRemoved}, {"problems", r->problems},
+                    {"cancelled", r->cancelled},     {"seconds", r->seconds}};
+  return j;
+}
+
+}  // namespace
+
+void read_value(const Json& j, const std::string& path, StatusModel& out) {
+  JsonReader r(j, path);
+  r.required("loaded", out.loaded);
+  r.optional("configuredPath", out.configuredPath);
+  r.optional("backend", out.backend);
+  r.optional("name", out.name);
+  r.optional("path", out.path);
+  r.optional("contextLength", out.contextLength);
+  r.optional("fim", out.fim);
+  r.optional("chatFormat", out.chatFormat);
+  r.optional("problem", out.problem);
+}
+
+void read_value(const Json& j, const std::string& path, StatusIndexProgress& out) {
+  JsonReader r(j, path);
+  r.required("filesFound", out.filesFound);
+  r.required("filesDone", out.filesDone);
+  r.required("walkDone", out.walkDone);
+}
+
+void read_value(const Json& j, const std::string& path, StatusIndexRun& out) {
+  JsonReader r(j, path);
+  r.optional("filesChecked", out.filesChecked);
+  r.required("filesTotal", out.filesTotal);
+  r.required("filesIndexed", out.filesIndexed);
+  r.optional("filesSkipped", out.filesSkipped);
+  r.required("filesRemoved", out.filesRemoved);
+  r.required("problems", out.problems);
+  r.required("cancelled", out.cancelled);
+  r.required("seconds", out.seconds);
+}
+
+void read_value(const Json& j, const std::string& path, StatusWorkspace& out) {
+  JsonReader r(j, path);
+  r.required("root", out.root);
+  r.required("state", out.state);
+  r.optional("error", out.error);
+  r.optional("files", out.files);
+  r.optional("progress", out.progress);
+  r.optional("lastRun", out.lastRun);
+}
+
+void read_value(const Json& j, const std::string& path, StatusCompletions& out) {
+  JsonReader r(j, path);
+  r.required("requests", out.requests);
+  r.required("engineRuns", out.engineRuns);
+  r.required("reused", out.reused);
+  r.required("superseded", out.superseded);
+  r.required("cancelled", out.cancelled);
+  r.required("empty", out.empty);
+}
+
+void read_value(const Json& j, const std::string& path, StatusQueue& out) {
+  JsonReader r(j, path);
+  r.required("pendingCompletions", out.pendingCompletions);
+  r.required("pendingQuestions", out.pendingQuestions);
+  r.required("workerJobs", out.workerJobs);
+  r.optional("engineLive", out.engineLive);
+  r.optional("engineQueued", out.engineQueued);
+}
+
+void read_value(const Json& j, const std::string& path, StatusCache& out) {
+  JsonReader r(j, path);
+  r.required("promptTokens", out.promptTokens);
+  r.required("cachedPromptTokens", out.cachedPromptTokens);
+  r.required("generatedTokens", out.generatedTokens);
+  r.required("hitRate", out.hitRate);
+}
+
+void read_value(const Json& j, const std::string& path, StatusSession& out) {
+  JsonReader r(j, path);
+  r.required("client", out.client);
+  r.required("positionEncoding", out.positionEncoding);
+  r.required("openDocuments", out.openDocuments);
+  r.required("pendingRequests", out.pendingRequests);
+}
+
+void to_json(Json& j, const StatusResult& s) {
+  Json workspaces = Json::array();
+  for (const auto& w : s.workspaces) workspaces.push_back(status_json(w));
+  const auto& c = s.completions;
+  const auto& q = s.queue;
+  j = Json{{"version", s.version},
+           {"pid", s.pid},
+           {"model", status_json(s.model)},
+           {"workspaces", workspaces},
+           {"completions",
+            {{"requests", c.requests}, {"engineRuns", c.engineRuns}, {"reused", c.reused},
+             {"superseded", c.superseded}, {"cancelled", c.cancelled}, {"empty", c.empty}}},
+           {"queue",
+            {{"pendingCompletions", q.pendingCompletions}, {"pendingQuestions", q.pendingQuestions},
+             {"workerJobs", q.workerJobs}, {"engineLive", q.engineLive}, {"engineQueued", q.engineQueued}}},
+           {"cache",
+            {{"promptTokens", s.cache.promptTokens}, {"cachedPromptTokens", s.cache.cachedPromptTokens},
+             {"generatedTokens", s.cache.generatedTokens}, {"hitRate", s.cache.hitRate}}},
+           {"settings", s.settings},
+           {"conversations", s.conversations}};
+  if (s.session)
+    j["session"] = {{"client", s.session->client}, {"positionEncoding", s.session->positionEncoding},
+                    {"openDocuments", s.session->openDocuments}, {"pendingRequests", s.session->pendingRequests}};
+}
+
+void read_value(const Json& j, const std::string& path, StatusResult& out) {
+  JsonReader r(j, path);
+  r.optional("version", out.version);
+  r.optional("pid", out.pid);
+  r.required("model", out.model);
+  r.required("workspaces", out.workspaces);
+  r.required("completions", out.completions);
+  r.required("queue", out.queue);
+  r.required("cache", out.cache);
+  r.optional("settings", out.settings);
+  r.optional("session", out.session);
+  r.optional("conversations", out.conversations);
 }
 
 void read_value(const Json& j, const std::string& path, ReindexParams& out) {

@@ -177,6 +177,9 @@ Json progress_end(const std::string& message);
 // latent/ask: a repository-wide question, optionally anchored at a cursor.
 struct AskParams {
   std::string question;
+  // A follow-up: the conversation of an earlier AskResult. Its turns (and their latent KV
+  // prefix) come before this question. Absent: a new conversation.
+  std::optional<std::string> conversation;
   std::optional<TextDocumentIdentifier> textDocument;
   std::optional<Position> position;
   Json partialResultToken;  // null when the client wants no streaming
@@ -197,8 +200,95 @@ struct AskResult {
   std::string answer;      // the model's answer, or why there is none
   bool modelUsed = false;
   std::vector<AskSource> sources;
+  std::string conversation;  // pass as AskParams::conversation to ask a follow-up ("" without a model)
 };
 void to_json(Json& j, const AskResult& r);
+
+// latent/status: what the daemon is doing, for status bars, `latent status` and :LatentStatus.
+struct StatusModel {
+  bool loaded = false;
+  std::string configuredPath;  // the model setting ("" when none)
+  std::string backend;         // the backend setting, or the one in use once loaded ("auto" resolved)
+  // Once loaded:
+  std::string name;
+  std::string path;
+  int64_t contextLength = 0;
+  bool fim = false;             // has fill-in-the-middle tokens (needed for completions)
+  std::string chatFormat;
+  // Otherwise: why not ("no model configured: ...", "loading ...", the load error).
+  std::string problem;
+};
+
+struct StatusIndexProgress {
+  int64_t filesFound = 0;  // files the walk has found so far (final once walkDone)
+  int64_t filesDone = 0;   // of those, checked (indexed, unchanged or skipped)
+  bool walkDone = false;
+};
+
+struct StatusIndexRun {
+  int64_t filesChecked = 0;   // files the walk found
+  int64_t filesTotal = 0;     // in the index after the run
+  int64_t filesIndexed = 0;   // parsed and written in the run
+  int64_t filesSkipped = 0;   // left out by rule: binary, generated, minified, too large
+  int64_t filesRemoved = 0;
+  int64_t problems = 0;       // files that could not be read or parsed cleanly
+  bool cancelled = false;
+  double seconds = 0;
+};
+
+struct StatusWorkspace {
+  std::string root;
+  std::string state;  // "opening", "indexing", "ready", "failed" or "unavailable"
+  std::string error;  // the last failure, "" when none
+  int64_t files = 0;  // in the index now
+  std::optional<StatusIndexProgress> progress;  // while indexing
+  std::optional<StatusIndexRun> lastRun;
+};
+
+struct StatusCompletions {
+  int64_t requests = 0, engineRuns = 0, reused = 0, superseded = 0, cancelled = 0, empty = 0;
+};
+
+struct StatusQueue {
+  int64_t pendingCompletions = 0, pendingQuestions = 0, workerJobs = 0;
+  int64_t engineLive = 0, engineQueued = 0;  // requests the engine is running / holding back
+};
+
+// Prompt tokens over every engine run: how many the latent KV store served instead of evaluating.
+struct StatusCache {
+  int64_t promptTokens = 0, cachedPromptTokens = 0, generatedTokens = 0;
+  double hitRate = 0;  // cachedPromptTokens / promptTokens, 0 before the first run
+};
+
+struct StatusSession {
+  std::string client;
+  std::string positionEncoding;
+  int64_t openDocuments = 0;
+  int64_t pendingRequests = 0;
+};
+
+struct StatusResult {
+  std::string version;
+  int64_t pid = 0;
+  StatusModel model;
+  std::vector<StatusWorkspace> workspaces;
+  StatusCompletions completions;
+  StatusQueue queue;
+  StatusCache cache;
+  Json settings = Json::object();  // every setting's value by its key (latentd --settings-schema)
+  std::optional<StatusSession> session;  // absent when not asked over LSP
+  int64_t conversations = 0;  // latent/ask conversations kept for follow-up questions
+};
+void to_json(Json& j, const StatusResult& s);
+void read_value(const Json& j, const std::string& path, StatusResult& out);
+void read_value(const Json& j, const std::string& path, StatusModel& out);
+void read_value(const Json& j, const std::string& path, StatusIndexProgress& out);
+void read_value(const Json& j, const std::string& path, StatusIndexRun& out);
+void read_value(const Json& j, const std::string& path, StatusWorkspace& out);
+void read_value(const Json& j, const std::string& path, StatusCompletions& out);
+void read_value(const Json& j, const std::string& path, StatusQueue& out);
+void read_value(const Json& j, const std::string& path, StatusCache& out);
+void read_value(const Json& j, const std::string& path, StatusSession& out);
 
 // latent/reindex: one workspace folder, or all when uri is absent.
 struct ReindexParams {

@@ -1,7 +1,9 @@
 // `latent context FILE:LINE:COL`: the context the model would see for a cursor, assembled from
 // the repository index under a token budget, with a breakdown by source (or, with --json, every
 // piece in prompt order and the assembled text).
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -71,6 +73,15 @@ int run_context(const ParsedArgs& args) {
   Cursor cur = parse_cursor(args.positional()[0]);
   std::filesystem::path file = std::filesystem::absolute(cur.path);
   if (!std::filesystem::is_regular_file(file)) throw std::runtime_error(cur.path + ": no such file");
+  {
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) +
+                   (text.empty() || text.back() == '\n' ? 0 : 1);
+    if (cur.line > std::max<size_t>(lines, 1))
+      throw std::runtime_error(cur.path + ":" + std::to_string(cur.line) + ": the file has " + std::to_string(lines) +
+                               " lines; give a line in 1.." + std::to_string(std::max<size_t>(lines, 1)));
+  }
   auto index = open_workspace_index(args, file.parent_path());
 
   indexer::ContextRequest req;

@@ -59,10 +59,14 @@ int run_index(const ParsedArgs& args) {
   if (tty) std::fprintf(stderr, "\r\033[K");
 
   if (json) {
-    nlohmann::json problems = nlohmann::json::array();
-    for (const auto& p : st.problems) problems.push_back({{"path", p.path}, {"message", p.message}});
+    auto list = [](const std::vector<indexer::FileProblem>& files) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& p : files) out.push_back({{"path", p.path}, {"message", p.message}});
+      return out;
+    };
     nlohmann::json j = {{"root", index->options().root.string()},
                         {"database", index->options().database.string()},
+                        {"files_checked", st.files_checked},
                         {"files_total", st.files_total},
                         {"files_indexed", st.files_indexed},
                         {"files_unchanged", st.files_unchanged},
@@ -72,12 +76,14 @@ int run_index(const ParsedArgs& args) {
                         {"symbols_indexed", st.symbols_indexed},
                         {"chunks_indexed", st.chunks_indexed},
                         {"seconds", st.seconds},
-                        {"problems", problems}};
+                        {"skipped", list(st.skipped)},
+                        {"problems", list(st.problems)}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("%s: %llu files in the index; %llu indexed, %llu unchanged, %llu removed in %.2f s\n",
-              index->options().root.string().c_str(), (unsigned long long)st.files_total,
+  std::printf("%s: %llu files checked, %llu in the index; %llu indexed, %llu unchanged, %llu removed in %.2f s\n",
+              index->options().root.string().c_str(), (unsigned long long)st.files_checked,
+              (unsigned long long)st.files_total,
               (unsigned long long)st.files_indexed, (unsigned long long)st.files_unchanged,
               (unsigned long long)st.files_removed, st.seconds);
   if (st.files_indexed)
@@ -85,9 +91,16 @@ int run_index(const ParsedArgs& args) {
                 (unsigned long long)st.lines_indexed, (unsigned long long)st.symbols_indexed,
                 (unsigned long long)st.chunks_indexed, st.files_indexed / st.seconds,
                 st.bytes_indexed / 1e6 / st.seconds);
+  bool verbose = args.has("verbose");
+  if (!st.skipped.empty()) {
+    std::printf("%zu file(s) skipped as expected (binary, generated, minified or over the size limit)%s\n",
+                st.skipped.size(), verbose ? ":" : "; --verbose lists them");
+    if (verbose)
+      for (const auto& p : st.skipped) std::printf("  %s: %s\n", p.path.c_str(), p.message.c_str());
+  }
   if (!st.problems.empty()) {
-    size_t shown = args.has("verbose") ? st.problems.size() : std::min<size_t>(st.problems.size(), 10);
-    std::printf("%zu file(s) not indexed or indexed with problems:\n", st.problems.size());
+    size_t shown = verbose ? st.problems.size() : std::min<size_t>(st.problems.size(), 10);
+    std::printf("%zu file(s) could not be indexed cleanly:\n", st.problems.size());
     for (size_t i = 0; i < shown; ++i)
       std::printf("  %s: %s\n", st.problems[i].path.c_str(), st.problems[i].message.c_str());
     if (shown < st.problems.size()) std::printf("  ... (--verbose lists all)\n");
@@ -101,7 +114,7 @@ Command index_command() {
   Command c;
   c.name = "index";
   c.summary = "index a repository (symbols, references, chunks, full-text) for search and context";
-  c.synopsis = "[DIR] [--db FILE] [--threads N] [--max-file-kb N] [--json]";
+  c.synopsis = "[DIR] [--db FILE] [--threads N] [--max-file-kb N] [--json] [--verbose]";
   c.details =
       "Walks DIR (default: the current directory) respecting .gitignore, parses code with\n"
       "tree-sitter and stores it in DIR/.latent/index.sqlite. A re-run re-reads only changed files.\n";
@@ -110,7 +123,7 @@ Command index_command() {
       {"threads", "N", "parser threads (default: all cores)"},
       {"max-file-kb", "N", "skip files larger than this (default: 1024)"},
       {"json", "", "print the run's statistics as one JSON object"},
-      {"verbose", "", "list every file that was skipped"},
+      {"verbose", "", "list every file that was skipped and every problem"},
   };
   c.run = run_index;
   return c;

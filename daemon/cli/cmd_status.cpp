@@ -1,23 +1,17 @@
 // `latent status`: what latentd knows — model, backend, index state per workspace, completion
-// and cache statistics, queue. Asks the shared daemon on its unix socket when one is running
-// (--socket, default $XDG_RUNTIME_DIR/latent/latentd.sock as the systemd unit creates it);
-// otherwise reports, in this process, on the index of --repo and on --model.
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
+// and cache statistics, queue — rendered for people (or as latent/status JSON with --json).
+// Asks the shared daemon on its unix socket when one runs (--socket, default
+// $XDG_RUNTIME_DIR/latent/latentd.sock as the systemd unit creates it); otherwise reports, in
+// this process, on the index of --repo and on --model, and names the editors' own daemons.
+#include "cli/cmd_status.h"
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <optional>
+#include <sstream>
 
-#include "cli/command.h"
-#include "lsp/framing.h"
-#include "lsp/jsonrpc.h"
+#include "cli/daemon_client.h"
+#include "indexer/index.h"
 #include "server/assistant.h"
 #include "server/daemon.h"
 #include "server/event_loop.h"
@@ -26,124 +20,88 @@ namespace latent::cli {
 
 namespace {
 
-using nlohmann::json;
-
-std::filesystem::path default_socket() {
-  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  if (!runtime || !*runtime) return {};
-  return std::filesystem::path(runtime) / "latent" / "latentd.sock";
+std::string plural(int64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// A minimal blocking LSP client: initialize, latent/status, shutdown, exit.
-std::optional<json> query_daemon(const std::filesystem::path& socket_path, std::string& error) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = "cannot connect to " + socket_path.string() + ": " + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return std::nullopt;
-  }
-  auto send = [&](const json& j) {
-    std::string bytes = lsp::encode_frame(j.dump());
-    for (size_t off = 0; off < bytes.size();) {
-      ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  };
-  lsp::FrameDecoder decoder;
-  auto wait_response = [&](int id) -> std::optional<json> {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (;;) {
-      while (auto ev = decoder.next()) {
-        if (ev->kind != lsp::FrameEvent::Kind::Message) continue;
-        json m = json::parse(ev->body, nullptr, false);
-        if (m.is_object() && m.contains("id") && m["id"] == id && !m.contains("method")) return m;
-        if (m.is_object() && m.contains("method") && m.contains("id"))  // a request to us: decline
-          send(lsp::make_error_response(m["id"], {lsp::ErrorCode::MethodNotFound, "latent status answers no requests"}));
-      }
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-      pollfd p{fd, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, left) <= 0) return std::nullopt;
-      char buf[65536];
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n <= 0) return std::nullopt;
-      decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
-    }
-  };
-  std::optional<json> status;
-  if (send(lsp::make_request(1, "initialize", {{"processId", ::getpid()}, {"clientInfo", {{"name", "latent status"}}}, {"capabilities", json::object()}})) &&
-      wait_response(1) && send(lsp::make_notification("initialized", json::object())) &&
-      send(lsp::make_request(2, "latent/status", json::object()))) {
-    if (auto r = wait_response(2)) {
-      if (r->contains("result")) status = (*r)["result"];
-      else error = "latentd answered latent/status with an error: " + r->dump();
-    } else {
-      error = "latentd on " + socket_path.string() + " did not answer within 10 s";
-    }
+}  // namespace
+
+std::string render_status(const lsp::StatusResult& s) {
+  std::ostringstream o;
+  const auto& m = s.model;
+  if (m.loaded) {
+    o << "model        " << m.name << " (" << m.path << "): backend " << m.backend << ", context " << m.contextLength
+      << " tokens, fill-in-the-middle " << (m.fim ? "yes" : "no (no completions)") << ", chat format " << m.chatFormat
+      << "\n";
   } else {
-    error = "latentd on " + socket_path.string() + " closed the connection";
+    o << "model        not loaded: " << m.problem << "\n";
   }
-  if (send(lsp::make_request(3, "shutdown", nullptr))) {
-    wait_response(3);
-    send(lsp::make_notification("exit", nullptr));
+  if (s.workspaces.empty()) o << "workspace    none open\n";
+  for (const auto& w : s.workspaces) {
+    o << "workspace    " << w.root << ": " << w.state << ", " << plural(w.files, "file", "files") << " in the index";
+    if (w.progress)
+      o << "; checking " << w.progress->filesDone << "/" << w.progress->filesFound << " files"
+        << (w.progress->walkDone ? "" : " found so far");
+    if (const auto& r = w.lastRun) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f", r->seconds);
+      o << "\n             last run" << (r->cancelled ? " (cancelled)" : "") << ": " << r->filesChecked
+        << " files checked, " << r->filesIndexed << " updated, " << r->filesRemoved << " removed, " << r->filesSkipped
+        << " skipped by rule, " << plural(r->problems, "problem", "problems") << ", " << secs << " s";
+    }
+    if (!w.error.empty()) o << "\n             error: " << w.error;
+    o << "\n";
   }
-  ::close(fd);
-  return status;
+  const auto& c = s.completions;
+  o << "completions  " << plural(c.requests, "request", "requests") << ": " << c.engineRuns << " ran the model, "
+    << c.reused << " reused the shown completion, " << c.superseded << " superseded, " << c.cancelled
+    << " cancelled, " << c.empty << " empty\n";
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.0f%%", 100 * s.cache.hitRate);
+  o << "cache        " << s.cache.cachedPromptTokens << " of " << s.cache.promptTokens
+    << " prompt tokens from the latent KV cache (" << rate << "), " << s.cache.generatedTokens << " tokens generated\n";
+  const auto& q = s.queue;
+  o << "queue        " << q.pendingCompletions << " completions, " << q.pendingQuestions << " questions, "
+    << q.workerJobs << " worker jobs; the engine runs " << q.engineLive << " and holds " << q.engineQueued << "\n";
+  if (s.conversations) o << "questions    " << plural(s.conversations, "conversation", "conversations") << " kept for follow-ups\n";
+  if (s.session)
+    o << "session      " << s.session->client << ", " << plural(s.session->openDocuments, "open document", "open documents")
+      << ", positions in " << s.session->positionEncoding << "\n";
+  if (!s.settings.empty()) {
+    o << "settings    ";
+    for (const auto& [key, value] : s.settings.items()) {
+      o << " " << key << "=";
+      if (value.is_string()) o << value.get<std::string>();
+      else if (value.is_array())
+        for (size_t i = 0; i < value.size(); ++i) o << (i ? "," : "") << value[i].get<std::string>();
+      else o << value.dump();
+    }
+    o << "\n";
+  }
+  return o.str();
 }
 
-std::string str(const json& j, const char* key, const std::string& fallback = "") {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
-}
-
-void print_status(const json& s, const std::string& where) {
-  std::cout << "latent status (" << where << ")\n";
-  const json& m = s["model"];
-  if (m.value("loaded", false)) {
-    std::cout << "model:       " << str(m, "name") << " (" << str(m, "path") << ")\n"
-              << "             backend " << str(m, "backend") << ", context " << m.value("contextLength", 0)
-              << " tokens, FIM " << (m.value("fim", false) ? "yes" : "no") << ", chat format " << str(m, "chatFormat") << "\n";
-  } else {
-    std::cout << "model:       not loaded: " << str(m, "problem", "unknown reason") << "\n";
-  }
-  if (s["workspaces"].empty()) std::cout << "workspaces:  none\n";
-  for (const auto& w : s["workspaces"]) {
-    std::cout << "workspace:   " << str(w, "root") << ": " << str(w, "state");
-    if (w.contains("files")) std::cout << ", " << w["files"].get<uint64_t>() << " files indexed";
-    if (w.contains("lastRun"))
-      std::cout << " (last run: " << w["lastRun"].value("filesIndexed", 0) << " files updated in "
-                << w["lastRun"].value("seconds", 0.0) << " s)";
-    if (w.contains("error")) std::cout << "; error: " << str(w, "error");
-    std::cout << "\n";
-  }
-  const json& c = s["completions"];
-  std::cout << "completions: " << c.value("requests", 0) << " requests, " << c.value("engineRuns", 0) << " engine runs, "
-            << c.value("reused", 0) << " reused, " << c.value("superseded", 0) << " superseded, "
-            << c.value("cancelled", 0) << " cancelled\n";
-  const json& q = s["queue"];
-  std::cout << "queue:       " << q.value("pendingCompletions", 0) << " completions, " << q.value("pendingQuestions", 0)
-            << " questions, " << q.value("workerJobs", 0) << " worker jobs\n";
-  if (s.contains("cache") && !s["cache"].empty()) std::cout << "cache:       " << s["cache"].dump() << "\n";
-}
+namespace {
 
 int run_status(const ParsedArgs& args) {
   bool as_json = args.has("json");
-  std::filesystem::path socket = args.has("socket") ? std::filesystem::path(*args.get("socket")) : default_socket();
-  bool explicit_socket = args.has("socket");
-  if (!socket.empty() && (explicit_socket || std::filesystem::exists(socket)) && !args.has("repo")) {
-    std::string error;
-    if (auto s = query_daemon(socket, error)) {
-      if (as_json) std::cout << s->dump(2) << "\n";
-      else print_status(*s, "latentd on " + socket.string());
+  auto print = [&](const lsp::StatusResult& s, const std::string& heading) {
+    if (as_json) std::cout << nlohmann::json(s).dump(2) << "\n";
+    else std::cout << heading << "\n" << render_status(s);
+  };
+  if (auto socket = daemon_socket(args); socket && !args.has("repo")) {
+    try {
+      DaemonClient client(*socket);
+      lsp::StatusResult s;
+      lsp::read_value(client.request("latent/status", nlohmann::json::object()), "latent/status", s);
+      print(s, "latentd " + s.version + " (pid " + std::to_string(s.pid) + "), shared on " + socket->string());
       return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "latent status: %s\n", e.what());
+      if (args.has("socket")) return 1;
     }
-    std::fprintf(stderr, "latent status: %s\n", error.c_str());
-    if (explicit_socket) return 1;
   }
-  // No daemon: this process opens the repository's index (without re-indexing) and the model.
+  // No shared daemon: this process opens the repository's index (without re-indexing) and the model.
   daemon::Options options;
   options.model_path = args.get_or("model", "");
   const BackendChoice bc = backend_choice(args);
@@ -154,17 +112,26 @@ int run_status(const ParsedArgs& args) {
   daemon::configure_log({daemon::LogLevel::Warn, {}, true});
   daemon::EventLoop loop;
   daemon::Assistant assistant(loop, options, daemon::default_generator_factory(), daemon::default_index_factory());
-  std::filesystem::path repo = std::filesystem::absolute(args.get_or("repo", ".")).lexically_normal();
+  std::filesystem::path start = std::filesystem::absolute(args.get_or("repo", ".")).lexically_normal();
+  std::filesystem::path repo = args.has("repo") ? start : indexer::find_workspace_root(start).value_or(start);
   assistant.add_workspace(repo);
-  json status;
+  lsp::StatusResult status;
   assistant.when_ready([&] {
     status = assistant.status();
     assistant.shutdown();
     loop.stop();
   });
   loop.run();
-  if (as_json) std::cout << status.dump(2) << "\n";
-  else print_status(status, "no daemon running; this process, index of " + repo.string());
+  std::string heading = "no shared latentd";
+  if (auto socket = default_socket_path(); !socket.empty()) heading += " on " + socket.string();
+  auto pids = running_latentd_pids();
+  if (!pids.empty()) {
+    heading += "; " + plural(static_cast<int64_t>(pids.size()), "latentd runs", "latentd processes run") + " (pid";
+    for (int p : pids) heading += " " + std::to_string(p);
+    heading += ") for editors over stdio, private to them (a shared one: systemctl --user enable --now latentd)";
+  }
+  heading += ".\nThis process, on the index of " + repo.string() + ":";
+  print(status, heading);
   return 0;
 }
 
@@ -177,14 +144,12 @@ Command status_command() {
   c.synopsis = "[--socket PATH | --repo DIR] [--model FILE] [--json]";
   c.details =
       "With a shared latentd running (systemctl --user start latentd), its status over the socket.\n"
-      "Otherwise the status of DIR's index (default: the current directory) and of --model, read\n"
-      "in this process without indexing.";
-  c.options = {
-      {"socket", "PATH", "latentd's socket (default: $XDG_RUNTIME_DIR/latent/latentd.sock)"},
-      {"repo", "DIR", "report on this repository's index in this process"},
-      {"model", "FILE", "also open this model and report on it"},
-      {"json", "", "print the status as JSON"},
-  };
+      "Otherwise the status of the index of DIR (default: the nearest indexed directory at or above\n"
+      "the current one) and of --model, read in this process without indexing.";
+  c.options = daemon_options();
+  c.options.push_back({"repo", "DIR", "report on this repository's index in this process"});
+  c.options.push_back({"model", "FILE", "also open this model and report on it"});
+  c.options.push_back({"json", "", "print latent/status as JSON"});
   for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_status;
   return c;

@@ -3,6 +3,9 @@
 #include <charconv>
 #include <sstream>
 
+#include "api/engine.h"
+#include "server/settings.h"
+
 namespace latent::cli {
 
 bool ParsedArgs::has(std::string_view name) const { return values_.find(name) != values_.end(); }
@@ -103,25 +106,35 @@ std::string command_help(const Command& cmd) {
   return s.str();
 }
 
-std::vector<OptionSpec> backend_options() {
-  return {
-      {"backend", "NAME", "cpu (default) or vulkan"},
-      {"device", "N", "GPU backends: device index from `latent devices` (default: the best one)"},
-      {"gpu-layers", "N", "GPU backends: run the first N layers on the device, the rest on the CPU "
-                          "(default: as many as fit)"},
-  };
+std::vector<OptionSpec> setting_options(std::span<const std::string_view> keys) {
+  std::vector<OptionSpec> out;
+  for (auto key : keys) {
+    const daemon::Setting& s = *daemon::find_setting(key);
+    out.push_back({std::string(s.flag), std::string(s.value_name), s.help()});
+  }
+  return out;
 }
 
+void apply_setting_options(const ParsedArgs& args, std::span<const std::string_view> keys, daemon::Options& o) {
+  for (auto key : keys) {
+    const daemon::Setting& s = *daemon::find_setting(key);
+    if (auto v = args.get(s.flag))
+      if (auto problem = daemon::apply_flag(s, *v, o)) throw UsageError(*problem);
+  }
+}
+
+namespace {
+constexpr std::string_view kBackendSettings[] = {"backend", "device", "gpuLayers"};
+}  // namespace
+
+std::vector<OptionSpec> backend_options() { return setting_options(kBackendSettings); }
+
 BackendChoice backend_choice(const ParsedArgs& args) {
-  BackendChoice c;
-  c.backend = args.get_or("backend", "cpu");
-  c.device = static_cast<int>(args.get_int("device", -1));
-  c.gpu_layers = static_cast<int>(args.get_int("gpu-layers", -1));
-  if (c.device < -1) throw UsageError("--device must be a device index from `latent devices`");
-  if (c.gpu_layers < -1) throw UsageError("--gpu-layers must be 0 or more");
-  if (c.backend == "cpu" && (args.has("device") || args.has("gpu-layers")))
-    throw UsageError("--device and --gpu-layers choose a GPU; add --backend vulkan");
-  return c;
+  daemon::Options o;
+  apply_setting_options(args, kBackendSettings, o);
+  if (o.backend == "cpu" && (args.has("device") || args.has("gpu-layers")))
+    throw UsageError("--device and --gpu-layers choose a GPU; add --backend vulkan (or auto)");
+  return BackendChoice{engine::resolve_backend(o.backend), o.device, o.gpu_layers};
 }
 
 }  // namespace latent::cli

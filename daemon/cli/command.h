@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace latent::daemon {
+struct Options;
+}
 
 namespace latent::cli {
 
@@ -46,15 +51,20 @@ struct Command {
   int (*run)(const ParsedArgs&) = nullptr;
 };
 
-// Where a command runs the model: --backend, --device and --gpu-layers, declared once for every
-// command that loads one.
+// Where a command runs the model: --backend, --device and --gpu-layers, the settings of the same
+// names (server/settings.h) with their defaults and checks; "auto" is resolved.
 struct BackendChoice {
-  std::string backend = "cpu";
+  std::string backend = "cpu";  // "cpu" or "vulkan"
   int device = -1;
   int gpu_layers = -1;
 };
 std::vector<OptionSpec> backend_options();
 BackendChoice backend_choice(const ParsedArgs& args);  // throws UsageError on a bad value
+
+// Options named after latentd's settings (server/settings.h: flag, value name, description and
+// default from the schema), and applying those given to `o` (UsageError for a bad value).
+std::vector<OptionSpec> setting_options(std::span<const std::string_view> keys);
+void apply_setting_options(const ParsedArgs& args, std::span<const std::string_view> keys, daemon::Options& o);
 
 // Parses args (everything after the subcommand name). Throws UsageError on unknown options,
 // a missing value, or a repeated option.

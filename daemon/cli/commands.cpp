@@ -8,6 +8,7 @@ namespace latent::cli {
 Command bench_command();
 Command ask_command();
 Command status_command();
+Command doctor_command();
 Command inspect_command();
 Command index_command();
 Command symbols_command();
@@ -36,6 +37,7 @@ const std::vector<Command>& all_commands() {
       inspect_command(),
       ask_command(),
       status_command(),
+      doctor_command(),
       bench_command(),
       make_model_command(),
       devices_command(),

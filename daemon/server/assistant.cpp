@@ -5,6 +5,7 @@
 #include <future>
 
 #include "server/log.h"
+#include "server/settings.h"
 #include "server/stop_rules.h"
 
 namespace latent::daemon {
@@ -114,6 +115,18 @@ struct EngineRun {
   }
 };
 
+// "12 files checked: 5 in the index (3 updated), 7 skipped (binary, generated or too large)":
+// the same counts as the progress reports ("N/12 files checked") and latent/status.
+std::string index_run_summary(const IndexRun& r) {
+  std::string s = (r.cancelled ? "cancelled: " : "") + std::to_string(r.files_checked) + " files checked: " +
+                  std::to_string(r.files_total) + " in the index (" + std::to_string(r.files_indexed) + " updated";
+  if (r.files_removed) s += ", " + std::to_string(r.files_removed) + " removed";
+  s += ")";
+  if (r.files_skipped) s += ", " + std::to_string(r.files_skipped) + " skipped (binary, generated or too large)";
+  if (r.problems) s += ", " + std::to_string(r.problems) + " with problems (latent index lists them)";
+  return s;
+}
+
 bool path_within(const fs::path& path, const fs::path& root) {
   auto rel = path.lexically_normal().lexically_relative(root.lexically_normal());
   return !rel.empty() && *rel.begin() != "..";
@@ -161,6 +174,17 @@ struct Assistant::PendingCompletion {
   std::unique_ptr<EventLoop::Timer> debounce;
   std::shared_ptr<EngineRun> run;
 };
+
+struct Assistant::Conversation {
+  // (the user message as sent, the answer), oldest first: resent unchanged so that the prompt
+  // of a follow-up starts with the previous one and the engine reuses its cached latents.
+  std::vector<std::pair<std::string, std::string>> turns;
+  uint64_t last_used = 0;
+};
+
+namespace {
+constexpr size_t kMaxConversations = 32;
+}  // namespace
 
 struct Assistant::PendingAsk {
   AskCallback callback;
@@ -212,7 +236,8 @@ void Assistant::open_model() {
   ++model_generation_;
   generator_.reset();
   if (options_.model_path.empty()) {
-    model_problem_ = "no model configured: set the `model` setting (latent.model in the editor, or latentd --model FILE)";
+    model_problem_ = "no model configured: set the model setting (VS Code: latent.model; Neovim: "
+                     "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE)";
     return;
   }
   if (!generator_factory_) {
@@ -371,7 +396,7 @@ void Assistant::start_indexing(const std::shared_ptr<Workspace>& ws) {
           std::optional<uint32_t> pct;
           if (p.walk_done && p.files_found > 0) pct = static_cast<uint32_t>(100 * p.files_done / p.files_found);
           emit({WorkspaceEvent::Kind::Report, ws->root,
-                std::to_string(p.files_done) + "/" + std::to_string(p.files_found) + " files", pct});
+                std::to_string(p.files_done) + "/" + std::to_string(p.files_found) + " files checked", pct});
         }
       });
     };
@@ -389,8 +414,7 @@ void Assistant::start_indexing(const std::shared_ptr<Workspace>& ws) {
           ws->state = Workspace::State::Ready;
           ws->last_run = run;
           ws->error.clear();
-          message = (run->cancelled ? "cancelled after " : "") + std::to_string(run->files_indexed) + " files indexed, " +
-                    std::to_string(run->files_total) + " in the index";
+          message = index_run_summary(*run);
           log_info("indexed " + ws->root.string() + ": " + message);
         } else {
           ws->state = Workspace::State::Ready;  // the index stays usable with what it holds
@@ -619,15 +643,39 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
     callback(Error{ErrorCode::RequestFailed, "latentd is shutting down"});
     return ticket;
   }
+  std::shared_ptr<Conversation> conversation;
+  std::string conversation_id = request.conversation;
+  if (!conversation_id.empty()) {
+    auto it = conversations_.find(conversation_id);
+    if (it == conversations_.end()) {
+      callback(Error{ErrorCode::InvalidParams,
+                     "unknown conversation '" + conversation_id + "' (latentd keeps the last " +
+                         std::to_string(kMaxConversations) + ", and none across restarts); ask without it to start a new one"});
+      return ticket;
+    }
+    conversation = it->second;
+  }
   auto pending = std::make_unique<PendingAsk>();
   pending->callback = std::move(callback);
   pending->on_partial = std::move(on_partial);
   auto cancelled = pending->cancelled;
   std::shared_ptr<EngineRun> run;
+  std::vector<std::pair<std::string, std::string>> history;
   if (generator_) {
     run = std::make_shared<EngineRun>();
     run->generator = generator_;
     pending->run = run;
+    if (!conversation) {
+      conversation_id = "c" + std::to_string(next_conversation_++);
+      conversation = conversations_[conversation_id] = std::make_shared<Conversation>();
+      if (conversations_.size() > kMaxConversations) {
+        auto oldest = std::min_element(conversations_.begin(), conversations_.end(),
+                                       [](auto& a, auto& b) { return a.second->last_used < b.second->last_used; });
+        conversations_.erase(oldest);
+      }
+    }
+    conversation->last_used = ++conversation_clock_;
+    history = conversation->turns;
   }
   asks_[ticket] = std::move(pending);
 
@@ -647,7 +695,8 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
   Poster post = poster();
   auto in_flight = in_flight_;
 
-  run_on_worker([this, ticket, request, scopes, run, cancelled, no_model_reason, workspace_note, opts, post, in_flight] {
+  run_on_worker([this, ticket, request, scopes, run, cancelled, no_model_reason, workspace_note, opts, post, in_flight,
+                 history = std::move(history), conversation_id]() mutable {
     std::vector<std::pair<Source, std::string>> hits;
     for (const auto& scope : scopes) {
       if (cancelled->load()) return;
@@ -687,8 +736,18 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
       return;
     }
     int64_t budget = std::max<int64_t>(128, gen->model().context_length - opts.ask_max_tokens - 64);
+    // Earlier turns of the conversation take at most half the budget, the oldest go first.
+    auto turn_tokens = [&](const std::pair<std::string, std::string>& t) {
+      return static_cast<int64_t>(gen->count_tokens(t.first) + gen->count_tokens(t.second)) + 16;
+    };
+    int64_t history_tokens = 0;
+    for (const auto& t : history) history_tokens += turn_tokens(t);
+    while (!history.empty() && history_tokens > budget / 2) {
+      history_tokens -= turn_tokens(history.front());
+      history.erase(history.begin());
+    }
     std::string excerpts;
-    int64_t used = static_cast<int64_t>(gen->count_tokens(request.question)) + 64;
+    int64_t used = static_cast<int64_t>(gen->count_tokens(request.question)) + 64 + history_tokens;
     for (auto& [src, text] : hits) {
       std::string piece = "### " + src.path + ":" + std::to_string(src.line) + "-" + std::to_string(src.end_line) + "\n" +
                           text + "\n\n";
@@ -702,8 +761,13 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
     req.messages.push_back({"system",
                             "You are Latent, a coding assistant answering questions about the user's repository. "
                             "Answer from the excerpts; cite the places you use as path:line."});
-    req.messages.push_back({"user", (excerpts.empty() ? std::string() : "Repository excerpts:\n\n" + excerpts) +
-                                        "Question: " + request.question});
+    for (const auto& [question, reply] : history) {
+      req.messages.push_back({"user", question});
+      req.messages.push_back({"assistant", reply});
+    }
+    std::string user_message =
+        (excerpts.empty() ? std::string() : "Repository excerpts:\n\n" + excerpts) + "Question: " + request.question;
+    req.messages.push_back({"user", user_message});
     req.max_tokens = opts.ask_max_tokens;
     req.interactive = false;
     auto text = std::make_shared<std::string>();
@@ -715,7 +779,8 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
         if (it != asks_.end() && it->second->on_partial) it->second->on_partial(AskPartial{{}, chunk});
       });
     };
-    auto on_end = [text, post, this, ticket, answer, in_flight](const GenerationEnd& end) mutable {
+    auto on_end = [text, post, this, ticket, answer, in_flight, conversation_id,
+                   user_message](const GenerationEnd& end) mutable {
       post([this, end] { count_tokens(end); });
       if (end.reason == GenerationEnd::Reason::Error) {
         post([this, ticket, msg = end.error] { finish_ask(ticket, Error{ErrorCode::RequestFailed, "the model failed: " + msg}); });
@@ -724,7 +789,12 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
       } else {
         answer.answer = *text;
         answer.model_used = true;
-        post([this, ticket, answer] { finish_ask(ticket, answer); });
+        answer.conversation = conversation_id;
+        post([this, ticket, answer, user_message] {
+          if (auto it = conversations_.find(answer.conversation); it != conversations_.end())
+            it->second->turns.push_back({user_message, answer.answer});
+          finish_ask(ticket, answer);
+        });
       }
       in_flight->fetch_sub(1);
     };
@@ -765,55 +835,51 @@ void Assistant::cancel(uint64_t ticket) {
 
 // ---------------------------------------------------------------------------------------------
 
-nlohmann::json Assistant::status() const {
-  using nlohmann::json;
-  json model = {{"loaded", generator_ != nullptr}, {"configuredPath", options_.model_path}, {"backend", options_.backend}};
+lsp::StatusResult Assistant::status() const {
+  lsp::StatusResult s;
+  lsp::StatusModel& m = s.model;
+  m.loaded = generator_ != nullptr;
+  m.configuredPath = options_.model_path;
+  m.backend = options_.backend;
   if (generator_) {
-    const ModelDescription& m = generator_->model();
-    model["name"] = m.name;
-    model["path"] = m.path;
-    model["backend"] = m.backend;
-    model["contextLength"] = m.context_length;
-    model["fim"] = m.fim;
-    model["chatFormat"] = m.chat_format;
+    const ModelDescription& d = generator_->model();
+    m.name = d.name;
+    m.path = d.path;
+    m.backend = d.backend;
+    m.contextLength = d.context_length;
+    m.fim = d.fim;
+    m.chatFormat = d.chat_format;
   } else {
-    model["problem"] = model_problem_;
+    m.problem = model_problem_;
   }
-  json workspaces = json::array();
   for (auto& ws : workspaces_) {
-    json w = {{"root", ws->root.string()}, {"state", state_name(static_cast<int>(ws->state))}};
-    if (!ws->error.empty()) w["error"] = ws->error;
-    if (ws->index) w["files"] = ws->index->file_count();
+    lsp::StatusWorkspace w;
+    w.root = ws->root.string();
+    w.state = state_name(static_cast<int>(ws->state));
+    w.error = ws->error;
+    if (ws->index) w.files = static_cast<int64_t>(ws->index->file_count());
     if (ws->state == Workspace::State::Indexing)
-      w["progress"] = {{"filesFound", ws->progress.files_found}, {"filesDone", ws->progress.files_done},
-                       {"walkDone", ws->progress.walk_done}};
-    if (ws->last_run)
-      w["lastRun"] = {{"filesTotal", ws->last_run->files_total}, {"filesIndexed", ws->last_run->files_indexed},
-                      {"filesRemoved", ws->last_run->files_removed}, {"problems", ws->last_run->problems},
-                      {"cancelled", ws->last_run->cancelled}, {"seconds", ws->last_run->seconds}};
-    workspaces.push_back(std::move(w));
+      w.progress = lsp::StatusIndexProgress{static_cast<int64_t>(ws->progress.files_found),
+                                            static_cast<int64_t>(ws->progress.files_done), ws->progress.walk_done};
+    if (const auto& r = ws->last_run)
+      w.lastRun = lsp::StatusIndexRun{static_cast<int64_t>(r->files_checked), static_cast<int64_t>(r->files_total),
+                                      static_cast<int64_t>(r->files_indexed), static_cast<int64_t>(r->files_skipped),
+                                      static_cast<int64_t>(r->files_removed), static_cast<int64_t>(r->problems),
+                                      r->cancelled, r->seconds};
+    s.workspaces.push_back(std::move(w));
   }
-  json s = {
-      {"model", model},
-      {"workspaces", workspaces},
-      {"completions",
-       {{"requests", stats_.requests}, {"engineRuns", stats_.engine_runs}, {"reused", stats_.reused},
-        {"superseded", stats_.superseded}, {"cancelled", stats_.cancelled}, {"empty", stats_.empty}}},
-      {"queue",
-       {{"pendingCompletions", completions_.size()}, {"pendingQuestions", asks_.size()},
-        {"workerJobs", workers_ ? workers_->queued() : 0}}},
-      {"settings",
-       {{"contextBudget", options_.context_budget}, {"debounceMs", options_.debounce_ms},
-        {"maxLines", options_.max_lines}, {"maxTokens", options_.max_tokens},
-        {"enabledLanguages", options_.enabled_languages}}},
-  };
-  // How much of the prompts the engine's KV store served instead of evaluating them.
-  json cache = generator_ ? generator_->stats() : json::object();
-  cache["promptTokens"] = stats_.prompt_tokens;
-  cache["cachedPromptTokens"] = stats_.cached_tokens;
-  cache["generatedTokens"] = stats_.generated_tokens;
-  cache["hitRate"] = stats_.prompt_tokens ? static_cast<double>(stats_.cached_tokens) / static_cast<double>(stats_.prompt_tokens) : 0.0;
-  s["cache"] = cache;
+  auto n = [](uint64_t v) { return static_cast<int64_t>(v); };
+  s.completions = {n(stats_.requests), n(stats_.engine_runs), n(stats_.reused),
+                   n(stats_.superseded), n(stats_.cancelled), n(stats_.empty)};
+  GeneratorLoad load = generator_ ? generator_->load() : GeneratorLoad{};
+  s.queue = {n(completions_.size()), n(asks_.size()), n(workers_ ? workers_->queued() : 0), load.live, load.queued};
+  s.cache.promptTokens = n(stats_.prompt_tokens);
+  s.cache.cachedPromptTokens = n(stats_.cached_tokens);
+  s.cache.generatedTokens = n(stats_.generated_tokens);
+  s.cache.hitRate = stats_.prompt_tokens ? static_cast<double>(stats_.cached_tokens) / static_cast<double>(stats_.prompt_tokens) : 0.0;
+  for (const auto& setting : settings_schema())
+    if (setting.scope == SettingScope::everywhere) s.settings[std::string(setting.key)] = setting.value(options_);
+  s.conversations = n(conversations_.size());
   return s;
 }
 

@@ -29,9 +29,9 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "lsp/error_codes.h"
+#include "lsp/protocol.h"
 #include "server/event_loop.h"
 #include "server/options.h"
 #include "server/ports.h"
@@ -53,6 +53,9 @@ struct Completion {
 
 struct AskRequest {
   std::string question;
+  // A follow-up in this conversation (AskAnswer::conversation of an earlier answer): its turns
+  // come first in the prompt, unchanged, so the engine reuses their cached prefix. Empty: new.
+  std::string conversation;
   std::filesystem::path path;        // optional anchor: the current file
   std::optional<uint32_t> line;      // 1-based
 };
@@ -69,6 +72,7 @@ struct AskAnswer {
   std::string answer;
   bool model_used = false;
   std::vector<Source> sources;
+  std::string conversation;  // for a follow-up; empty when no model answered
 };
 
 // Streamed while an answer is being produced: first the sources, then pieces of the answer.
@@ -134,7 +138,8 @@ class Assistant {
   // or indexing (the CLI waits for this before it asks).
   void when_ready(std::function<void()> fn);
 
-  nlohmann::json status() const;
+  // latent/status without the session's part (LspSession adds it).
+  lsp::StatusResult status() const;
   CompletionStats completion_stats() const { return stats_; }
   bool model_loaded() const { return generator_ != nullptr; }
   std::string model_problem() const { return model_problem_; }
@@ -184,6 +189,11 @@ class Assistant {
   std::map<std::string, uint64_t> completion_by_document_;
   std::map<std::string, Shown> shown_;
   std::map<uint64_t, std::unique_ptr<PendingAsk>> asks_;
+  // latent/ask conversations by id, for follow-ups; the least recently used go beyond a cap.
+  struct Conversation;
+  std::map<std::string, std::shared_ptr<Conversation>> conversations_;
+  uint64_t next_conversation_ = 1;
+  uint64_t conversation_clock_ = 0;
   CompletionStats stats_;
 
   std::unique_ptr<Workers> workers_;

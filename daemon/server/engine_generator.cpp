@@ -12,7 +12,7 @@ class EngineGenerator final : public Generator {
     const engine::ModelInfo& info = engine_->model_info();
     model_.name = info.name;
     model_.path = options.model_path;
-    model_.backend = options.backend;
+    model_.backend = info.backend;
     model_.chat_format = info.chat_format;
     model_.fim = info.fim;
     model_.context_length = info.context_length;
@@ -53,13 +53,9 @@ class EngineGenerator final : public Generator {
   void cancel(uint64_t id) override { engine_->cancel(id); }
   size_t count_tokens(std::string_view text) const override { return engine_->count_tokens(text); }
 
-  nlohmann::json stats() const override {
+  GeneratorLoad load() const override {
     engine::EngineStats s = engine_->stats();
-    return {{"liveRequests", s.live_requests},
-            {"queuedRequests", s.queued_requests},
-            {"steps", s.steps},
-            {"promptTokensEvaluated", s.prompt_tokens_evaluated},
-            {"tokensGenerated", s.tokens_generated}};
+    return {s.live_requests, s.queued_requests};
   }
 
  private:

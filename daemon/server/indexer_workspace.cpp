@@ -20,8 +20,10 @@ class IndexerWorkspace final : public WorkspaceIndex {
         },
         cancel);
     IndexRun run;
+    run.files_checked = s.files_checked;
     run.files_total = s.files_total;
     run.files_indexed = s.files_indexed;
+    run.files_skipped = s.skipped.size();
     run.files_removed = s.files_removed;
     run.problems = s.problems.size();
     run.cancelled = s.cancelled;

@@ -4,6 +4,7 @@
 
 #include "latent/version.h"
 #include "server/log.h"
+#include "server/settings.h"
 #include "server/uri.h"
 
 namespace latent::daemon {
@@ -305,14 +306,13 @@ void LspSession::register_handlers() {
         cancel->on_cancel([assistant, ticket] { assistant->cancel(ticket); });
       });
 
-  ep.on_request<Json, Json>("latent/status", [this](Json, Callback<Json> reply) {
-    Json s = assistant_.status();
-    s["version"] = LATENT_VERSION;
-    s["pid"] = static_cast<int64_t>(getpid());
-    s["session"] = {{"client", client_name_},
-                    {"positionEncoding", lsp::encoding_name(encoding_)},
-                    {"openDocuments", documents_.size()},
-                    {"pendingRequests", endpoint_->pending_incoming()}};
+  ep.on_request<Json, lsp::StatusResult>("latent/status", [this](Json, Callback<lsp::StatusResult> reply) {
+    lsp::StatusResult s = assistant_.status();
+    s.version = LATENT_VERSION;
+    s.pid = static_cast<int64_t>(getpid());
+    s.session = lsp::StatusSession{client_name_, std::string(lsp::encoding_name(encoding_)),
+                                   static_cast<int64_t>(documents_.size()),
+                                   static_cast<int64_t>(endpoint_->pending_incoming())};
     reply(std::move(s));
   });
 
@@ -320,6 +320,7 @@ void LspSession::register_handlers() {
       "latent/ask", [this](lsp::AskParams p, Callback<lsp::AskResult> reply, lsp::CancelSignalPtr cancel) {
         AskRequest req;
         req.question = p.question;
+        req.conversation = p.conversation.value_or("");
         if (p.textDocument) req.path = uri_to_path(p.textDocument->uri).value_or(std::filesystem::path());
         if (p.position) req.line = p.position->line + 1;
         Json partial_token = p.partialResultToken;
@@ -350,6 +351,7 @@ void LspSession::register_handlers() {
           lsp::AskResult out;
           out.answer = r.value().answer;
           out.modelUsed = r.value().model_used;
+          out.conversation = r.value().conversation;
           if (!alive.expired())
             for (const auto& s : r.value().sources) out.sources.push_back(to_ask_source(s));
           reply(std::move(out));

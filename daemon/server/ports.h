@@ -18,8 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "server/options.h"
 
 namespace latent::daemon {
@@ -27,7 +25,7 @@ namespace latent::daemon {
 struct ModelDescription {
   std::string name;
   std::string path;
-  std::string backend;
+  std::string backend;      // the backend in use ("auto" resolved)
   std::string chat_format;  // "plain" when the model has no known chat template
   bool fim = false;         // has fill-in-the-middle tokens
   int32_t context_length = 0;
@@ -40,6 +38,12 @@ struct GenerationRequest {
   std::vector<std::pair<std::string, std::string>> messages;  // Chat: (role, content)
   int32_t max_tokens = 64;
   bool interactive = true;  // an editor completion: runs ahead of questions
+};
+
+// Requests the model is running and holding back, for latent/status.
+struct GeneratorLoad {
+  int64_t live = 0;
+  int64_t queued = 0;
 };
 
 struct GenerationEnd {
@@ -63,7 +67,7 @@ class Generator {
   // Thread-safe, also from inside on_text; unknown ids are ignored.
   virtual void cancel(uint64_t id) = 0;
   virtual size_t count_tokens(std::string_view text) const = 0;
-  virtual nlohmann::json stats() const = 0;
+  virtual GeneratorLoad load() const = 0;
 };
 
 // Opens the model that the options name. Throws std::runtime_error with an actionable message.
@@ -84,10 +88,12 @@ struct IndexProgress {
 };
 
 struct IndexRun {
-  uint64_t files_total = 0;
+  uint64_t files_checked = 0;  // files the walk found
+  uint64_t files_total = 0;    // in the index after the run
   uint64_t files_indexed = 0;
+  uint64_t files_skipped = 0;  // left out by rule (binary, generated, minified, too large)
   uint64_t files_removed = 0;
-  uint64_t problems = 0;
+  uint64_t problems = 0;       // could not be read or parsed cleanly
   bool cancelled = false;
   double seconds = 0;
 };

@@ -133,7 +133,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
 
   model::Options mo;
   mo.threads = options.threads > 0 ? options.threads : model::default_thread_count();
-  mo.backend = options.backend;
+  mo.backend = resolve_backend(options.backend);
   mo.device = options.device;
   mo.gpu_layers = options.gpu_layers;
   mo.n_ctx = options.context_length;
@@ -170,6 +170,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
   const std::string& tmpl = tokenizer_->vocab().chat_template;
   chat_format_ = detect_chat_format(tmpl);
   info_.chat_format = std::string(chat_format_name(chat_format_));
+  info_.backend = mo.backend;
   if (!tmpl.empty() && chat_format_ == ChatFormat::plain) {
     std::string head = tmpl.substr(0, 80);
     std::replace(head.begin(), head.end(), '\n', ' ');
@@ -509,7 +510,7 @@ void LocalEngine::accept_token(Live& r, int32_t token) {
     return;
   }
   try {
-    auto res = r.matcher->push(r.utf8.push(tokenizer_->token_to_piece(token, true)));
+    auto res = r.matcher->push(r.utf8.push(reply_piece(*tokenizer_, token)));
     if (r.on_token) r.on_token(TokenPiece{token, res.emit});
     if (res.stopped) {
       r.fin.stop_string = res.matched;

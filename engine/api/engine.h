@@ -42,7 +42,7 @@ struct Error : std::runtime_error {
 
 struct EngineOptions {
   std::filesystem::path model_path;  // a deepseek2 GGUF file
-  std::string backend = "cpu";       // "cpu" or "vulkan" (backend::backend_names() lists the build's)
+  std::string backend = "cpu";       // "cpu", "vulkan" (MachineInfo::backends lists the build's) or "auto"
   int device = -1;                   // GPU backends: device index of `latent devices`; -1 the best one
   int gpu_layers = -1;               // GPU backends: first layers on the device; -1 as many as fit
   int threads = 0;                   // backend worker threads; 0: all hardware threads
@@ -93,6 +93,7 @@ using RequestId = uint64_t;
 // whole UTF-8 characters (a character split across tokens arrives with the token completing
 // it), with possible stop-string prefixes held back, so a piece may be empty. Concatenating the
 // pieces of a request gives its reply. `token` is -1 for the final flush of held-back text.
+// Special tokens (control and added ones) never contribute text (text_stream.h, reply_piece).
 struct TokenPiece {
   int32_t token = -1;
   std::string text;
@@ -140,6 +141,7 @@ struct ModelInfo {
   int32_t context_length = 0;  // tokens per sequence this engine serves
   int32_t vocab_size = 0;
   bool fim = false;            // the vocabulary has DeepSeek-Coder's FIM tokens
+  std::string backend;         // the backend it runs on ("auto" resolved)
   std::string chat_format;     // recognised template: "deepseek-v2", "deepseek-v3",
                                // "deepseek-coder" or "plain" (unknown or absent template)
 };
@@ -184,6 +186,27 @@ class Engine {
   // the assistant's turn opened so that the reply follows. Throws Error on an unknown role.
   virtual std::vector<int32_t> chat_tokens(std::span<const ChatMessage> messages) const = 0;
 };
+
+// What this build and machine offer for inference, for `latent doctor` and the "auto" backend.
+struct GpuDevice {
+  int index = 0;              // what EngineOptions::device takes (`latent devices`)
+  std::string name;
+  std::string type;           // "discrete", "integrated", "virtual", "cpu" (e.g. lavapipe), "other"
+  uint64_t memory_bytes = 0;  // largest device-local heap
+  uint64_t free_bytes = 0;    // the driver's budget left there; 0 where it does not say
+};
+struct MachineInfo {
+  std::string cpu_kernels;         // quantized dot kernels chosen for this CPU: "avx512", "avx2", "scalar"
+  std::string backends;            // backends built in: "cpu" or "cpu, vulkan"
+  std::vector<GpuDevice> gpus;     // Vulkan devices (none without the Vulkan backend)
+  std::string gpu_problem;         // why there are none, when Vulkan is built in
+  uint64_t memory_available = 0;   // host memory available now (MemAvailable)
+};
+MachineInfo machine_info();
+// The backend the name stands for: "auto" is "vulkan" when a discrete or integrated GPU is
+// present (a CPU-emulated Vulkan device such as lavapipe does not count), else "cpu"; any other
+// name is returned as it is.
+std::string resolve_backend(std::string_view name);
 
 // Opens the model and starts the scheduler thread. Throws Error naming the file and the reason
 // (missing file, not a deepseek2 model, unsupported backend or cache type).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tokenizer/tokenizer.h"
+
 namespace latent::engine {
 
 namespace {
@@ -30,6 +32,10 @@ bool valid_continuation(unsigned char lead, size_t i, unsigned char b) {
 }
 
 }  // namespace
+
+std::string reply_piece(const tokenizer::Tokenizer& tokenizer, int32_t token) {
+  return tokenizer.is_special(token) ? std::string() : tokenizer.token_to_piece(token, false);
+}
 
 std::string Utf8Assembler::push(std::string_view bytes) {
   pending_.append(bytes);

@@ -1,13 +1,24 @@
 // Turning sampled tokens' bytes into streamable text: whole UTF-8 characters only, and stop
 // strings found across token boundaries with the text that might still become one held back.
-// Used per request by the scheduler (engine/api/engine.cpp); independent of the model.
+// Used per request by the scheduler (engine/api/engine.cpp); independent of the model, apart
+// from reply_piece, which asks the tokenizer which tokens are special.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+namespace latent::tokenizer {
+class Tokenizer;
+}
+
 namespace latent::engine {
+
+// The bytes a sampled token adds to a streamed reply: its piece, or nothing for a special token
+// (control tokens such as <｜tool▁outputs▁begin｜>, added ones such as DeepSeek's
+// <｜place▁holder▁no▁583｜>). Those steer the model; they are never text a user should see.
+std::string reply_piece(const tokenizer::Tokenizer& tokenizer, int32_t token);
 
 // Accepts arbitrary byte pieces (a token may end inside a multi-byte character) and releases
 // only complete, valid UTF-8. Invalid sequences become U+FFFD so the output is always valid

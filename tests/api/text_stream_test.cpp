@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "api/text_stream.h"
+#include "common/golden.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"
 
 namespace latent::engine {
 namespace {
@@ -118,6 +121,36 @@ TEST(StopMatcher, StreamedTextIsTheTextBeforeTheFirstStop) {
       EXPECT_EQ(stopped, first != std::string::npos) << c.text;
       EXPECT_EQ(out, want) << c.text;
     }
+  }
+}
+
+// No special token of the real DeepSeek tokenizers is ever text in a reply (ghost text or an
+// answer): the control tokens, the FIM tokens, and the added ones such as V3's placeholders.
+TEST(ReplyPiece, SpecialTokensOfTheRealTokenizersAreNeverText) {
+  const std::filesystem::path vocabs[] = {
+      latent::testing::golden_file("tokenizer/ggml-vocab-deepseek-coder.gguf"),
+      latent::testing::golden_file("tokenizer/ggml-vocab-deepseek-llm.gguf"),
+      LATENT_DEMO_TOKENIZER_JSON,
+  };
+  for (const auto& path : vocabs) {
+    SCOPED_TRACE(path.string());
+    tokenizer::Tokenizer tok(tokenizer::load_vocab_file(path));
+    size_t specials = 0;
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      if (!tok.is_special(id)) continue;
+      ++specials;
+      EXPECT_EQ(reply_piece(tok, id), "") << id << " " << tok.token_text(id);
+    }
+    EXPECT_GT(specials, 2u);
+    std::vector<int32_t> word = tok.encode("return", false, false);
+    ASSERT_EQ(word.size(), 1u);
+    EXPECT_EQ(reply_piece(tok, word[0]), "return");
+  }
+  tokenizer::Tokenizer v3(tokenizer::load_vocab_file(LATENT_DEMO_TOKENIZER_JSON));
+  for (const char* name : {"<｜tool▁outputs▁begin｜>", "<｜place▁holder▁no▁583｜>", "<｜fim▁hole｜>"}) {
+    int32_t id = v3.find_token(name);
+    ASSERT_NE(id, tokenizer::kNoToken) << name;
+    EXPECT_EQ(reply_piece(v3, id), "") << name;
   }
 }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "cli/cmd_status.h"
 #include "cli/command.h"
 
 using latent::cli::Command;
@@ -62,4 +63,58 @@ TEST(cli, command_names_are_unique) {
     EXPECT_NE(c.run, nullptr) << c.name;
     EXPECT_FALSE(c.summary.empty()) << c.name;
   }
+}
+
+TEST(cli, index_usage_names_every_option) {
+  for (const auto& c : latent::cli::all_commands()) {
+    if (c.name != "index") continue;
+    for (const auto& o : c.options) EXPECT_NE(c.synopsis.find("--" + o.name), std::string::npos) << o.name;
+  }
+}
+
+TEST(cli, backend_options_are_the_settings_of_the_schema) {
+  auto options = latent::cli::backend_options();
+  ASSERT_EQ(options.size(), 3u);
+  EXPECT_EQ(options[0].name, "backend");
+  EXPECT_NE(options[0].help.find("(default: auto)"), std::string::npos) << options[0].help;
+  EXPECT_EQ(options[2].name, "gpu-layers");
+  Command c = sample();
+  c.options = options;
+  auto error = [&](std::vector<std::string> args) {
+    try {
+      latent::cli::backend_choice(parse_args(c, args));
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(error({"--backend", "tpu"}).find("expected auto, cpu or vulkan"), std::string::npos) << error({"--backend", "tpu"});
+  EXPECT_NE(error({"--device", "-5"}).find("-1..64"), std::string::npos);
+  EXPECT_NE(error({"--backend", "cpu", "--device", "0"}).find("add --backend vulkan"), std::string::npos);
+  EXPECT_EQ(latent::cli::backend_choice(parse_args(c, {"--backend", "cpu"})).backend, "cpu");
+}
+
+TEST(cli, status_is_rendered_for_people) {
+  latent::lsp::StatusResult s;
+  s.model.loaded = false;
+  s.model.problem = "no model configured: set the model setting";
+  latent::lsp::StatusWorkspace w;
+  w.root = "/repo";
+  w.state = "ready";
+  w.files = 5;
+  w.lastRun = latent::lsp::StatusIndexRun{35, 5, 5, 29, 0, 1, false, 0.5};
+  s.workspaces.push_back(w);
+  s.cache = {1000, 800, 40, 0.8};
+  s.settings = {{"debounceMs", 50}, {"backend", "auto"}};
+  std::string text = latent::cli::render_status(s);
+  EXPECT_NE(text.find("model        not loaded: no model configured"), std::string::npos) << text;
+  EXPECT_NE(text.find("workspace    /repo: ready, 5 files in the index"), std::string::npos) << text;
+  EXPECT_NE(text.find("35 files checked, 5 updated, 0 removed, 29 skipped by rule, 1 problem, 0.5 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("800 of 1000 prompt tokens from the latent KV cache (80%)"), std::string::npos) << text;
+  EXPECT_NE(text.find("backend=auto debounceMs=50"), std::string::npos) << text;
+  EXPECT_EQ(text.find('{'), std::string::npos) << "no raw JSON in:\n" << text;
+  // What latentd sends reads back into the same struct.
+  latent::lsp::StatusResult back;
+  latent::lsp::read_value(latent::lsp::Json(s), "status", back);
+  EXPECT_EQ(latent::cli::render_status(back), text);
 }

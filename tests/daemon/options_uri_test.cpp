@@ -1,7 +1,8 @@
-// Settings from the client and file:// URIs.
+// The settings schema: settings from the client, flags, defaults, help; and file:// URIs.
 #include <gtest/gtest.h>
 
 #include "server/options.h"
+#include "server/settings.h"
 #include "server/uri.h"
 
 namespace latent::daemon {
@@ -26,13 +27,71 @@ TEST(Options, AppliesKnownKeysAndReportsProblems) {
   EXPECT_EQ(o.backend, "vulkan");
 }
 
-TEST(Options, EditorAliases) {
+TEST(Settings, FlagsParseThroughTheSameChecksAsSettings) {
   Options o;
-  auto problems = apply_settings(nlohmann::json::parse(R"({"modelPath": "/x.gguf", "languages": ["lua"], "backend": "auto"})"), o);
-  EXPECT_TRUE(problems.empty()) << problems[0];
-  EXPECT_EQ(o.model_path, "/x.gguf");
-  EXPECT_EQ(o.enabled_languages, std::vector<std::string>{"lua"});
-  EXPECT_EQ(o.backend, "cpu");
+  auto flag = [&](std::string_view key, std::string_view text) { return apply_flag(*find_setting(key), text, o); };
+  EXPECT_EQ(flag("contextBudget", "4096"), std::nullopt);
+  EXPECT_EQ(o.context_budget, 4096);
+  EXPECT_EQ(flag("indexOnStartup", "false"), std::nullopt);
+  EXPECT_FALSE(o.index_on_startup);
+  EXPECT_EQ(flag("enabledLanguages", "python,cpp"), std::nullopt);
+  EXPECT_EQ(o.enabled_languages, (std::vector<std::string>{"python", "cpp"}));
+  EXPECT_EQ(flag("backend", "auto"), std::nullopt);
+  EXPECT_EQ(o.backend, "auto");
+  // A bad value names the flag and what it takes, and changes nothing.
+  auto bad = flag("debounceMs", "99999");
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->find("--debounce-ms"), std::string::npos) << *bad;
+  EXPECT_NE(bad->find("0..10000"), std::string::npos) << *bad;
+  EXPECT_EQ(o.debounce_ms, Options().debounce_ms);
+  bad = flag("backend", "tpu");
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->find("auto, cpu or vulkan"), std::string::npos) << *bad;
+  EXPECT_TRUE(flag("threads", "many"));
+  // The same value as a setting is refused the same way, below the range too.
+  EXPECT_EQ(apply_settings(nlohmann::json{{"debounceMs", 99999}}, o).size(), 1u);
+  EXPECT_EQ(apply_settings(nlohmann::json::parse(R"({"maxLines": 0, "askSources": 18446744073709551615})"), o).size(), 2u);
+  EXPECT_EQ(o.max_lines, Options().max_lines);
+  EXPECT_EQ(o.debounce_ms, Options().debounce_ms);
+}
+
+TEST(Settings, FlagOnlySettingsAreNotTakenFromEditors) {
+  Options o;
+  auto problems = apply_settings(nlohmann::json{{"workers", 8}, {"modelPath", "/x.gguf"}}, o);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("unknown setting modelPath"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("fixed when latentd starts (latentd --workers)"), std::string::npos) << problems[1];
+  EXPECT_EQ(o.workers, Options().workers);
+}
+
+TEST(Settings, SchemaJsonCarriesEverySettingWithItsDefault) {
+  nlohmann::json schema = settings_schema_json();
+  ASSERT_EQ(schema.size(), settings_schema().size());
+  const Options defaults;
+  for (const auto& entry : schema) {
+    const Setting* s = find_setting(entry["key"].get<std::string>());
+    ASSERT_NE(s, nullptr) << entry.dump();
+    EXPECT_EQ(entry["default"], s->value(defaults)) << entry.dump();
+    EXPECT_EQ(entry["type"], s->type_name());
+    if (entry["type"] == "integer") {
+      EXPECT_GE(entry["default"].get<int64_t>(), entry["minimum"].get<int64_t>()) << entry.dump();
+      EXPECT_LE(entry["default"].get<int64_t>(), entry["maximum"].get<int64_t>()) << entry.dump();
+    }
+    // Every default passes the setting's own checks.
+    Options o;
+    EXPECT_EQ(apply_setting(*s, entry["default"], o), std::nullopt) << entry.dump();
+  }
+  EXPECT_EQ(find_setting("debounceMs")->value(defaults), 50);
+}
+
+TEST(Settings, HelpListsEveryFlagWithItsDefault) {
+  std::string help = settings_help(settings_schema(), 25);
+  for (const auto& s : settings_schema()) {
+    std::string flag = (s.value_name.empty() ? "--[no-]" : "--") + std::string(s.flag);
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_NE(help.find("--[no-]index "), std::string::npos) << help;
+  EXPECT_NE(help.find("(default: 2048)"), std::string::npos) << help;
 }
 
 TEST(Uri, RoundTripsAndRejectsOtherSchemes) {

@@ -97,12 +97,19 @@ test('stdio: lifecycle, documents, completion, cancel storm, ask, shutdown', asy
   connection.onNotification('$/progress', (p) => progress.push(p));
   connection.listen();
 
-  const init = await initialize(connection, root);
+  const messages = [];
+  connection.onNotification('window/showMessage', (m) => messages.push(m.message));
+  // Settings go through latentd's schema: a value out of range is refused by name, the rest apply.
+  const init = await initialize(connection, root, { initializationOptions: { debounceMs: 99999, maxLines: 5 } });
   assert.equal(init.capabilities.positionEncoding, 'utf-16');
   assert.equal(init.capabilities.inlineCompletionProvider, true);
   assert.equal(init.serverInfo.name, 'latentd');
 
-  await indexed(connection);
+  const ready = await indexed(connection);
+  assert.ok(messages.some((m) => /setting debounceMs: 99999 is outside 0\.\.10000/.test(m)), JSON.stringify(messages));
+  assert.equal(ready.settings.maxLines, 5);
+  assert.equal(ready.settings.debounceMs, 50);
+  assert.deepEqual(ready.workspaces[0].lastRun && [ready.workspaces[0].lastRun.filesChecked, ready.workspaces[0].files], [2, 2]);
   assert.ok(progress.some((p) => p.value && p.value.kind === 'begin'), 'indexing reported $/progress begin');
   assert.ok(progress.some((p) => p.value && p.value.kind === 'end'), 'indexing reported $/progress end');
 
@@ -201,6 +208,7 @@ test('stdio: inline completion from a model returns an item with a valid range',
   assert.equal(typeof item.insertText, 'string');
   assert.ok(item.insertText.length > 0);
   assert.ok(!item.insertText.includes('\n'), 'single-line mode in the middle of a statement');
+  assert.doesNotMatch(item.insertText, /<｜[^｜]*｜>|<\|EOT\|>/, 'no special token in ghost text');
   assert.deepEqual(item.range, { start: position, end: position });
   const status = await connection.sendRequest('latent/status', {});
   assert.equal(status.completions.engineRuns, 1);

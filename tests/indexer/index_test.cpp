@@ -153,20 +153,40 @@ TEST(Index, BadInputIsReportedAndTheRestIndexed) {
   ws.write("deep.c", deep);
   auto index = open_index(ws, dbdir.path() / "b.sqlite", 2);
   IndexStats st = index->index_workspace();
-  auto problem = [&](const std::string& path) -> std::string {
-    for (const auto& p : st.problems)
+  auto message = [&](const std::vector<FileProblem>& list, const std::string& path) -> std::string {
+    for (const auto& p : list)
       if (p.path == path) return p.message;
     return "";
   };
+  auto problem = [&](const std::string& path) { return message(st.problems, path); };
+  auto skipped = [&](const std::string& path) { return message(st.skipped, path); };
   EXPECT_NE(problem("utf.c").find("invalid UTF-8"), std::string::npos);
-  EXPECT_NE(problem("min.js").find("line 1 is 30007 bytes"), std::string::npos) << problem("min.js");
-  EXPECT_NE(problem("blob.dat").find("binary"), std::string::npos);
-  EXPECT_NE(problem("huge.c").find("size limit"), std::string::npos);
+  // Files left out by rule are expected skips, not problems.
+  EXPECT_NE(skipped("min.js").find("line 1 is 30007 bytes"), std::string::npos) << skipped("min.js");
+  EXPECT_NE(skipped("blob.dat").find("binary"), std::string::npos);
+  EXPECT_NE(skipped("huge.c").find("size limit"), std::string::npos);
+  EXPECT_EQ(problem("blob.dat"), "");
+  EXPECT_EQ(st.problems.size(), 1u);
+  EXPECT_EQ(st.files_checked, 6u);
   EXPECT_EQ(problem("good.c"), "");
   EXPECT_EQ(index->find_definitions("good_one").size(), 1u);
   EXPECT_EQ(index->find_definitions("after_bad").size(), 1u);
   EXPECT_EQ(index->find_definitions("deep_after").size(), 1u);
   EXPECT_EQ(st.files_total, 3u);  // good.c, utf.c, deep.c
+}
+
+TEST(Index, TheDefaultIndexFolderIgnoresItself) {
+  TempDir ws;
+  ws.write("a.c", "int a;\n");
+  IndexOptions o;
+  o.root = ws.path();
+  o.threads = 0;
+  IndexStats st = Index::open(o)->index_workspace();
+  std::ifstream in(ws.path() / ".latent" / ".gitignore");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("\n*\n"), std::string::npos) << text;  // git ignores everything in .latent/
+  EXPECT_EQ(st.files_checked, 1u);                             // and so does the walk
+  EXPECT_TRUE(st.skipped.empty() && st.problems.empty());
 }
 
 TEST(Index, RefusesNewerSchemaAndForeignDatabases) {

@@ -18,8 +18,8 @@ local function latent()
 end
 
 vim.api.nvim_create_user_command('LatentAsk', function(a)
-  latent().ask(a.args)
-end, { nargs = '*', desc = 'Ask Latent a question about this repository' })
+  latent().ask(a.args, a.bang)
+end, { nargs = '*', bang = true, desc = 'Ask Latent a question about this repository (!: a follow-up of the last answer)' })
 vim.api.nvim_create_user_command('LatentStatus', function()
   latent().status()
 end, { desc = 'Show latentd model, backend, index and cache state' })

@@ -32,6 +32,8 @@ export class AnswerStream {
   sources: Source[] = [];
   done = false;
   error?: string;
+  /** The conversation a follow-up continues (latent/ask's result), once the model answered. */
+  conversation?: string;
 
   push(partial: unknown): void {
     if (typeof partial === 'string') {
@@ -52,6 +54,7 @@ export class AnswerStream {
       const r = result as Record<string, unknown>;
       if (typeof r.answer === 'string' && r.answer) this.text = r.answer;
       if (Array.isArray(r.sources)) this.sources = normalizeSources(r.sources);
+      if (typeof r.conversation === 'string' && r.conversation) this.conversation = r.conversation;
     }
   }
 

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { Latent, settings } from './latent';
 import { isLanguageEnabled, withLanguage } from './settings';
+import { formatStatusReport, LatentStatus } from './statusFormat';
 
 async function setLanguage(enabled: boolean | 'toggle'): Promise<void> {
   const lang = vscode.window.activeTextEditor?.document.languageId;
@@ -30,7 +31,7 @@ export function activate(ctx: vscode.ExtensionContext, latent: Latent): void {
   });
   // The status is a read-only virtual document, refreshed on each "Show status": unlike an
   // untitled document it never asks to be saved when closed.
-  const statusUri = vscode.Uri.parse('latent-status:/latentd-status.jsonc');
+  const statusUri = vscode.Uri.parse('latent-status:/latentd-status.txt');
   const statusChanged = new vscode.EventEmitter<vscode.Uri>();
   let statusText = '';
   ctx.subscriptions.push(statusChanged, vscode.workspace.registerTextDocumentContentProvider('latent-status', {
@@ -40,12 +41,17 @@ export function activate(ctx: vscode.ExtensionContext, latent: Latent): void {
   reg('latent.showStatus', async () => {
     const client = latent.client?.isRunning() ? latent.client : undefined;
     const when = new Date().toLocaleTimeString();
-    statusText = client
-      ? `// latent/status at ${when}\n` + JSON.stringify(await client.sendRequest('latent/status', {}).catch((e) => ({ error: String(e) })), null, 2)
-      : `// ${when}: latentd is not running. See the "Latent" output, then run "Latent: Restart".\n`;
+    if (!client) {
+      statusText = `${when}: latentd is not running. See the "Latent" output, then run "Latent: Restart".\n`;
+    } else {
+      try {
+        statusText = `Latent status at ${when}\n\n` + formatStatusReport(await client.sendRequest<LatentStatus>('latent/status', {}));
+      } catch (e) {
+        statusText = `${when}: latent/status failed: ${e instanceof Error ? e.message : String(e)}\n`;
+      }
+    }
     statusChanged.fire(statusUri);
     const doc = await vscode.workspace.openTextDocument(statusUri);
-    await vscode.languages.setTextDocumentLanguage(doc, 'jsonc');
     await vscode.window.showTextDocument(doc, { preview: true });
   });
   reg('latent.restart', () => latent.restart());

@@ -8,9 +8,14 @@ import { CrashPolicy } from './crashPolicy';
 import { answerConfiguration, daemonSettings, isLanguageEnabled, LatentSettings, readSettings } from './settings';
 import { resolveServerPath } from './serverPath';
 
+/** The settings for `scope`: what the user set in any scope (defaults only for the extension's own). */
 export function settings(scope?: vscode.ConfigurationScope): LatentSettings {
   const cfg = vscode.workspace.getConfiguration('latent', scope);
-  return readSettings((k) => cfg.get(k));
+  return readSettings((k) => {
+    const i = cfg.inspect(k);
+    return i?.workspaceFolderLanguageValue ?? i?.workspaceLanguageValue ?? i?.globalLanguageValue ??
+      i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  });
 }
 
 export class Latent implements vscode.Disposable {
@@ -56,15 +61,10 @@ export class Latent implements vscode.Disposable {
           configuration: (params) =>
             answerConfiguration(params.items, (scopeUri) => settings(scopeUri ? vscode.Uri.parse(scopeUri) : undefined)),
         },
+        // Every request goes out at once: latentd debounces (its debounceMs) and a newer request
+        // for the same document replaces the older one there.
         provideInlineCompletionItems: async (document, position, context, token, next) => {
-          const s = settings(document);
-          if (!isLanguageEnabled(s.languages, document.languageId)) return null;
-          if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && s.debounceMs > 0) {
-            // VS Code asks on every keystroke and cancels the previous request; waiting first
-            // means only the request for the last keystroke of a burst reaches the daemon.
-            await new Promise((r) => setTimeout(r, s.debounceMs));
-            if (token.isCancellationRequested) return null;
-          }
+          if (!isLanguageEnabled(settings(document).languages, document.languageId)) return null;
           return next(document, position, context, token);
         },
       },

@@ -2,7 +2,7 @@
 // polled quickly while a workspace is indexing and slowly otherwise.
 import * as vscode from 'vscode';
 import { Latent } from './latent';
-import { formatStatusBar, indexProgress } from './statusFormat';
+import { formatStatusBar, indexProgress, LatentStatus } from './statusFormat';
 
 const FAST_MS = 1500;
 const SLOW_MS = 10000;
@@ -26,7 +26,7 @@ export function activate(ctx: vscode.ExtensionContext, latent: Latent): void {
     }
     let next = SLOW_MS;
     try {
-      const status = await client.sendRequest<Record<string, unknown>>('latent/status', {});
+      const status = await client.sendRequest<LatentStatus>('latent/status', {});
       const view = formatStatusBar(status);
       item.text = (indexProgress(status).busy > 0 ? '$(sync~spin) ' : '$(sparkle) ') + view.text;
       item.tooltip = view.tooltip;

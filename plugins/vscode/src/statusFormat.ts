@@ -1,91 +1,74 @@
-// Turns a latent/status answer into the status bar's text and tooltip. Tolerant of fields the
-// daemon adds or omits: unknown shapes degrade to "Latent" rather than throwing.
-// No `vscode` import, for the node tests.
+// latent/status as latentd sends it (the StatusResult of lsp/protocol.h, field for field), and
+// its rendering for people: the status bar's text and tooltip and the "Latent: Show status"
+// report. No `vscode` import, for the node tests.
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+export interface StatusModel {
+  loaded: boolean;
+  configuredPath: string;
+  /** The backend setting, or the one in use once loaded ("auto" resolved). */
+  backend: string;
+  name?: string;
+  path?: string;
+  contextLength?: number;
+  fim?: boolean;
+  chatFormat?: string;
+  /** Why no model is loaded (absent once loaded). */
+  problem?: string;
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
+export interface StatusWorkspace {
+  root: string;
+  state: 'opening' | 'indexing' | 'ready' | 'failed' | 'unavailable';
+  error?: string;
+  files: number;
+  progress?: { filesFound: number; filesDone: number; walkDone: boolean };
+  lastRun?: {
+    filesChecked: number; filesTotal: number; filesIndexed: number; filesSkipped: number;
+    filesRemoved: number; problems: number; cancelled: boolean; seconds: number;
+  };
 }
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-/**
- * The model's display name: a string, or a loaded model object's name, else its path's file
- * name. latentd sends { loaded, name, path, backend, configuredPath, problem }.
- */
-export function modelName(status: Record<string, unknown>): string | undefined {
-  const m = status.model;
-  if (typeof m === 'string') return m || undefined;
-  const o = obj(m);
-  if (!o || o.loaded === false) return undefined;
-  const name = str(o.name);
-  if (name) return name;
-  const p = str(o.path);
-  return p ? p.split(/[\\/]/).pop() : undefined;
-}
-
-/** Cache hit rate in [0, 1] from hitRate, or from hits/misses (or hits/lookups). */
-export function cacheHitRate(status: Record<string, unknown>): number | undefined {
-  const c = obj(status.cache);
-  if (!c) return undefined;
-  const rate = num(c.hitRate) ?? num(c.hit_rate);
-  if (rate !== undefined) return rate > 1 ? rate / 100 : rate;
-  const hits = num(c.hits) ?? num(c.hitTokens);
-  const misses = num(c.misses) ?? num(c.missTokens);
-  if (hits !== undefined && misses !== undefined && hits + misses > 0) return hits / (hits + misses);
-  const lookups = num(c.lookups);
-  if (hits !== undefined && lookups) return hits / lookups;
-  // Prompt tokens served from the prefix cache versus those the engine had to evaluate.
-  const cached = num(c.promptTokensCached) ?? num(c.promptTokensReused);
-  const evaluated = num(c.promptTokensEvaluated);
-  if (cached !== undefined && evaluated !== undefined && cached + evaluated > 0) return cached / (cached + evaluated);
-  return undefined;
+export interface LatentStatus {
+  version: string;
+  pid: number;
+  model: StatusModel;
+  workspaces: StatusWorkspace[];
+  completions: { requests: number; engineRuns: number; reused: number; superseded: number; cancelled: number; empty: number };
+  queue: { pendingCompletions: number; pendingQuestions: number; workerJobs: number; engineLive: number; engineQueued: number };
+  cache: { promptTokens: number; cachedPromptTokens: number; generatedTokens: number; hitRate: number };
+  settings: Record<string, unknown>;
+  session?: { client: string; positionEncoding: string; openDocuments: number; pendingRequests: number };
+  conversations: number;
 }
 
 export interface IndexProgress {
   /** Workspaces whose index is not ready yet. */
   busy: number;
-  /** Overall percentage over the busy workspaces, when the daemon reports counts. */
+  /** Overall percentage over the busy workspaces, once their walks are done. */
   percent?: number;
   /** One line per workspace for the tooltip. */
   lines: string[];
 }
 
-/** Indexing state over all workspaces (status.workspaces or status.index). */
-export function indexProgress(status: Record<string, unknown>): IndexProgress {
-  const raw = status.workspaces ?? status.index;
-  const list: unknown[] = Array.isArray(raw) ? raw : obj(raw) ? Object.entries(obj(raw)!).map(([k, v]) => ({ uri: k, ...(obj(v) ?? { state: v }) })) : [];
+function workspaceLine(w: StatusWorkspace): string {
+  let line = `${w.root}: ${w.state}, ${w.files} files in the index`;
+  if (w.progress) line += `; checking ${w.progress.filesDone}/${w.progress.filesFound} files`;
+  if (w.error) line += ` (${w.error})`;
+  return line;
+}
+
+/** Indexing state over all workspaces. */
+export function indexProgress(status: LatentStatus): IndexProgress {
   let busy = 0, done = 0, total = 0;
-  const lines: string[] = [];
-  for (const w of list) {
-    const o = obj(w);
-    if (!o) continue;
-    // latentd: { root, state, files, progress: { filesFound, filesDone } while indexing }.
-    const idx = obj(o.index) ?? o;
-    const prog = obj(idx.progress) ?? {};
-    const name = str(o.root) ?? str(o.name) ?? str(o.uri)?.replace(/^file:\/\//, '') ?? 'workspace';
-    const state = str(idx.state) ?? 'unknown';
-    const filesDone = num(prog.filesDone) ?? num(idx.filesIndexed) ?? num(idx.files);
-    const filesTotal = num(prog.filesFound) ?? num(idx.filesTotal);
-    // 'failed' and 'unavailable' are final: shown in the tooltip, not as progress.
-    if (state === 'indexing' || state === 'opening') {
-      busy++;
-      if (filesDone !== undefined && filesTotal) {
-        done += filesDone;
-        total += filesTotal;
-      }
+  for (const w of status.workspaces) {
+    if (w.state !== 'indexing' && w.state !== 'opening') continue;
+    busy++;
+    if (w.progress?.walkDone) {
+      done += w.progress.filesDone;
+      total += w.progress.filesFound;
     }
-    const counts = filesDone !== undefined ? ` (${filesDone}${filesTotal !== undefined ? '/' + filesTotal : ''} files)` : '';
-    lines.push(`${name}: ${state}${counts}`);
   }
-  return { busy, percent: total > 0 ? Math.floor((100 * done) / total) : undefined, lines };
+  return { busy, percent: total > 0 ? Math.floor((100 * done) / total) : undefined, lines: status.workspaces.map(workspaceLine) };
 }
 
 export interface StatusBarView {
@@ -93,27 +76,55 @@ export interface StatusBarView {
   tooltip: string;
 }
 
-/** Text and tooltip for the status bar item from a latent/status result. */
-export function formatStatusBar(result: unknown): StatusBarView {
-  const status = obj(result) ?? {};
-  const model = modelName(status);
-  const backend = str(status.backend) ?? str(obj(status.model)?.backend);
-  const rate = cacheHitRate(status);
+/** Text and tooltip for the status bar item. */
+export function formatStatusBar(status: LatentStatus): StatusBarView {
+  const m = status.model;
   const idx = indexProgress(status);
-  const parts = [model ? `Latent: ${model}` : 'Latent: no model'];
-  if (backend) parts.push(backend);
+  const parts = [m.loaded ? `Latent: ${m.name}` : 'Latent: no model', m.backend];
   if (idx.busy > 0) parts.push(idx.percent !== undefined ? `indexing ${idx.percent}%` : 'indexing');
-  if (rate !== undefined) parts.push(`cache ${Math.round(rate * 100)}%`);
-  const problem = str(obj(status.model)?.problem);
+  if (status.cache.promptTokens > 0) parts.push(`cache ${Math.round(status.cache.hitRate * 100)}%`);
   const tooltip = [
-    `Model: ${model ?? `none loaded (${problem ?? 'set latent.modelPath'})`}`,
-    `Backend: ${backend ?? 'unknown'}`,
-    rate !== undefined ? `Prefix cache hit rate: ${(rate * 100).toFixed(1)}%` : 'Prefix cache: no hit statistics from latentd yet',
+    m.loaded ? `Model: ${m.name} (${m.path})` : `Model: none loaded: ${m.problem}`,
+    `Backend: ${m.backend}`,
+    status.cache.promptTokens > 0
+      ? `Latent KV cache: ${status.cache.cachedPromptTokens} of ${status.cache.promptTokens} prompt tokens reused (${(status.cache.hitRate * 100).toFixed(1)}%)`
+      : 'Latent KV cache: no prompt evaluated yet',
     ...idx.lines.map((l) => `Index ${l}`),
   ];
-  const queue = obj(status.queue);
-  if (queue) tooltip.push(`Queue: ${Object.entries(queue).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`);
   return { text: parts.join(' · '), tooltip: tooltip.join('\n') };
 }
 
-export type { Json };
+/** The full report of "Latent: Show status", one fact per line. */
+export function formatStatusReport(s: LatentStatus): string {
+  const m = s.model;
+  const c = s.completions;
+  const q = s.queue;
+  const lines = [
+    `latentd ${s.version} (pid ${s.pid})`,
+    '',
+    m.loaded
+      ? `Model: ${m.name} (${m.path}); backend ${m.backend}, context ${m.contextLength} tokens, fill-in-the-middle ${m.fim ? 'yes' : 'no (no completions)'}, chat format ${m.chatFormat}`
+      : `Model: not loaded: ${m.problem}`,
+    ...(s.workspaces.length ? [] : ['Workspace: none open']),
+  ];
+  for (const w of s.workspaces) {
+    lines.push(`Workspace: ${workspaceLine(w)}`);
+    const r = w.lastRun;
+    if (r) {
+      lines.push(`  last run${r.cancelled ? ' (cancelled)' : ''}: ${r.filesChecked} files checked, ${r.filesIndexed} updated, ` +
+        `${r.filesRemoved} removed, ${r.filesSkipped} skipped by rule, ${r.problems} problems, ${r.seconds.toFixed(1)} s`);
+    }
+  }
+  lines.push(
+    `Completions: ${c.requests} requests; ${c.engineRuns} ran the model, ${c.reused} reused the shown completion, ` +
+      `${c.superseded} superseded, ${c.cancelled} cancelled, ${c.empty} empty`,
+    `Latent KV cache: ${s.cache.cachedPromptTokens} of ${s.cache.promptTokens} prompt tokens reused ` +
+      `(${(s.cache.hitRate * 100).toFixed(1)}%), ${s.cache.generatedTokens} tokens generated`,
+    `Queue: ${q.pendingCompletions} completions, ${q.pendingQuestions} questions, ${q.workerJobs} worker jobs; ` +
+      `the engine runs ${q.engineLive} and holds ${q.engineQueued}`,
+    `Conversations kept for follow-ups: ${s.conversations}`,
+  );
+  if (s.session) lines.push(`Session: ${s.session.client}, ${s.session.openDocuments} open documents, positions in ${s.session.positionEncoding}`);
+  lines.push('', 'Settings:', ...Object.entries(s.settings).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`));
+  return lines.join('\n') + '\n';
+}

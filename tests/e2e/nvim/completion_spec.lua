@@ -1,6 +1,7 @@
 -- Ghost text from the real latentd with a model (env LATENTD, LATENT_TEST_MODEL), in a second
 -- Neovim driven by keystrokes: typing in Insert mode brings a suggestion as an extmark, <M-Right>
--- accepts its next word and <Tab> accepts the rest into the buffer.
+-- accepts its next word and <Tab> accepts the rest into the buffer. :LatentAsk then `f` asks a
+-- follow-up in the same conversation, appended to the answer window.
 local t = require('spec')
 local child = require('child')
 
@@ -12,7 +13,7 @@ t.describe('latent.nvim completions from latentd', function()
   local c = child.start(root)
   c.lua([[
     local latentd, model = ...
-    require('latent').setup({ cmd = { latentd, '--stdio' }, server = { model = model }, debounce_ms = 10 })
+    require('latent').setup({ cmd = { latentd, '--stdio' }, server = { model = model, debounceMs = 10, askMaxTokens = 32 } })
     vim.cmd('edit math.c')
   ]], latentd, model)
 
@@ -75,6 +76,32 @@ t.describe('latent.nvim completions from latentd', function()
     t.wait_for(5000, function() return not shown() end, 'suggestion dismissed')
     t.eq(before, c.lines())
     c.input('<Esc>')
+  end)
+
+  t.it(':LatentAsk answers, and `f` asks a follow-up in the same conversation', function()
+    c.input('<Esc>')
+    c.cmd('LatentAsk Which functions does math.c define? ' .. string.rep('Name each with its parameters. ', 20))
+    t.wait_for(60000, function() return c.lua([[return require('latent.ask').last ~= nil]]) end, 'first answer')
+    local first = c.lua([[return require('latent.ask').last.id]])
+    local cached = function()
+      return c.lua([[
+        local cl = require('latent.client').get(0) or select(2, next(require('latent.client').all()))
+        local r = require('latent.client').request_sync(cl, 'latent/status', vim.empty_dict(), 2000, 0)
+        return r.result.cache.cachedPromptTokens
+      ]])
+    end
+    local before = cached()
+    c.lua([[vim.ui.input = function(_, on_confirm) on_confirm('And which of them multiplies?') end]])
+    c.input('f')
+    local text = t.wait_for(60000, function()
+      local l = table.concat(c.lines(), '\n')
+      local _, questions = l:gsub('\n# ', '')
+      return (l:find('^# Which functions') and questions >= 1 and l:find('f: ask a follow%-up', (l:find('# And which')))) and l
+    end, 'the follow-up answered below the first answer')
+    t.truthy(text:find('# And which of them multiplies?', 1, true), text)
+    t.eq(first, c.lua([[return require('latent.ask').last.id]]))
+    t.truthy(cached() - before >= 64, 'the follow-up reused the cached first turn')
+    c.cmd('close')
   end)
 
   t.it('quits', function()

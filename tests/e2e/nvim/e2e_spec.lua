@@ -12,7 +12,12 @@ t.describe('latent.nvim with latentd', function()
   local c = child.start(root)
 
   c.lua([[
-    require('latent').setup({ cmd = { ..., '--stdio' }, debounce_ms = 10 })
+    require('latent').setup({ cmd = { ..., '--stdio' }, server = { debounceMs = 10 } })
+    -- Every statusline text while progress is reported, as a user's statusline would show it.
+    _G.statuslines = {}
+    vim.api.nvim_create_autocmd('User', { pattern = 'LatentProgress', callback = function()
+      table.insert(_G.statuslines, require('latent').statusline())
+    end })
     vim.cmd('edit main.c')
   ]], latentd)
 
@@ -40,6 +45,12 @@ t.describe('latent.nvim with latentd', function()
     end, 'workspace state ready')
   end)
 
+  t.it('the statusline shows the indexing progress', function()
+    local seen = c.lua([[return _G.statuslines]])
+    local joined = table.concat(seen, ' | ')
+    t.truthy(joined:find('latent: indexing', 1, true), 'statusline texts: ' .. joined)
+  end)
+
   t.it(':LatentReindex rebuilds the index and the statusline is idle afterwards', function()
     c.cmd('LatentReindex')
     t.wait_for(10000, function()
@@ -60,9 +71,12 @@ t.describe('latent.nvim with latentd', function()
     c.cmd('LatentStatus')
     local text = t.wait_for(5000, function()
       local l = table.concat(c.lines(), '\n')
-      return l:find('workspaces:', 1, true) and l
+      return l:find('workspace    ', 1, true) and l
     end, 'status buffer')
-    t.truthy(text:find('state: ready', 1, true), 'index state in:\n' .. text)
+    t.truthy(text:find(': ready, 2 files in the index', 1, true), 'index state in:\n' .. text)
+    t.truthy(text:find('last run: 2 files checked', 1, true), 'last run in:\n' .. text)
+    t.truthy(text:find('model        not loaded: no model configured', 1, true), 'model in:\n' .. text)
+    t.truthy(not text:find('{"', 1, true), 'no raw JSON in:\n' .. text)
     c.cmd('close')
   end)
 

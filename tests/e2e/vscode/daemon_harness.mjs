@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { dep, ext } from './extension_modules.mjs';
 
 const rpc = dep('vscode-jsonrpc/node');
-const { DEFAULT_SETTINGS, daemonSettings, answerConfiguration } = ext('settings');
+const { readSettings, daemonSettings, answerConfiguration } = ext('settings');
 
 export const { ProgressType, CancellationTokenSource } = rpc;
 
@@ -46,7 +46,8 @@ export function uri(p) {
 }
 
 /**
- * Spawns latentd (env LATENTD) for `root`. `overrides` are latent.* settings (modelPath, …).
+ * Spawns latentd (env LATENTD) for `root`. `overrides` are the latent.* settings the user set
+ * (model, debounceMs, languages, …).
  * Returns { conn, proc, root, init, settings, configRequests, stderr(), close(), exited }.
  */
 export async function startDaemon(root, overrides = {}) {
@@ -57,7 +58,7 @@ export async function startDaemon(root, overrides = {}) {
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(proc.stdout), new rpc.StreamMessageWriter(proc.stdin));
-  const settings = { ...DEFAULT_SETTINGS, ...overrides };
+  const settings = readSettings((k) => overrides[k]);
   // Tests change fields of `settings` and notify; answers always read the current values.
   const configRequests = [];
   conn.onRequest('workspace/configuration', (params) => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ext } from './extension_modules.mjs';
 import { CancellationTokenSource, makeWorkspace, openDocument, ProgressType, startDaemon, uri, waitStatus } from './daemon_harness.mjs';
 
-const { formatStatusBar } = ext('statusFormat');
+const { formatStatusBar, formatStatusReport } = ext('statusFormat');
 const { AnswerStream } = ext('answer');
 
 let d;
@@ -28,11 +28,17 @@ test('initialize announces inline completions and incremental sync', () => {
   assert.equal(sync, 2);
 });
 
-test('the workspace gets indexed and the status bar shows it', async () => {
+test('the workspace gets indexed and the status bar and report show latentd\'s own fields', async () => {
   const status = await waitStatus(d);
   const view = formatStatusBar(status);
-  assert.match(view.text, /^Latent: /);
-  assert.match(view.tooltip, new RegExp(`${path.basename(d.root)}: ready`));
+  assert.equal(view.text, `Latent: no model · ${status.model.backend}`);
+  assert.match(view.tooltip, new RegExp(`${path.basename(d.root)}: ready, 2 files in the index`));
+  assert.match(view.tooltip, /Model: none loaded: no model configured: set the model setting \(VS Code: latent\.model;/);
+  const report = formatStatusReport(status);
+  assert.match(report, /last run: 2 files checked, 2 updated, 0 removed, 0 skipped by rule, 0 problems/);
+  assert.match(report, /Completions: \d+ requests;/);
+  // Every field the formatter reads is one latentd sends.
+  assert.doesNotMatch(report + view.tooltip, /undefined|NaN/, report);
 });
 
 test('latent/ask streams through the partial result token and cites workspace files', async () => {
@@ -56,6 +62,15 @@ test('latent/ask streams through the partial result token and cites workspace fi
   assert.ok(stream.sources.some((s) => s.uri === uri(path.join(d.root, 'math.c'))), JSON.stringify(stream.sources));
   assert.ok(partials > 0, 'no $/progress partial result arrived');
   assert.match(stream.sourcesHtml(), /data-open="file:\/\/[^"]*math\.c#L\d+"/);
+});
+
+test('without a model an answer starts no conversation to follow up', async () => {
+  const result = await d.conn.sendRequest('latent/ask', { question: 'add' });
+  assert.equal(result.modelUsed, false);
+  assert.equal(result.conversation, undefined);
+  const stream = new AnswerStream();
+  stream.finish(result);
+  assert.equal(stream.conversation, undefined);
 });
 
 test('latent/reindex is accepted and the index is ready again', async () => {
@@ -86,7 +101,7 @@ test('the daemon asked for the latent configuration section and got the extensio
 test('settings reach the daemon at start and after a change (workspace/configuration pull)', async () => {
   let s = await d.conn.sendRequest('latent/status', {});
   assert.equal(s.settings.debounceMs, 0, JSON.stringify(s.settings));
-  d.settings.contextBudget = 777;
+  d.settings.daemon.contextBudget = 777;
   d.settings.languages = { '*': false, c: true };
   const pulls = d.configRequests.length;
   await d.conn.sendNotification('workspace/didChangeConfiguration', { settings: null });

@@ -1,13 +1,17 @@
 -- :LatentAsk — a repository question (latent/ask). The answer streams into a floating window
 -- through $/progress on our partialResultToken; its cited sources become the quickfix list.
+-- `f` in that window (or :LatentAsk! QUESTION) asks a follow-up in the same conversation: latentd
+-- puts the earlier turns first in the prompt and reuses their cached latents.
 local config = require('latent.config')
 local client_mod = require('latent.client')
 
 local M = {}
 
 local next_token = 0
--- partialResultToken -> { buf, win, text }
+-- partialResultToken -> { buf, win, text, above }
 local streams = {}
+-- The last answered conversation: { id, client, buf, win, lines } (lines: the transcript so far).
+M.last = nil
 
 function M.owns(token)
   return streams[token] ~= nil
@@ -17,7 +21,7 @@ local function set_text(st, text, extra)
   if not vim.api.nvim_buf_is_valid(st.buf) then
     return
   end
-  local lines = vim.split(text, '\n', { plain = true })
+  local lines = vim.list_extend(vim.deepcopy(st.above), vim.split(text, '\n', { plain = true }))
   vim.list_extend(lines, extra or {})
   vim.bo[st.buf].modifiable = true
   vim.api.nvim_buf_set_lines(st.buf, 0, -1, false, lines)
@@ -25,6 +29,7 @@ local function set_text(st, text, extra)
   if vim.api.nvim_win_is_valid(st.win) then
     vim.api.nvim_win_set_cursor(st.win, { #lines, 0 })
   end
+  return lines
 end
 
 -- A partial result: a chunk of answer text. latentd sends { text = chunk }; a bare string or
@@ -48,7 +53,7 @@ function M.on_partial(token, value)
   set_text(st, st.text)
 end
 
-local function open_float(title)
+local function open_float()
   local buf = vim.api.nvim_create_buf(false, true)
   vim.bo[buf].filetype = 'markdown'
   vim.bo[buf].bufhidden = 'wipe'
@@ -66,9 +71,9 @@ local function open_float(title)
   })
   vim.wo[win].wrap = true
   vim.wo[win].linebreak = true
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { '# ' .. title, '', '_thinking…_' })
   vim.bo[buf].modifiable = false
   vim.keymap.set('n', 'q', '<cmd>close<cr>', { buffer = buf, nowait = true })
+  vim.keymap.set('n', 'f', function() M.follow_up() end, { buffer = buf, nowait = true, desc = 'latent: follow-up question' })
   return buf, win
 end
 
@@ -96,19 +101,28 @@ function M.quickfix_items(sources)
 end
 
 -- Asks `question` about the repository of the current buffer (or of the working directory).
-function M.ask(question)
+-- `follow_up`: continue the last conversation (in its window when it is still open).
+function M.ask(question, follow_up)
   if not question or vim.trim(question) == '' then
-    vim.ui.input({ prompt = 'Ask Latent: ' }, function(input)
+    vim.ui.input({ prompt = follow_up and 'Follow up: ' or 'Ask Latent: ' }, function(input)
       if input and vim.trim(input) ~= '' then
-        M.ask(input)
+        M.ask(input, follow_up)
       end
     end)
+    return
+  end
+  local last = follow_up and M.last or nil
+  if follow_up and not last then
+    vim.notify('latent: no answer to follow up yet; ask with :LatentAsk first', vim.log.levels.WARN)
     return
   end
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_mod.get(bufnr)
   local params = { question = question }
-  if client then
+  if last then
+    client = last.client
+    params.conversation = last.id
+  elseif client then
     local pos = vim.api.nvim_win_get_cursor(0)
     local line = vim.api.nvim_get_current_line()
     params.textDocument = { uri = vim.uri_from_bufnr(bufnr) }
@@ -127,13 +141,23 @@ function M.ask(question)
   next_token = next_token + 1
   local token = 'latent-ask-' .. next_token
   params.partialResultToken = token
-  local buf, win = open_float(question)
-  local st = { buf = buf, win = win, text = '' }
+  local buf, win, above
+  if last and vim.api.nvim_buf_is_valid(last.buf) and vim.api.nvim_win_is_valid(last.win) then
+    buf, win = last.buf, last.win
+    vim.api.nvim_set_current_win(win)
+    above = vim.list_extend(vim.deepcopy(last.lines), { '' })
+  else
+    buf, win = open_float()
+    above = last and vim.list_extend(vim.deepcopy(last.lines), { '' }) or {}
+  end
+  vim.list_extend(above, { '# ' .. question, '' })
+  local st = { buf = buf, win = win, text = '', above = above }
   streams[token] = st
+  set_text(st, '_thinking…_')
   client_mod.request(client, 'latent/ask', params, function(err, result)
     streams[token] = nil
     if err then
-      set_text(st, '# ' .. question, { '', '**latentd could not answer:** ' .. (err.message or vim.inspect(err)) })
+      set_text(st, '**latentd could not answer:** ' .. (err.message or vim.inspect(err)))
       return
     end
     result = result or {}
@@ -148,7 +172,12 @@ function M.ask(question)
       end
       vim.fn.setqflist({}, ' ', { title = 'Latent: ' .. question, items = items })
     end
-    set_text(st, answer, extra)
+    local lines = set_text(st, answer, extra)
+    if type(result.conversation) == 'string' and result.conversation ~= '' and lines then
+      M.last = { id = result.conversation, client = client, buf = buf, win = win, lines = lines }
+      st.above = {}
+      set_text(st, table.concat(lines, '\n'), { '', '_f: ask a follow-up · q: close_' })
+    end
     if #items > 0 and config.options.ask.open_quickfix then
       local cur = vim.api.nvim_get_current_win()
       vim.cmd('botright copen')
@@ -156,7 +185,12 @@ function M.ask(question)
         vim.api.nvim_set_current_win(cur)
       end
     end
-  end, client_mod.get(bufnr) and bufnr or nil)
+  end, (not last and client_mod.get(bufnr)) and bufnr or nil)
+end
+
+-- A follow-up question in the last conversation (prompts for it).
+function M.follow_up(question)
+  M.ask(question, true)
 end
 
 return M

@@ -129,6 +129,9 @@ local function on_progress(err, result, ctx, cfg)
       per_client[result.token] = vim.tbl_extend('force', per_client[result.token] or {}, value)
     end
     vim.cmd('doautocmd <nomodeline> User LatentProgress')
+    -- A statusline with require('latent').statusline() shows the progress without waiting for
+    -- the next redraw.
+    vim.cmd('redrawstatus!')
   end
   local default = vim.lsp.handlers['$/progress']
   if default then

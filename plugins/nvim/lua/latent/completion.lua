@@ -17,7 +17,6 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 local current = nil
 -- The request in flight: { client, id, bufnr }.
 local pending = nil
-local timer = nil
 
 local function clear_marks()
   if current and vim.api.nvim_buf_is_valid(current.bufnr) then
@@ -57,9 +56,6 @@ end
 -- Removes the suggestion and cancels any request in flight.
 function M.dismiss()
   cancel_pending()
-  if timer then
-    timer:stop()
-  end
   clear_marks()
   current = nil
 end
@@ -138,18 +134,6 @@ function M.request(invoked)
   end
 end
 
-local function schedule_request()
-  if not timer then
-    timer = (vim.uv or vim.loop).new_timer()
-  end
-  timer:stop()
-  timer:start(config.options.debounce_ms, 0, vim.schedule_wrap(function()
-    if vim.fn.mode():sub(1, 1) == 'i' then
-      M.request(false)
-    end
-  end))
-end
-
 -- TextChangedI: if the user typed what the suggestion shows, shrink it instead of asking again.
 function M.on_text_changed()
   local bufnr = vim.api.nvim_get_current_buf()
@@ -168,8 +152,9 @@ function M.on_text_changed()
     end
   end
   M.dismiss()
-  if config.options.auto_trigger then
-    schedule_request()
+  if config.options.auto_trigger and vim.fn.mode():sub(1, 1) == 'i' then
+    -- At once: latentd debounces (server.debounceMs) and a newer request replaces this one.
+    M.request(false)
   end
 end
 

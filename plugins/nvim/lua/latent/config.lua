@@ -1,5 +1,9 @@
 -- Options for latent.nvim: defaults, validation, and the subset that is sent to latentd.
 -- `setup(opts)` merges the user's table over `defaults`; every other module reads `M.options`.
+-- The `server` keys are latentd's settings, checked against its schema (latent/schema.lua,
+-- generated from `latentd --settings-schema`).
+local schema = require('latent.schema')
+
 local M = {}
 
 M.defaults = {
@@ -10,21 +14,14 @@ M.defaults = {
   args = { '--stdio' },
   -- Filetypes Latent attaches to. An empty list means every buffer that has a file on disk.
   filetypes = {},
-  -- Milliseconds of typing pause before a completion is requested.
-  debounce_ms = 75,
-  -- Ask for completions automatically while typing. When false, only <Plug>(latent-complete).
+  -- Ask for completions automatically while typing (every change asks at once; latentd waits
+  -- `server.debounceMs` and keeps only the newest). When false, only <Plug>(latent-complete).
   auto_trigger = true,
   -- Files marking a project root; the daemon indexes the first directory that holds one.
   root_markers = { '.git', '.hg', '.latent' },
-  -- Sent to latentd as initializationOptions and as the `latent` configuration section, with
-  -- the daemon's key names (see :help latent-server). nil fields keep the daemon's defaults.
-  server = {
-    model = nil, -- GGUF file of a DeepSeek-V2/V3-architecture model
-    backend = nil, -- 'cpu' | 'vulkan'
-    device = nil, -- GPU device index from `latent devices`
-    gpuLayers = nil, -- first layers on the GPU, the rest on the CPU (default: as many as fit)
-    contextBudget = nil, -- tokens of repository context per completion
-  },
+  -- latentd's settings, sent as initializationOptions and as the `latent` configuration section
+  -- (see :help latent-server). Only the keys set here are sent; the rest keep latentd's defaults.
+  server = {},
   -- Insert-mode mappings. Set any to false to leave the key alone and map the <Plug> yourself.
   keymaps = {
     accept = '<Tab>',
@@ -52,14 +49,48 @@ local function check_type(path, value, expected)
   end
 end
 
+local function check_server(server)
+  for key, value in pairs(server) do
+    local spec
+    for _, s in ipairs(schema) do
+      if s.key == key then
+        spec = s
+      end
+    end
+    if not spec and key == 'enabledLanguages' then
+      error('latent.setup: set the languages that get completions with `filetypes` (sent as server.enabledLanguages)', 4)
+    elseif not spec then
+      local keys = vim.tbl_map(function(s) return s.key end, schema)
+      error(string.format('latent.setup: server.%s is not a latentd setting; the settings are %s (see :help latent-server)',
+        key, table.concat(keys, ', ')), 4)
+    end
+    local ok
+    if spec.type == 'integer' then
+      ok = type(value) == 'number' and value == math.floor(value) and value >= spec.minimum and value <= spec.maximum
+    elseif spec.type == 'array' then
+      ok = type(value) == 'table'
+    else
+      ok = type(value) == spec.type and (not spec.enum or vim.tbl_contains(spec.enum, value))
+    end
+    if not ok then
+      local expected = spec.enum and table.concat(spec.enum, ', ')
+        or spec.minimum and string.format('an integer in %d..%d', spec.minimum, spec.maximum) or ('a ' .. spec.type)
+      error(string.format('latent.setup: server.%s must be %s, got %s', key, expected, vim.inspect(value)), 4)
+    end
+  end
+end
+
 -- Merges `opts` over the defaults and validates the types a user is likely to get wrong.
 function M.apply(opts)
   opts = opts or {}
+  if opts.debounce_ms ~= nil then
+    error('latent.setup: debounce_ms is now latentd\'s setting server.debounceMs (the only debounce; see :help latent-server)', 2)
+  end
   check_type('cmd', opts.cmd, 'table')
   check_type('filetypes', opts.filetypes, 'table')
-  check_type('debounce_ms', opts.debounce_ms, 'number')
   check_type('server', opts.server, 'table')
   check_type('keymaps', opts.keymaps, 'table')
+  check_server(opts.server or {})
   M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
   -- Lists replace, they do not merge index by index.
   if opts.filetypes then
@@ -83,7 +114,6 @@ function M.server_settings()
     -- latentd gets the path as is; '~' and $VARS are the editor's to expand.
     s.model = vim.fn.expand(s.model)
   end
-  s.debounceMs = M.options.debounce_ms
   if #M.options.filetypes > 0 then
     s.enabledLanguages = M.options.filetypes
   end

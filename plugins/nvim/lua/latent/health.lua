@@ -41,6 +41,7 @@ function M.check()
     return
   end
   h.ok(string.format('%s (%s)', cmd[1], vim.trim(version)))
+  h.info('more checks (CPU kernels, GPUs, the model\'s fit in memory, the KV cache) from a shell: latent doctor')
 
   h.start('model')
   local model = config.options.server.model

@@ -68,7 +68,8 @@ function M.setup(opts)
 end
 
 -- Public API, also used by the commands in plugin/latent.lua.
-function M.ask(question) require('latent.ask').ask(question) end
+-- follow_up: continue the last answer's conversation.
+function M.ask(question, follow_up) require('latent.ask').ask(question, follow_up) end
 function M.status() require('latent.status').show() end
 function M.statusline() return require('latent.status').statusline() end
 function M.restart() require('latent.client').restart() end

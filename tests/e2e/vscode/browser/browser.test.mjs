@@ -96,8 +96,10 @@ before(async () => {
   fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
     'latent.serverPath': env('LATENTD'),
-    'latent.modelPath': env('LATENT_TEST_MODEL'),
+    'latent.model': env('LATENT_TEST_MODEL'),
     'latent.debounceMs': 0,
+    // Short answers, so that a follow-up's conversation fits the tiny model's 1024 tokens.
+    'latent.askMaxTokens': 32,
     'editor.inlineSuggest.enabled': true,
     // Keep the word-based suggest widget out of the way of the ghost text.
     'editor.quickSuggestions': { other: false, comments: false, strings: false },
@@ -199,7 +201,7 @@ test('typing shows ghost text and Tab accepts it', async () => {
   await shot('accepted.png');
 });
 
-test('"Latent: Ask about this repository" streams an answer with sources', async () => {
+test('"Latent: Ask about this repository" streams an answer with sources, then a follow-up', async () => {
   await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   await page.keyboard.type('Latent: Ask about this repository');
@@ -212,7 +214,7 @@ test('"Latent: Ask about this repository" streams an answer with sources', async
   const end = Date.now() + 90000;
   while (Date.now() < end && !/Sources/.test(text)) {
     for (const f of page.frames()) {
-      const t = await f.evaluate(() => document.getElementById('answer')?.innerText ?? '').catch(() => '');
+      const t = await f.evaluate(() => document.getElementById('turns')?.innerText ?? '').catch(() => '');
       if (t) text = t;
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -222,9 +224,25 @@ test('"Latent: Ask about this repository" streams an answer with sources', async
   assert.match(text, /math\.c:\d+/);
   await shot('ask.png');
 
+  // The box under the answer asks a follow-up in the same conversation, shown below it.
+  const frame = await (async () => {
+    const until = Date.now() + 30000;
+    while (Date.now() < until) {
+      for (const f of page.frames()) if (await f.locator('#follow input').isVisible().catch(() => false)) return f;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.fail('no follow-up box under the answer');
+  })();
+  await frame.locator('#follow input').fill('And where is mul?');
+  await frame.locator('#follow input').press('Enter');
+  await frame.locator('#turn-1', { hasText: 'And where is mul?' }).waitFor({ timeout: 90000 });
+  await frame.locator('#follow input').waitFor({ state: 'visible', timeout: 90000 });
+  assert.match(await frame.locator('#turn-0').innerText(), /Where is add defined\?/);
+  await shot('follow-up.png');
+
   // A source link opens the file at its line.
   for (const f of page.frames()) {
-    const link = f.locator('#answer a[data-open]', { hasText: /math\.c:\d+/ }).first();
+    const link = f.locator('#turns a[data-open]', { hasText: /math\.c:\d+/ }).first();
     if (await link.count().catch(() => 0)) {
       const label = await link.innerText();
       const wantLine = Number(/math\.c:(\d+)/.exec(label)[1]);
@@ -244,18 +262,25 @@ async function command(title) {
   await page.keyboard.press('Enter');
 }
 
-/** Runs "Latent: Show status" in a clean window; resolves when latentd's answer is shown. */
-async function showStatus() {
+/**
+ * Runs "Latent: Show status" in a clean window; resolves when latentd's answer matching `shown`
+ * is on screen (the document may first show its previous content, which VS Code keeps).
+ */
+async function showStatus(shown = /Model:\s/) {
   await command('View: Close All Editors');
   await page.waitForFunction(() => document.querySelectorAll('.editor-instance').length === 0, null, { timeout: 10000 });
   await command('Latent: Show status');
-  // Only latentd's JSON has a "model" key; the not-running message has none.
-  await page.waitForFunction(() => [...document.querySelectorAll('.editor-instance .view-lines')]
-    .some((e) => /"model"/.test(e.textContent ?? '')), null, { timeout: 15000 });
+  // Only latentd's answer has a "Model:" line; the not-running message has none. (Monaco
+  // renders spaces as no-break spaces, which \s matches.)
+  await page.waitForFunction((source) => [...document.querySelectorAll('.editor-instance .view-lines')]
+    .some((e) => new RegExp(source).test(e.textContent ?? '')), shown.source, { timeout: 15000 });
 }
 
-test('"Latent: Show status" opens the daemon status', async () => {
+test('"Latent: Show status" opens the daemon status, written for people', async () => {
   await showStatus();
+  const shown = (await editorLines()).join('\n');
+  assert.match(shown, /Workspace: .*: ready, \d+ files in the index/, shown);
+  assert.doesNotMatch(shown, /\{"/, shown);
   await shot('status.png');
 });
 
@@ -271,10 +296,8 @@ test('a crashed latentd is restarted and serves again', async () => {
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.ok(pids.length > 0 && !pids.includes(pid), `no new latentd after killing ${pid}`);
-  await showStatus();
-  // latent/status reports the daemon's pid: the answer came from the new process.
-  const shown = (await editorLines()).join('\n');
-  assert.match(shown, new RegExp(`"pid": ${pids[0]}\\b`), shown);
+  // latent/status reports the daemon's pid: the answer comes from the new process.
+  await showStatus(new RegExp(`\\(pid\\s${pids[0]}\\)`));
   await shot('restarted.png');
 });
 
