@@ -24,6 +24,17 @@ namespace latent::indexer {
 enum class SourceKind { repo_map, definition, type_signature, search, import, recent, current };
 std::string_view source_kind_name(SourceKind kind);
 
+// The share of the budget each section may fill, in the order they are filled; the repo map
+// takes what remains. The defaults are the best of the splits tried with `latent bench context`.
+struct BudgetSplit {
+  double current = 0.25;      // the current file around the cursor
+  double definitions = 0.40;  // definitions of names near the cursor: signatures, then bodies
+  double types = 0.05;        // signatures of the types those definitions name
+  double search = 0.10;       // BM25 hits on the local window
+  double imports = 0.10;      // imported files: whole when small, else their outline
+  double recent = 0.05;       // recently changed files
+};
+
 struct ContextRequest {
   std::string path;                     // the current file, relative to the root (or absolute)
   uint32_t line = 1, column = 1;        // 1-based cursor
@@ -31,7 +42,9 @@ struct ContextRequest {
   size_t budget_tokens = 16384;
   TokenCounter count_tokens;            // default: the index's counter
   bool include_current_file = true;     // false when the caller places the current file itself
-  uint32_t identifier_window_lines = 30;  // identifiers this far around the cursor are looked up
+  // Identifiers of the current file are looked up nearest first, up to this many names.
+  uint32_t max_names = 400;
+  BudgetSplit split;
 };
 
 struct ContextPiece {

@@ -251,7 +251,7 @@ std::string budget_name(size_t b) { return std::to_string(b / 1024) + "K"; }
 int bench_context(const ParsedArgs& args) {
   bool quick = args.has("quick");
   int threads = static_cast<int>(args.get_int("threads", -1));
-  size_t samples = static_cast<size_t>(args.get_int("samples", quick ? 20 : 100));
+  size_t samples = static_cast<size_t>(args.get_int("samples", quick ? 20 : 60));
   indexer::TokenCounter count;
   std::string counter_name = "approximate";
   if (auto model = args.get("model")) {
