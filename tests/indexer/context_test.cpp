@@ -138,9 +138,11 @@ TEST_F(ContextTest, StaysWithinBudgetAndCountsEveryPiece) {
 }
 
 TEST_F(ContextTest, NoPieceTwice) {
-  for (size_t budget : {1024u, 4096u, 131072u}) {
-    SCOPED_TRACE(budget);
-    Context c = at(44, budget);
+  // Small windows above `perimeter` end inside its body, which is also a definition of a name.
+  for (uint32_t line : {36u, 38u, 40u, 44u})
+  for (size_t budget : {200u, 256u, 300u, 400u, 1024u, 4096u, 131072u}) {
+    SCOPED_TRACE(std::to_string(line) + " " + std::to_string(budget));
+    Context c = at(line, budget);
     for (size_t i = 0; i < c.pieces.size(); ++i) {
       const auto& a = c.pieces[i];
       for (size_t j = i + 1; j < c.pieces.size(); ++j) {
