@@ -466,17 +466,22 @@ Context ContextBuilder::build() {
                                                                                             : SourceKind::definition;
     };
     std::vector<Def> defs = definitions_near(content, cursor, current_id, imported_ids);
+    std::vector<const Def*> headed;
     for (const Def& d : defs) {
       if (cap < 16) break;
+      // The stored signature bounds the head's size: skip what cannot fit without reading it.
+      if (approximate_token_count(d.signature) > cap) continue;
       auto [text, last] = head_of(d);
-      if (take({kind_of(d.kind), d.path, d.start, last, std::move(text)}, cap))
+      if (take({kind_of(d.kind), d.path, d.start, last, std::move(text)}, cap)) {
+        headed.push_back(&d);
         for (const Word& t : identifier_words(d.signature)) type_names.insert(t.text);
+      }
     }
-    for (const Def& d : defs) {
+    for (const Def* d : headed) {
       if (cap < 32) break;
-      if (d.end <= d.start || covered(d.path, d.start, d.end)) continue;
-      auto [text, last] = head_within(file_lines(d.file_id, d.start, d.end), d.start, std::min(per_def, cap));
-      take({kind_of(d.kind), d.path, d.start, last, std::move(text)}, cap);
+      if (d->end <= d->start || covered(d->path, d->start, d->end)) continue;
+      auto [text, last] = head_within(file_lines(d->file_id, d->start, d->end), d->start, std::min(per_def, cap));
+      take({kind_of(d->kind), d->path, d->start, last, std::move(text)}, cap);
     }
   }
   {

@@ -144,7 +144,8 @@ struct RepoResult {
   double recall(size_t k) const { return identifiers ? double(hits[k]) / double(identifiers) : 0; }
 };
 
-RepoResult bench_repo(const fs::path& repo, const indexer::TokenCounter& count, int threads, size_t want) {
+RepoResult bench_repo(const fs::path& repo, const indexer::TokenCounter& count, int threads, size_t want,
+                      const indexer::BudgetSplit& split) {
   RepoResult r;
   r.name = repo.filename().string();
   r.language = r.name.substr(0, r.name.find('-'));
@@ -206,6 +207,7 @@ RepoResult bench_repo(const fs::path& repo, const indexer::TokenCounter& count, 
       req.column = 1;
       req.content = hidden;
       req.budget_tokens = kBudgets[k];
+      req.split = split;
       if (count) req.count_tokens = count;
       Stopwatch sw;
       indexer::Context ctx = indexer::build_context(*index, req);
@@ -226,6 +228,7 @@ RepoResult bench_repo(const fs::path& repo, const indexer::TokenCounter& count, 
         req.column = static_cast<uint32_t>(indent - b + n + 1);
         req.content = typed;
         req.budget_tokens = 4096;
+        req.split = split;
         if (count) req.count_tokens = count;
         std::string now = indexer::build_context(*index, req).text;
         if (n > 0) {
@@ -259,6 +262,19 @@ int bench_context(const ParsedArgs& args) {
     counter_name = fs::path(*model).filename().string();
   }
   fs::path corpus = args.get("corpus").value_or("build/bench-corpus");
+  // Another budget split to compare with the default (the shares of BudgetSplit, in order).
+  indexer::BudgetSplit split;
+  if (auto s = args.get("split")) {
+    double* shares[] = {&split.current, &split.definitions, &split.types, &split.search, &split.imports, &split.recent};
+    size_t i = 0, pos = 0;
+    for (; i < std::size(shares) && pos <= s->size(); ++i) {
+      size_t comma = s->find(',', pos);
+      *shares[i] = std::stod(s->substr(pos, comma - pos));
+      pos = comma == std::string::npos ? s->size() + 1 : comma + 1;
+    }
+    if (i != std::size(shares) || pos <= s->size())
+      throw UsageError("--split takes six shares: current,definitions,types,search,imports,recent");
+  }
   if (!fs::is_directory(corpus))
     throw std::runtime_error(corpus.string() + ": no corpus there; lay it out with tests/bench/context_corpus.sh " +
                              corpus.string());
@@ -270,7 +286,7 @@ int bench_context(const ParsedArgs& args) {
   std::vector<RepoResult> results;
   for (const auto& repo : repos) {
     std::fprintf(stderr, "definition recall on %s ...\n", repo.filename().string().c_str());
-    results.push_back(bench_repo(repo, count, threads, samples));
+    results.push_back(bench_repo(repo, count, threads, samples, split));
   }
   std::vector<double> mean(kBudgets.size(), 0);
   for (const auto& r : results)

@@ -72,6 +72,7 @@ Command bench_command() {
       {"repo", "DIR", "source tree to index or tokenize"},
       {"corpus", "DIR", "context: one repository per language (tests/bench/context_corpus.sh)"},
       {"samples", "N", "context: hidden lines per repository (default 60)"},
+      {"split", "SHARES", "context: budget shares current,definitions,types,search,imports,recent"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
