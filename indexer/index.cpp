@@ -185,6 +185,9 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
     writes.push_back(std::move(f));
   };
   PipelineOptions popt = pipeline_options(opt);
+  // A cold load into an empty index builds the secondary indexes once at its end.
+  bool bulk_load = existing.empty() && entries.size() >= opt.bulk_load_files;
+  if (bulk_load) submit([](WriteContext& w) { drop_secondary_indexes(w.db); });
 
   auto process = [&](const WalkEntry& e) {
     auto it = existing.find(e.path);
@@ -318,6 +321,10 @@ IndexStats Index::index_workspace(const ProgressCallback& progress, const std::a
       submit([p = path](WriteContext& w) { write_delete(w, p); });
       ++stats.files_removed;
     }
+  }
+  if (bulk_load) {
+    // Also after a failure or cancel: what was written stays usable (open() retries).
+    submit([](WriteContext& w) { create_secondary_indexes(w.db); });
   }
   check_writes(true);
   if (!failed && (stats.files_indexed || stats.files_removed || stats.files_unchanged != entries.size())) {

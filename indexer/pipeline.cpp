@@ -1,9 +1,11 @@
 #include "indexer/pipeline.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "indexer/language.h"
 
@@ -28,18 +30,30 @@ uint64_t content_hash(std::string_view s) {
 }
 
 bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // One read into a buffer of the file's size: no stream buffering, no second copy.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
     error = std::string("cannot read: ") + std::strerror(errno);
+    if (fd >= 0) close(fd);
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    error = std::string("read error: ") + std::strerror(errno);
-    return false;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (true) {
+    if (got == out.size()) out.resize(out.size() + 4096);  // grew since fstat
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = std::string("read error: ") + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
   }
-  out = ss.str();
+  close(fd);
+  out.resize(got);
   return true;
 }
 

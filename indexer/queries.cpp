@@ -5,6 +5,7 @@
 #include "indexer/index.h"
 #include "indexer/index_impl.h"
 #include "indexer/parse.h"
+#include "indexer/postings.h"
 #include "indexer/schema.h"
 
 namespace latent::indexer {
@@ -35,19 +36,22 @@ std::vector<Definition> Index::find_definitions(std::string_view name, size_t li
 std::vector<Reference> Index::find_references(std::string_view name, size_t limit) const {
   auto db = impl_->read();
   Statement q = db->prepare(
-      "SELECT r.kind, f.path, r.line, r.col FROM refs r JOIN names n ON n.id = r.name_id "
-      "JOIN files f ON f.id = r.file_id WHERE n.name = ? ORDER BY f.path, r.line, r.col LIMIT ?");
-  q.bind(1, name).bind(2, int64_t(limit));
+      "SELECT f.path, r.positions FROM refs r JOIN names n ON n.id = r.name_id "
+      "JOIN files f ON f.id = r.file_id WHERE n.name = ? ORDER BY f.path");
+  q.bind(1, name);
   std::vector<Reference> out;
-  while (q.step()) {
-    Reference r;
-    r.name = std::string(name);
-    int64_t k = q.int64(0);
-    r.kind = std::string(k >= 0 && k < int64_t(std::size(kReferenceKinds)) ? kReferenceKinds[k] : "use");
-    r.path = q.text(1);
-    r.line = uint32_t(q.int64(2));
-    r.column = uint32_t(q.int64(3));
-    out.push_back(std::move(r));
+  while (q.step() && out.size() < limit) {
+    std::string path = q.text(0);
+    for (const Position& p : unpack_positions(q.blob(1))) {
+      if (out.size() >= limit) break;
+      Reference r;
+      r.name = std::string(name);
+      r.kind = std::string(p.kind < std::size(kReferenceKinds) ? kReferenceKinds[p.kind] : "use");
+      r.path = path;
+      r.line = p.line;
+      r.column = p.column;
+      out.push_back(std::move(r));
+    }
   }
   return out;
 }

@@ -56,7 +56,7 @@ void compute_file_ranks(WriteContext& w) {
   }
   std::vector<std::map<size_t, double>> out(files.size());
   {
-    Statement q = w.db.prepare("SELECT DISTINCT file_id, name_id FROM refs");
+    Statement q = w.db.prepare("SELECT file_id, name_id FROM refs");
     while (q.step()) {
       auto it = definers.find(q.int64(1));
       if (it == definers.end() || it->second.size() > kMaxDefiners) continue;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <vector>
 
+#include "indexer/postings.h"
 #include "indexer/schema.h"
 
 namespace latent::indexer {
@@ -61,11 +62,13 @@ void write_record(WriteContext& w, const FileRecord& r) {
         .bind(5, int64_t(s.end_line)).bind(6, int64_t(s.column)).bind(7, int64_t(s.top_level))
         .bind(8, s.scope).bind(9, s.signature).run();
   }
-  Statement& ref = w.stmt("INSERT OR IGNORE INTO refs(file_id, name_id, line, col, kind) VALUES (?,?,?,?,?)");
-  for (const auto& x : r.parsed.references) {
-    ref.bind(1, id).bind(2, w.name_id(x.name)).bind(3, int64_t(x.line)).bind(4, int64_t(x.column))
-        .bind(5, reference_kind_code(x.kind)).run();
-  }
+  // Grouped by name: one packed row per name (postings.h).
+  std::unordered_map<std::string_view, std::vector<Position>> by_name;
+  for (const auto& x : r.parsed.references)
+    by_name[x.name].push_back({x.line, x.column, uint32_t(reference_kind_code(x.kind))});
+  Statement& ref = w.stmt("INSERT INTO refs(name_id, file_id, positions) VALUES (?,?,?)");
+  for (auto& [name, positions] : by_name)
+    ref.bind(1, w.name_id(name)).bind(2, id).bind_blob(3, pack_positions(std::move(positions))).run();
   Statement& imp = w.stmt("INSERT INTO imports(file_id, module) VALUES (?,?)");
   for (const auto& m : r.parsed.imports) imp.bind(1, id).bind(2, m).run();
   Statement& ch = w.stmt(
