@@ -1,12 +1,16 @@
-// The context builder: given a cursor in a file, gathers what the model should see (the
-// definitions of identifiers near the cursor and the signatures of their types, BM25 hits on
-// the local window, files the current file imports, recently changed files, and a repo map of
-// files ranked by the reference graph with their top-level signatures) and assembles it under a
-// token budget, most stable first so that consecutive requests share a long prompt prefix:
+// The context builder: given a cursor in a file, gathers what the model should see and
+// assembles it under a token budget, most stable first so that consecutive requests share a long
+// prompt prefix:
 //   repo map -> definitions and type signatures -> search hits -> imported files
 //   -> recently changed files -> the current file around the cursor.
-// Pieces within a section are sorted by a stable key (path, line). The result is a pure
-// function of the index contents and the request.
+// Definitions: the current file's identifiers, nearest to the cursor first, resolved through the
+// files it imports (indexer/imports.h), then the current file, then the rest of the repository by
+// rank; the signatures of as many as fit come first, then whole bodies. The repo map ranks files
+// by PageRank with the current file's neighbourhood (imports, files of its definitions) first,
+// and lists each file's signatures, methods indented under their class. No piece twice: a piece
+// is cut where another holds its lines, a whole file replaces its pieces, an outline appears
+// once per file. Pieces within a section are sorted by a stable key (path, line). The result is
+// a pure function of the index contents and the request.
 //
 // Threads: build_context only reads the index and may run on any thread, concurrently with
 // writes and with other build_context calls.
