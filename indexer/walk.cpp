@@ -212,7 +212,7 @@ void walk_workspace(const std::filesystem::path& root, const std::function<void(
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      if (name == ".git" || name == ".hg" || name == ".svn" || name == ".latent") continue;
+      if (is_vcs_or_index_dir(name)) continue;
       struct stat st;
       if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       std::string rel = dir.rel.empty() ? name : dir.rel + "/" + name;
@@ -247,7 +247,11 @@ void walk_workspace(const std::filesystem::path& root, const std::function<void(
   }
 }
 
-bool is_ignored(const std::filesystem::path& root, std::string_view rel_path) {
+bool is_vcs_or_index_dir(std::string_view name) {
+  return name == ".git" || name == ".hg" || name == ".svn" || name == ".latent";
+}
+
+bool is_ignored(const std::filesystem::path& root, std::string_view rel_path, bool is_dir) {
   std::vector<std::shared_ptr<IgnoreRules>> rules;
   std::string root_s = root.string();
   std::string exclude = read_small_file(root_s + "/.git/info/exclude");
@@ -261,12 +265,13 @@ bool is_ignored(const std::filesystem::path& root, std::string_view rel_path) {
     size_t slash = rel.find('/', pos);
     if (slash == std::string::npos) break;
     std::string component = rel.substr(pos, slash - pos);
-    if (component == ".git" || component == ".hg" || component == ".svn" || component == ".latent") return true;
+    if (is_vcs_or_index_dir(component)) return true;
     dir = rel.substr(0, slash);
     if (ignored_by(rules, dir, true)) return true;
     pos = slash + 1;
   }
-  return ignored_by(rules, rel, false);
+  if (is_dir && is_vcs_or_index_dir(rel.substr(pos))) return true;
+  return ignored_by(rules, rel, is_dir);
 }
 
 std::optional<std::string> reject_content(std::string_view path, std::string_view content,

@@ -47,8 +47,12 @@ struct WalkEntry {
 void walk_workspace(const std::filesystem::path& root, const std::function<void(WalkEntry&&)>& found,
                     const std::function<void(std::string path, std::string message)>& problem);
 
-// Whether `rel_path` (a file) is ignored by the .gitignore files on its way from the root.
-bool is_ignored(const std::filesystem::path& root, std::string_view rel_path);
+// Whether `rel_path` (a file, or a directory when is_dir) is left out of the walk: by the
+// .gitignore files on its way from the root, or by being inside a VCS or index directory.
+bool is_ignored(const std::filesystem::path& root, std::string_view rel_path, bool is_dir = false);
+
+// Directories the walk never enters, by name: .git, .hg, .svn and the index's own .latent.
+bool is_vcs_or_index_dir(std::string_view name);
 
 struct ContentLimits {
   uint64_t max_file_bytes = 1 << 20;

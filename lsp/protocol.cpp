@@ -251,6 +251,11 @@ Json status_json(const StatusModel& m) {
 Json status_json(const StatusWorkspace& w) {
   Json j = {{"root", w.root}, {"state", w.state}, {"files", w.files}};
   if (!w.error.empty()) j["error"] = w.error;
+  if (!w.watching.empty()) {
+    j["watching"] = w.watching;
+    j["watchedDirectories"] = w.watchedDirectories;
+    j["watchBatches"] = w.watchBatches;
+  }
   if (w.progress)
     j["progress"] = {{"filesFound", w.progress->filesFound}, {"filesDone", w.progress->filesDone},
                      {"walkDone", w.progress->walkDone}};
@@ -302,6 +307,9 @@ void read_value(const Json& j, const std::string& path, StatusWorkspace& out) {
   r.required("state", out.state);
   r.optional("error", out.error);
   r.optional("files", out.files);
+  r.optional("watching", out.watching);
+  r.optional("watchedDirectories", out.watchedDirectories);
+  r.optional("watchBatches", out.watchBatches);
   r.optional("progress", out.progress);
   r.optional("lastRun", out.lastRun);
 }

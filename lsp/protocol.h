@@ -241,6 +241,12 @@ struct StatusWorkspace {
   std::string state;  // "opening", "indexing", "ready", "failed" or "unavailable"
   std::string error;  // the last failure, "" when none
   int64_t files = 0;  // in the index now
+  // latentd's own watch over the folder: "starting", "watching", or "limited" (the watch limit
+  // ran out: the editor's workspace/didChangeWatchedFiles covers the rest); "" before the index
+  // opens.
+  std::string watching;
+  int64_t watchedDirectories = 0;
+  int64_t watchBatches = 0;  // batches of changes seen on disk
   std::optional<StatusIndexProgress> progress;  // while indexing
   std::optional<StatusIndexRun> lastRun;
 };

@@ -49,6 +49,12 @@ std::string render_status(const lsp::StatusResult& s) {
         << " files checked, " << r->filesIndexed << " updated, " << r->filesRemoved << " removed, " << r->filesSkipped
         << " skipped by rule, " << plural(r->problems, "problem", "problems") << ", " << secs << " s";
     }
+    if (w.watching == "limited")
+      o << "\n             watching " << plural(w.watchedDirectories, "directory", "directories")
+        << " (watch limit reached: the editor's file events cover the rest)";
+    else if (!w.watching.empty())
+      o << "\n             " << w.watching << " " << plural(w.watchedDirectories, "directory", "directories") << ", "
+        << plural(w.watchBatches, "batch", "batches") << " of changes seen";
     if (!w.error.empty()) o << "\n             error: " << w.error;
     o << "\n";
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 
+#include "server/folder_watcher.h"
 #include "server/log.h"
 #include "server/settings.h"
 #include "server/stop_rules.h"
@@ -88,6 +89,8 @@ struct Assistant::Workspace {
   std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
   bool reindex_requested = false;
   bool removed = false;
+  std::unique_ptr<FolderWatcher> watcher;  // from the index's opening on
+  uint64_t watch_batches = 0;
 };
 
 namespace {
@@ -309,6 +312,7 @@ void Assistant::add_workspace(const fs::path& root_in) {
         if (index) {
           ws->index = index;
           ws->state = Workspace::State::Ready;
+          start_watching(ws);
           if (options_.index_on_startup) start_indexing(ws);
         } else {
           ws->state = Workspace::State::Failed;
@@ -328,6 +332,7 @@ void Assistant::remove_workspace(const fs::path& root_in) {
   workspaces_.erase(it);
   ws->removed = true;
   ws->cancel->store(true);
+  ws->watcher.reset();
   // The index's destructor commits pending writes: let a worker do it, not the loop.
   if (auto index = std::move(ws->index)) run_on_worker([index]() mutable { index.reset(); });
   log_info("workspace folder removed: " + root.string());
@@ -425,6 +430,81 @@ void Assistant::start_indexing(const std::shared_ptr<Workspace>& ws) {
         emit({WorkspaceEvent::Kind::End, ws->root, message, std::nullopt});
         if (ws->reindex_requested) start_indexing(ws);
       }
+    });
+  });
+}
+
+void Assistant::start_watching(const std::shared_ptr<Workspace>& ws) {
+  std::weak_ptr<Workspace> weak = ws;
+  ws->watcher = std::make_unique<FolderWatcher>(loop_, ws->root, watch_limit_from_environment(), FolderWatcher::Timing{},
+                                                [this, weak](std::vector<std::string> rels) {
+                                                  if (auto w = weak.lock()) apply_changes(w, std::move(rels));
+                                                });
+  Poster post = poster();
+  run_on_worker([this, ws, post] {
+    auto dirs = watchable_directories(ws->root, "");
+    post([this, ws, dirs] {
+      if (shut_down_ || ws->removed || !ws->watcher) return;
+      ws->watcher->watch(dirs);
+      log_info("watching " + std::to_string(ws->watcher->directories()) + " directories of " + ws->root.string());
+    });
+  });
+}
+
+// One batch from the folder's watcher: files are re-read one by one (update_file applies the
+// walk's rules); new directories are watched and their files read; a vanished directory or a
+// changed .gitignore needs the whole walk, so it asks for an incremental re-index.
+void Assistant::apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<std::string> rels) {
+  if (shut_down_ || ws->removed || !ws->index || !ws->watcher) return;
+  ++ws->watch_batches;
+  if (ws->state == Workspace::State::Indexing) {
+    ws->reindex_requested = true;  // the running walk may have passed these files already
+    return;
+  }
+  if (ws->state != Workspace::State::Ready) return;
+  std::vector<bool> was_dir;
+  for (const auto& rel : rels) was_dir.push_back(ws->watcher->watches(rel));
+  auto index = ws->index;
+  Poster post = poster();
+  run_on_worker([this, ws, index, rels, was_dir, post] {
+    std::vector<std::string> new_dirs, gone_dirs;
+    bool rewalk = false;
+    size_t updated = 0;
+    auto update = [&](const fs::path& p) {
+      try {
+        index->update_file(p);
+        ++updated;
+      } catch (const std::exception& e) {
+        log_warn("cannot update the index for " + p.string() + ": " + e.what());
+      }
+    };
+    for (size_t i = 0; i < rels.size(); ++i) {
+      fs::path abs = ws->root / rels[i];
+      std::error_code ec;
+      fs::file_status st = fs::symlink_status(abs, ec);
+      if (fs::is_directory(st)) {
+        for (const auto& dir : watchable_directories(ws->root, rels[i])) {
+          for (fs::directory_iterator it(ws->root / dir, ec), end; !ec && it != end; it.increment(ec))
+            if (!it->is_directory(ec)) update(it->path());
+          new_dirs.push_back(dir);
+        }
+      } else if (was_dir[i] && !fs::exists(st)) {
+        gone_dirs.push_back(rels[i]);
+      } else {
+        update(abs);
+        rewalk = rewalk || abs.filename() == ".gitignore";
+      }
+    }
+    rewalk = rewalk || !gone_dirs.empty();
+    post([this, ws, n = rels.size(), updated, new_dirs, gone_dirs, rewalk] {
+      if (shut_down_ || ws->removed || !ws->watcher) return;
+      log_info("applied " + std::to_string(n) + " changes under " + ws->root.string() + " (" + std::to_string(updated) +
+               " files re-read" + (rewalk ? ", re-indexing for removed directories or .gitignore" : "") + ")");
+      // A re-created directory's old watch is on the vanished inode: start it afresh.
+      for (const auto& dir : gone_dirs) ws->watcher->forget(dir);
+      for (const auto& dir : new_dirs) ws->watcher->forget(dir);
+      ws->watcher->watch(new_dirs);
+      if (rewalk) reindex(ws->root);
     });
   });
 }
@@ -858,6 +938,11 @@ lsp::StatusResult Assistant::status() const {
     w.state = state_name(static_cast<int>(ws->state));
     w.error = ws->error;
     if (ws->index) w.files = static_cast<int64_t>(ws->index->file_count());
+    if (ws->watcher) {
+      w.watching = watch_state_name(ws->watcher->state());
+      w.watchedDirectories = static_cast<int64_t>(ws->watcher->directories());
+      w.watchBatches = static_cast<int64_t>(ws->watch_batches);
+    }
     if (ws->state == Workspace::State::Indexing)
       w.progress = lsp::StatusIndexProgress{static_cast<int64_t>(ws->progress.files_found),
                                             static_cast<int64_t>(ws->progress.files_done), ws->progress.walk_done};
@@ -913,7 +998,10 @@ void Assistant::shutdown() {
   }
   shut_down_ = true;
   ready_timer_.reset();
-  for (auto& ws : workspaces_) ws->cancel->store(true);
+  for (auto& ws : workspaces_) {
+    ws->cancel->store(true);
+    ws->watcher.reset();
+  }
   workers_->join();
   // Closing the indexes commits their pending writes; the engine cancels what is still live.
   for (auto& ws : workspaces_) ws->index.reset();

@@ -122,7 +122,8 @@ class Assistant {
   std::vector<std::filesystem::path> workspaces() const;
   // Re-indexes one workspace (the one containing `root`), or all when empty.
   void reindex(const std::filesystem::path& root = {});
-  // A file changed, appeared or vanished on disk (watched files, didSave).
+  // A file changed, appeared or vanished on disk, as the editor tells (didSave, and its watched
+  // files: the fallback where latentd's own watch is limited, see folder_watcher.h).
   void file_changed(const std::filesystem::path& path);
   int subscribe(std::function<void(const WorkspaceEvent&)> listener);
   void unsubscribe(int id);
@@ -164,6 +165,8 @@ class Assistant {
   void run_on_worker(std::function<void()> job);
   void open_model();
   void start_indexing(const std::shared_ptr<Workspace>& ws);
+  void start_watching(const std::shared_ptr<Workspace>& ws);
+  void apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<std::string> rels);
   void emit(const WorkspaceEvent& ev);
   void start_completion(uint64_t ticket);
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "lsp/error_codes.h"
 #include "server/indexer_workspace.h"
@@ -240,6 +241,95 @@ TEST(Server, SeveralWorkspaceFoldersAndConfiguration) {
   EXPECT_EQ(status["workspaces"][0]["root"], b.string());
   std::filesystem::remove_all(a);
   std::filesystem::remove_all(b);
+}
+
+// Polls latent/status until the first workspace satisfies `ok` (or 10 s pass); returns it.
+Json wait_for_workspace(TestServer& s, const std::function<bool(const Json&)>& ok) {
+  Json w;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    w = s.request("latent/status", Json::object())["result"]["workspaces"][0];
+    if (ok(w)) return w;
+    std::this_thread::sleep_for(20ms);
+  }
+  ADD_FAILURE() << "the workspace did not get there: " << w.dump();
+  return w;
+}
+
+bool source_found(TestServer& s, const std::string& question, const std::string& path) {
+  Json r = s.request("latent/ask", Json{{"question", question}});
+  for (const auto& src : r["result"]["sources"])
+    if (src["path"] == path) return true;
+  return false;
+}
+
+// Changes made on disk with no LSP notification at all reach the index through latentd's own
+// watch: a burst of files as one batch, a rename, a deletion, a new directory, a removed one.
+TEST(Server, FollowsChangesMadeOutsideTheEditor) {
+  auto root = make_repo("watch");
+  TestServer s(quiet_options(), {}, open_indexer_workspace);
+  s.initialize(Json::object(), Json{{"rootUri", path_to_uri(root)}});
+  Json w = wait_for_workspace(s, [](const Json& w) {
+    return w["state"] == "ready" && w.contains("lastRun") && w.value("watching", "") == "watching";
+  });
+  EXPECT_EQ(w["watchedDirectories"], 2);  // the root and src/
+  EXPECT_EQ(w["files"], 2);
+  int64_t batches = w["watchBatches"];
+
+  constexpr int kBurst = 300;
+  for (int i = 0; i < kBurst; ++i)
+    std::ofstream(root / "src" / ("gen_" + std::to_string(i) + ".py")) << "def generated_" << i << "():\n    return " << i << "\n";
+  w = wait_for_workspace(s, [&](const Json& w) { return w["files"] == 2 + kBurst; });
+  s.block_until_idle();
+  std::this_thread::sleep_for(700ms);  // longer than a batch may stay open
+  w = s.request("latent/status", Json::object())["result"]["workspaces"][0];
+  EXPECT_EQ(w["watchBatches"].get<int64_t>(), batches + 1) << "the burst should be one batch";
+  EXPECT_TRUE(source_found(s, "generated_123", "src/gen_123.py"));
+
+  std::filesystem::rename(root / "src" / "checksum.py", root / "src" / "digest.py");
+  wait_for_workspace(s, [&](const Json&) { return source_found(s, "compute_checksum", "src/digest.py"); });
+  EXPECT_FALSE(source_found(s, "compute_checksum", "src/checksum.py"));
+
+  std::filesystem::remove(root / "src" / "gen_0.py");
+  wait_for_workspace(s, [&](const Json& w) { return w["files"] == 1 + kBurst; });
+
+  std::filesystem::create_directories(root / "lib" / "deep");
+  std::ofstream(root / "lib" / "deep" / "early.py") << "def early_bird():\n    return 1\n";
+  wait_for_workspace(s, [&](const Json& w) { return w["files"] == 2 + kBurst && w["watchedDirectories"] == 4; });
+  std::ofstream(root / "lib" / "deep" / "late.py") << "def late_comer():\n    return 2\n";
+  wait_for_workspace(s, [&](const Json& w) { return w["files"] == 3 + kBurst; });
+  EXPECT_TRUE(source_found(s, "late_comer", "lib/deep/late.py"));
+
+  std::filesystem::remove_all(root / "lib");
+  w = wait_for_workspace(s, [&](const Json& w) { return w["files"] == 1 + kBurst && w["state"] == "ready"; });
+  EXPECT_EQ(w["watchedDirectories"], 2);
+  std::filesystem::remove_all(root);
+}
+
+// When the watch limit runs out, status says so and the editor's file events still update the
+// index (LATENT_WATCH_LIMIT stands in for the kernel's inotify limit).
+TEST(Server, FallsBackToTheEditorsFileEventsAtTheWatchLimit) {
+  auto root = make_repo("watch-limit");
+  ::setenv("LATENT_WATCH_LIMIT", "1", 1);
+  TestServer s(quiet_options(), {}, open_indexer_workspace);
+  s.initialize(Json{{"workspace", {{"didChangeWatchedFiles", {{"dynamicRegistration", true}}}}}},
+               Json{{"rootUri", path_to_uri(root)}});
+  auto registration = s.wait_for([](const Json& m) { return m.value("method", "") == "client/registerCapability"; });
+  ASSERT_TRUE(registration);
+  EXPECT_EQ((*registration)["params"]["registrations"][0]["method"], "workspace/didChangeWatchedFiles");
+  Json w = wait_for_workspace(s, [](const Json& w) {
+    return w["state"] == "ready" && w.contains("lastRun") && (w.value("watching", "") == "limited" || w.value("watching", "") == "watching");
+  });
+  ::unsetenv("LATENT_WATCH_LIMIT");
+  EXPECT_EQ(w["watching"], "limited");
+  EXPECT_EQ(w["watchedDirectories"], 1);
+
+  auto added = root / "src" / "added.py";
+  std::ofstream(added) << "def only_through_the_editor():\n    return 3\n";
+  s.notify("workspace/didChangeWatchedFiles", Json{{"changes", {{{"uri", path_to_uri(added)}, {"type", 1}}}}});
+  w = wait_for_workspace(s, [](const Json& w) { return w["files"] == 3; });
+  EXPECT_TRUE(source_found(s, "only_through_the_editor", "src/added.py"));
+  EXPECT_EQ(w["watchBatches"], 0);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ export interface StatusWorkspace {
   state: 'opening' | 'indexing' | 'ready' | 'failed' | 'unavailable';
   error?: string;
   files: number;
+  /** latentd's own watch over the folder; 'limited': the watch limit ran out, file events from the editor cover the rest. */
+  watching?: 'starting' | 'watching' | 'limited';
+  watchedDirectories?: number;
+  watchBatches?: number;
   progress?: { filesFound: number; filesDone: number; walkDone: boolean };
   lastRun?: {
     filesChecked: number; filesTotal: number; filesIndexed: number; filesSkipped: number;
@@ -53,6 +57,7 @@ export interface IndexProgress {
 function workspaceLine(w: StatusWorkspace): string {
   let line = `${w.root}: ${w.state}, ${w.files} files in the index`;
   if (w.progress) line += `; checking ${w.progress.filesDone}/${w.progress.filesFound} files`;
+  if (w.watching === 'limited') line += '; watch limit reached, file changes come from the editor';
   if (w.error) line += ` (${w.error})`;
   return line;
 }

@@ -36,6 +36,13 @@ function M.format(s)
         r.cancelled and ' (cancelled)' or '', n(r.filesChecked), n(r.filesIndexed), n(r.filesRemoved),
         n(r.filesSkipped), n(r.problems), n(r.seconds))
     end
+    if w.watching == 'limited' then
+      add("             watching %d directories (watch limit reached: the editor's file events cover the rest)",
+        n(w.watchedDirectories))
+    elseif type(w.watching) == 'string' and w.watching ~= '' then
+      add('             %s %d directories, %d batches of changes seen', w.watching, n(w.watchedDirectories),
+        n(w.watchBatches))
+    end
     if type(w.error) == 'string' and w.error ~= '' then
       add('             error: %s', w.error)
     end
