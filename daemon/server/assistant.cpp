@@ -445,10 +445,23 @@ void Assistant::start_watching(const std::shared_ptr<Workspace>& ws) {
     auto dirs = watchable_directories(ws->root, "");
     post([this, ws, dirs] {
       if (shut_down_ || ws->removed || !ws->watcher) return;
-      ws->watcher->watch(dirs);
+      watch_directories(ws, dirs);
       log_info("watching " + std::to_string(ws->watcher->directories()) + " directories of " + ws->root.string());
     });
   });
+}
+
+void Assistant::watch_directories(const std::shared_ptr<Workspace>& ws, const std::vector<std::string>& dirs) {
+  bool was_limited = ws->watcher->state() == FolderWatcher::State::Limited;
+  ws->watcher->watch(dirs);
+  if (!was_limited && ws->watcher->state() == FolderWatcher::State::Limited)
+    emit({WorkspaceEvent::Kind::WatchLimited, ws->root, "", std::nullopt});
+}
+
+bool Assistant::needs_editor_file_events() const {
+  for (const auto& ws : workspaces_)
+    if (ws->watcher && ws->watcher->state() == FolderWatcher::State::Limited) return true;
+  return false;
 }
 
 // One batch from the folder's watcher: files are re-read one by one (update_file applies the
@@ -503,7 +516,7 @@ void Assistant::apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<
       // A re-created directory's old watch is on the vanished inode: start it afresh.
       for (const auto& dir : gone_dirs) ws->watcher->forget(dir);
       for (const auto& dir : new_dirs) ws->watcher->forget(dir);
-      ws->watcher->watch(new_dirs);
+      watch_directories(ws, new_dirs);
       if (rewalk) reindex(ws->root);
     });
   });

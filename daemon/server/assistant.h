@@ -82,7 +82,9 @@ struct AskPartial {
 };
 
 struct WorkspaceEvent {
-  enum class Kind { Begin, Report, End };
+  // Begin, Report, End: an indexing run. WatchLimited: latentd's own watch over the folder ran
+  // into the watch limit, so the editor's file events are needed.
+  enum class Kind { Begin, Report, End, WatchLimited };
   Kind kind = Kind::Begin;
   std::filesystem::path root;
   std::string message;
@@ -125,6 +127,8 @@ class Assistant {
   // A file changed, appeared or vanished on disk, as the editor tells (didSave, and its watched
   // files: the fallback where latentd's own watch is limited, see folder_watcher.h).
   void file_changed(const std::filesystem::path& path);
+  // Whether some workspace folder depends on the editor's file events (its watch is limited).
+  bool needs_editor_file_events() const;
   int subscribe(std::function<void(const WorkspaceEvent&)> listener);
   void unsubscribe(int id);
 
@@ -167,6 +171,7 @@ class Assistant {
   void start_indexing(const std::shared_ptr<Workspace>& ws);
   void start_watching(const std::shared_ptr<Workspace>& ws);
   void apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<std::string> rels);
+  void watch_directories(const std::shared_ptr<Workspace>& ws, const std::vector<std::string>& dirs);
   void emit(const WorkspaceEvent& ev);
   void start_completion(uint64_t ticket);
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);

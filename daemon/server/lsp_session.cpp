@@ -121,7 +121,25 @@ lsp::AskSource LspSession::to_ask_source(const Source& s) const {
   return out;
 }
 
+// latentd watches its workspace folders itself; the editor's file watcher is asked for only
+// where that watch ran into the system's limit (folder_watcher.h).
+void LspSession::register_watched_files() {
+  if (!client_.watchedFilesRegistration || watched_files_registered_ || shutdown_received_ || ended_) return;
+  watched_files_registered_ = true;
+  Json registration = {{"id", "latent-watched-files"},
+                       {"method", "workspace/didChangeWatchedFiles"},
+                       {"registerOptions", {{"watchers", Json::array({Json{{"globPattern", "**/*"}}})}}}};
+  endpoint_->call("client/registerCapability", Json{{"registrations", Json::array({registration})}},
+                  [](lsp::Result<Json> r) {
+                    if (!r) log_warn("client/registerCapability for watched files failed: " + r.error().message);
+                  });
+}
+
 void LspSession::on_workspace_event(const WorkspaceEvent& ev) {
+  if (ev.kind == WorkspaceEvent::Kind::WatchLimited) {
+    if (initialized_received_) register_watched_files();
+    return;
+  }
   if (!initialize_received_ || shutdown_received_ || ended_ || !client_.workDoneProgress) return;
   std::string root = ev.root.string();
   Json value;
@@ -150,6 +168,7 @@ void LspSession::on_workspace_event(const WorkspaceEvent& ev) {
     }
     case WorkspaceEvent::Kind::Report: value = lsp::progress_report(ev.message, ev.percentage); break;
     case WorkspaceEvent::Kind::End: value = lsp::progress_end(ev.message); break;
+    case WorkspaceEvent::Kind::WatchLimited: return;
   }
   auto it = progress_.find(root);
   if (it == progress_.end()) return;
@@ -195,18 +214,9 @@ void LspSession::register_handlers() {
   });
 
   ep.on_notification<Json>("initialized", [this](Json) {
+    initialized_received_ = true;
     pull_configuration();
-    // The index follows changes made outside the editor (git checkout, generators) through the
-    // client's file watcher.
-    if (client_.watchedFilesRegistration) {
-      Json registration = {{"id", "latent-watched-files"},
-                           {"method", "workspace/didChangeWatchedFiles"},
-                           {"registerOptions", {{"watchers", Json::array({Json{{"globPattern", "**/*"}}})}}}};
-      endpoint_->call("client/registerCapability", Json{{"registrations", Json::array({registration})}},
-                      [](lsp::Result<Json> r) {
-                        if (!r) log_warn("client/registerCapability for watched files failed: " + r.error().message);
-                      });
-    }
+    if (assistant_.needs_editor_file_events()) register_watched_files();
   });
 
   ep.on_request<Json, Json>("shutdown", [this](Json, Callback<Json> reply) {

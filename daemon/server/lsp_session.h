@@ -56,6 +56,7 @@ class LspSession {
   void pull_configuration();
   void apply_client_settings(const lsp::Json& settings, const std::string& origin);
   void on_workspace_event(const WorkspaceEvent& ev);
+  void register_watched_files();
   void show_message(int type, const std::string& message);
   lsp::AskSource to_ask_source(const Source& s) const;
 
@@ -67,6 +68,8 @@ class LspSession {
   bool initialize_received_ = false;
   bool shutdown_received_ = false;
   bool ended_ = false;
+  bool initialized_received_ = false;
+  bool watched_files_registered_ = false;
   lsp::PositionEncoding encoding_ = lsp::PositionEncoding::Utf16;
   lsp::ClientCapabilities client_;
   std::string client_name_;

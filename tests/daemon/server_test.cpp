@@ -267,7 +267,8 @@ bool source_found(TestServer& s, const std::string& question, const std::string&
 TEST(Server, FollowsChangesMadeOutsideTheEditor) {
   auto root = make_repo("watch");
   TestServer s(quiet_options(), {}, open_indexer_workspace);
-  s.initialize(Json::object(), Json{{"rootUri", path_to_uri(root)}});
+  s.initialize(Json{{"workspace", {{"didChangeWatchedFiles", {{"dynamicRegistration", true}}}}}},
+               Json{{"rootUri", path_to_uri(root)}});
   Json w = wait_for_workspace(s, [](const Json& w) {
     return w["state"] == "ready" && w.contains("lastRun") && w.value("watching", "") == "watching";
   });
@@ -302,6 +303,8 @@ TEST(Server, FollowsChangesMadeOutsideTheEditor) {
   std::filesystem::remove_all(root / "lib");
   w = wait_for_workspace(s, [&](const Json& w) { return w["files"] == 1 + kBurst && w["state"] == "ready"; });
   EXPECT_EQ(w["watchedDirectories"], 2);
+  // Nothing asked the editor to watch files: latentd does.
+  EXPECT_FALSE(s.wait_for([](const Json& m) { return m.value("method", "") == "client/registerCapability"; }, 0ms));
   std::filesystem::remove_all(root);
 }
 
