@@ -446,7 +446,7 @@ void Assistant::start_watching(const std::shared_ptr<Workspace>& ws) {
     post([this, ws, dirs] {
       if (shut_down_ || ws->removed || !ws->watcher) return;
       watch_directories(ws, dirs);
-      log_info("watching " + std::to_string(ws->watcher->directories()) + " directories of " + ws->root.string());
+      log_info("watching " + ws->root.string() + " (directories: " + std::to_string(ws->watcher->directories()) + ")");
     });
   });
 }
@@ -511,8 +511,8 @@ void Assistant::apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<
     rewalk = rewalk || !gone_dirs.empty();
     post([this, ws, n = rels.size(), updated, new_dirs, gone_dirs, rewalk] {
       if (shut_down_ || ws->removed || !ws->watcher) return;
-      log_info("applied " + std::to_string(n) + " changes under " + ws->root.string() + " (" + std::to_string(updated) +
-               " files re-read" + (rewalk ? ", re-indexing for removed directories or .gitignore" : "") + ")");
+      log_info("changes under " + ws->root.string() + ": " + std::to_string(n) + " in one batch, " +
+               std::to_string(updated) + " files re-read" + (rewalk ? ", re-indexing for removed directories or .gitignore" : ""));
       // A re-created directory's old watch is on the vanished inode: start it afresh.
       for (const auto& dir : gone_dirs) ws->watcher->forget(dir);
       for (const auto& dir : new_dirs) ws->watcher->forget(dir);

@@ -90,7 +90,7 @@ void FolderWatcher::watch(const std::vector<std::string>& dirs) {
     if (state_ == State::Limited) return;
     if (handles_.count(rel)) continue;
     if (handles_.size() >= limit_) {
-      limited("the watch limit of " + std::to_string(limit_) + " directories (LATENT_WATCH_LIMIT) is reached");
+      limited("LATENT_WATCH_LIMIT=" + std::to_string(limit_) + " is reached");
       return;
     }
     auto* h = new Handle{{}, this, rel};
@@ -114,8 +114,8 @@ void FolderWatcher::watch(const std::vector<std::string>& dirs) {
 
 void FolderWatcher::limited(const std::string& why) {
   state_ = State::Limited;
-  log_warn("watching " + root_.string() + ": " + why + " after " + std::to_string(handles_.size()) +
-           " directories; changes elsewhere reach the index through the editor's file events "
+  log_warn("watching " + root_.string() + ": " + why + " (directories watched: " + std::to_string(handles_.size()) +
+           "); changes elsewhere reach the index through the editor's file events "
            "(workspace/didChangeWatchedFiles) or `latent index`");
 }
 
