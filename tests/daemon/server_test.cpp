@@ -300,11 +300,15 @@ TEST(Server, FollowsChangesMadeOutsideTheEditor) {
   wait_for_workspace(s, [&](const Json& w) { return w["files"] == 3 + kBurst; });
   EXPECT_TRUE(source_found(s, "late_comer", "lib/deep/late.py"));
 
-  std::filesystem::remove_all(root / "lib");
+  // Moved out of the workspace: no event names the files inside, only the directory.
+  auto moved = root.parent_path() / (root.filename().string() + "-lib-moved");
+  std::filesystem::remove_all(moved);
+  std::filesystem::rename(root / "lib", moved);
   w = wait_for_workspace(s, [&](const Json& w) { return w["files"] == 1 + kBurst && w["state"] == "ready"; });
   EXPECT_EQ(w["watchedDirectories"], 2);
   // Nothing asked the editor to watch files: latentd does.
   EXPECT_FALSE(s.wait_for([](const Json& m) { return m.value("method", "") == "client/registerCapability"; }, 0ms));
+  std::filesystem::remove_all(moved);
   std::filesystem::remove_all(root);
 }
 
