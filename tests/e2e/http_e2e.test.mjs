@@ -175,6 +175,7 @@ test('/infill: the requests llama.vscode sends', async () => {
     cache_prompt: true, t_max_prompt_ms: 500, t_max_predict_ms: 1 };
   const warm = await fetch(`${server.url}/infill`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(prepare) });
   assert.equal(warm.status, 200);
+  assert.equal((await warm.json()).content, '', 'the reply ends once the prompt is in the cache');
   const complete = { input_prefix: 'r = Rectangle(2, 3)\n', input_suffix: '\n', input_extra: chunks, prompt: 'area = r.',
     n_predict: 8, top_k: 40, top_p: 0.99, stream: false, samplers: ['top_k', 'top_p', 'infill'], cache_prompt: true,
     n_indent: 4, t_max_prompt_ms: 500, t_max_predict_ms: 2500 };
