@@ -246,6 +246,9 @@ Json status_json(const StatusModel& m) {
   } else {
     j["problem"] = m.problem;
   }
+  if (const auto& r = m.remote)
+    j["remote"] = {{"url", r->url},           {"fimTemplate", r->fimTemplate},     {"requests", r->requests},
+                   {"errors", r->errors},     {"lastLatencyMs", r->lastLatencyMs}, {"lastError", r->lastError}};
   return j;
 }
 
@@ -277,6 +280,17 @@ void read_value(const Json& j, const std::string& path, StatusModel& out) {
   r.optional("chatFormat", out.chatFormat);
   r.optional("warnings", out.warnings);
   r.optional("problem", out.problem);
+  r.optional("remote", out.remote);
+}
+
+void read_value(const Json& j, const std::string& path, StatusRemote& out) {
+  JsonReader r(j, path);
+  r.required("url", out.url);
+  r.optional("fimTemplate", out.fimTemplate);
+  r.optional("requests", out.requests);
+  r.optional("errors", out.errors);
+  r.optional("lastLatencyMs", out.lastLatencyMs);
+  r.optional("lastError", out.lastError);
 }
 
 void read_value(const Json& j, const std::string& path, StatusIndexProgress& out) {

@@ -5,7 +5,9 @@
 // typist types through it (its first characters), as a user accepting ghost text does, which
 // the server answers from the completion already shown. Reported: request-to-response latency
 // (p50/p99) of the requests that got an answer, engine runs started vs requests, reuse, and as
-// the baseline the latency of single completion requests made with no storm.
+// the baseline the latency of single completion requests made with no storm. Columns: the
+// default debounce and none; with --remote URL, the local --model and the remote server (e.g.
+// `latentd --http` serving the same model), so the difference is what the remote path adds.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -117,12 +119,15 @@ const char* kScript =
     "    return sorted(result, key=lambda v: -v)\n";
 
 struct StormResult {
+  std::string label;  // the column: the debounce, or local / remote
   int debounce_ms = 0;
   double elapsed_s = 0;
   uint64_t requests = 0, engine_runs = 0, reused = 0;
   size_t answered = 0, with_item = 0, superseded = 0;
   double p50_ms = 0, p99_ms = 0, single_p50_ms = 0;
 };
+
+bool has_model(const daemon::Options& o) { return !o.model_path.empty() || o.uses_remote(); }
 
 // One storm against a fresh in-process server with the given debounce.
 std::optional<StormResult> run_storm(daemon::Options options, double duration_s, bool quick, std::string& model_name) {
@@ -134,12 +139,12 @@ std::optional<StormResult> run_storm(daemon::Options options, double duration_s,
   json status;
   for (;;) {
     status = client.call("latent/status", json::object())["result"];
-    if (status["model"].value("loaded", false) || options.model_path.empty() ||
+    if (status["model"].value("loaded", false) || !has_model(options) ||
         status["model"].value("problem", "").rfind("loading", 0) != 0)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (!options.model_path.empty() && !status["model"].value("loaded", false)) {
+  if (has_model(options) && !status["model"].value("loaded", false)) {
     std::fprintf(stderr, "latent bench lsp: %s\n", status["model"].value("problem", "").c_str());
     return std::nullopt;
   }
@@ -241,24 +246,41 @@ int bench_lsp(const ParsedArgs& args) {
   options.gpu_layers = bc.gpu_layers;
   options.engine_threads = static_cast<int>(args.get_int("threads", 0));
   options.max_tokens = 16;
+  if (args.has("remote") && options.model_path.empty())
+    throw UsageError("--remote compares with the local engine: add --model FILE");
   if (options.model_path.empty())
     std::fprintf(stderr, "latent bench lsp: no model (--model FILE): the latencies cover the protocol path and the "
                          "debounce only; no engine runs\n");
   // The daemon's default debounce, and none: every keystroke then starts (and cancels) a run.
+  // With --remote: the local model and the remote server, both at the default debounce, so the
+  // difference is the latency the remote engine adds.
+  std::vector<std::pair<std::string, daemon::Options>> columns;
+  if (auto remote = args.get("remote")) {
+    daemon::Options o = options;
+    o.model_path.clear();
+    o.remote_url = *remote;
+    o.remote_model = args.get_or("remote-model", "");
+    columns = {{"local", options}, {"remote", o}};
+  } else {
+    for (int debounce : {daemon::Options().debounce_ms, 0}) {
+      daemon::Options o = options;
+      o.debounce_ms = debounce;
+      columns.push_back({"debounce " + std::to_string(debounce) + " ms", o});
+    }
+  }
   std::vector<StormResult> results;
   std::string model_name;
-  for (int debounce : {daemon::Options().debounce_ms, 0}) {
-    daemon::Options o = options;
-    o.debounce_ms = debounce;
+  for (const auto& [label, o] : columns) {
     auto r = run_storm(o, duration_s, quick, model_name);
     if (!r) return 1;
+    r->label = label;
     results.push_back(*r);
   }
 
   if (args.has("json")) {
     json runs = json::array();
     for (const auto& r : results)
-      runs.push_back({{"debounce_ms", r.debounce_ms}, {"duration_s", r.elapsed_s}, {"requests", r.requests},
+      runs.push_back({{"column", r.label}, {"debounce_ms", r.debounce_ms}, {"duration_s", r.elapsed_s}, {"requests", r.requests},
                       {"answered", r.answered}, {"answered_with_item", r.with_item}, {"superseded", r.superseded},
                       {"engine_runs", r.engine_runs}, {"reused", r.reused}, {"latency_p50_ms", r.p50_ms},
                       {"latency_p99_ms", r.p99_ms}, {"baseline_single_p50_ms", r.single_p50_ms}});
@@ -272,7 +294,7 @@ int bench_lsp(const ParsedArgs& args) {
             << " s per column, model " << (options.model_path.empty() ? std::string("none") : model_name)
             << ", max 16 tokens per completion\n\n";
   std::vector<std::string> header = {"measure"};
-  for (const auto& r : results) header.push_back("debounce " + std::to_string(r.debounce_ms) + " ms");
+  for (const auto& r : results) header.push_back(r.label);
   Table t(header);
   auto row = [&](const std::string& name, auto get) {
     std::vector<std::string> cells = {name};

@@ -76,6 +76,8 @@ Command bench_command() {
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
+      {"remote", "URL", "lsp: also through this OpenAI-compatible server (a column beside the local --model)"},
+      {"remote-model", "NAME", "lsp: the remote server's model (default: its first)"},
   };
   for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_bench;

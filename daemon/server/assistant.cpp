@@ -218,10 +218,26 @@ void Assistant::run_on_worker(std::function<void()> job) {
 }
 
 
+void Assistant::set_generator(std::shared_ptr<Generator> gen, std::string problem) {
+  std::lock_guard lock(generator_mutex_);
+  generator_ = std::move(gen);
+  model_problem_ = std::move(problem);
+}
+
+std::shared_ptr<Generator> Assistant::shared_generator(std::string* problem) const {
+  std::lock_guard lock(generator_mutex_);
+  if (problem) *problem = model_problem_;
+  return generator_;
+}
+
 void Assistant::configure(const Options& options) {
   bool reopen = options.model_path != options_.model_path || options.backend != options_.backend ||
                 options.device != options_.device || options.gpu_layers != options_.gpu_layers ||
-                options.engine_threads != options_.engine_threads;
+                options.engine_threads != options_.engine_threads || options.remote_url != options_.remote_url ||
+                options.remote_model != options_.remote_model || options.remote_api_key_env != options_.remote_api_key_env ||
+                options.fim_template != options_.fim_template || options.remote_timeout_ms != options_.remote_timeout_ms ||
+                options.remote_connect_timeout_ms != options_.remote_connect_timeout_ms ||
+                options.remote_retries != options_.remote_retries;
   bool index_now = options.index_on_startup && !options_.index_on_startup;
   int workers = options_.workers;
   options_ = options;
@@ -234,20 +250,20 @@ void Assistant::configure(const Options& options) {
 
 void Assistant::open_model() {
   ++model_generation_;
-  generator_.reset();
   model_opening_ = false;  // a load still running for the previous settings is ignored
-  if (options_.model_path.empty()) {
-    model_problem_ = "no model configured: set the model setting (VS Code: latent.model; Neovim: "
-                     "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE)";
+  if (options_.model_path.empty() && options_.remote_url.empty()) {
+    set_generator(nullptr, "no model configured: set the model setting (VS Code: latent.model; Neovim: "
+                           "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE), "
+                           "or a remote engine (latentd --remote URL)");
     resume_waiting_completions();
     return;
   }
   if (!generator_factory_) {
-    model_problem_ = "this latentd was built without an inference engine";
+    set_generator(nullptr, "this latentd was built without an inference engine");
     resume_waiting_completions();
     return;
   }
-  model_problem_ = "loading " + options_.model_path;
+  set_generator(nullptr, "loading " + (options_.remote_url.empty() ? options_.model_path : options_.remote_url));
   model_opening_ = true;
   uint64_t generation = model_generation_;
   Options opts = options_;
@@ -264,8 +280,7 @@ void Assistant::open_model() {
     post([this, gen, problem, generation] {
       if (generation == model_generation_ && !shut_down_) {
         model_opening_ = false;
-        generator_ = gen;
-        model_problem_ = problem;
+        set_generator(gen, problem);
         resume_waiting_completions();
         if (gen) {
           log_info("model loaded: " + gen->model().name + " (" + gen->model().path + ", backend " + gen->model().backend +
@@ -889,6 +904,9 @@ lsp::StatusResult Assistant::status() const {
     m.warnings = d.warnings;
     if (std::string changed = generator_->model_file_problem(); !changed.empty())
       m.warnings.push_back("the model file changed on disk; it is loaded again at the next request: " + changed);
+    if (auto r = generator_->remote())
+      m.remote = lsp::StatusRemote{r->url, r->fim_template, static_cast<int64_t>(r->requests),
+                                   static_cast<int64_t>(r->errors), r->last_latency_ms, r->last_error};
   } else {
     m.problem = model_problem_;
   }
@@ -958,7 +976,7 @@ void Assistant::shutdown() {
   // Closing the indexes commits their pending writes; the engine cancels what is still live.
   for (auto& ws : workspaces_) ws->index.reset();
   workspaces_.clear();
-  generator_.reset();
+  set_generator(nullptr, "latentd is shutting down");
   log_info("assistant shut down; indexes closed");
 }
 

@@ -143,6 +143,9 @@ class Assistant {
   CompletionStats completion_stats() const { return stats_; }
   bool model_loaded() const { return generator_ != nullptr; }
   std::string model_problem() const { return model_problem_; }
+  // Thread-safe: the model now loaded (null while none is), for transports serving from their
+  // own threads (the HTTP API), and why there is none.
+  std::shared_ptr<Generator> shared_generator(std::string* problem = nullptr) const;
 
   // Cancels everything, waits for the workers and closes the indexes (committing their
   // writes). Called on the loop thread; blocks only for work already running.
@@ -179,6 +182,9 @@ class Assistant {
   IndexFactory index_factory_;
   std::shared_ptr<Generator> generator_;
   std::string model_problem_;
+  // Guards generator_ and model_problem_ writes (loop thread) against shared_generator().
+  mutable std::mutex generator_mutex_;
+  void set_generator(std::shared_ptr<Generator> gen, std::string problem);
   bool model_opening_ = false;
   std::vector<uint64_t> waiting_for_model_;  // completion tickets held until the model is ready
   uint64_t model_generation_ = 0;
