@@ -145,6 +145,12 @@ TEST(CompletionWindow, SmallMovesKeepTheStartAndAJumpMovesIt) {
     CompletionWindow w = choose_completion_window(text, line_start(text, line) + 4, b, kCount, first.begin_line);
     EXPECT_EQ(w.begin_line, first.begin_line) << "cursor moved to line " << line;
   }
+  // Up across a grid line: a fresh window would start a block earlier; the kept one stays.
+  PromptBudget wide{2000, 80, 0};
+  CompletionWindow at500 = choose_completion_window(text, cursor, wide, kCount);
+  size_t up_cursor = line_start(text, 470) + 4;
+  EXPECT_NE(choose_completion_window(text, up_cursor, wide, kCount).begin_line, at500.begin_line);
+  EXPECT_EQ(choose_completion_window(text, up_cursor, wide, kCount, at500.begin_line).begin_line, at500.begin_line);
   CompletionWindow jumped = choose_completion_window(text, line_start(text, 800), b, kCount, first.begin_line);
   EXPECT_GT(jumped.begin_line, first.begin_line + 200);
   CompletionWindow up = choose_completion_window(text, line_start(text, 100), b, kCount, first.begin_line);
