@@ -332,7 +332,7 @@ std::optional<std::vector<SessionKey>> run_session(daemon::Options options, cons
   };
   const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
   std::string typing = kSessionTyping;
-  if (quick) typing = typing.substr(0, typing.find('\n') + 1);
+  if (quick) typing = typing.substr(0, 16);
   if (only_keys) typing = typing.substr(0, only_keys);
   // A new line after the middle of the file, then the typing.
   cursor = end_of_line(lines / 2);

@@ -174,7 +174,7 @@ struct Assistant::Shown {
 
 struct Assistant::Layout {
   std::optional<uint32_t> begin_line;  // 0-based first line of the last window
-  std::optional<ContextRegion> context;
+  std::optional<KeptContext> context;
 };
 
 struct Assistant::PendingCompletion {
@@ -567,7 +567,7 @@ void Assistant::start_completion(uint64_t ticket) {
   // The document's layout so far: kept where it still holds, so the prompt's start is stable.
   Layout& layout = layouts_[r.document];
   std::optional<std::string> kept_context;
-  if (layout.context && context_region_holds(*layout.context, line, budget.context, index_epoch_))
+  if (layout.context && kept_context_holds(*layout.context, budget.context, index_epoch_))
     kept_context = layout.context->text;
   std::optional<uint32_t> keep_begin_line = layout.begin_line;
   const uint64_t epoch = index_epoch_;
@@ -589,21 +589,21 @@ void Assistant::start_completion(uint64_t ticket) {
     CompletionWindow window = choose_completion_window(full_text, cursor, budget, count, keep_begin_line);
     std::string prefix = full_text.substr(window.begin, cursor - window.begin);
     std::string suffix = full_text.substr(cursor, window.end - cursor);
-    std::optional<ContextRegion> region;
+    std::optional<KeptContext> chosen;
     if (kept_context) {
       prefix = *kept_context + prefix;
     } else if (index && budget.context > 32 && !path.empty()) {
       try {
-        region = ContextRegion{line, budget.context, epoch, index->completion_context(path, full_text, line, column, budget.context)};
-        prefix = region->text + prefix;
+        chosen = KeptContext{budget.context, epoch, index->completion_context(path, full_text, line, column, budget.context)};
+        prefix = chosen->text + prefix;
       } catch (const std::exception& e) {
         log_warn("no repository context for " + path.string() + ": " + e.what());
       }
     }
-    post([this, document, begin_line = window.begin_line, region = std::move(region)]() mutable {
+    post([this, document, begin_line = window.begin_line, chosen = std::move(chosen)]() mutable {
       Layout& layout = layouts_[document];
       layout.begin_line = begin_line;
-      if (region) layout.context = std::move(region);
+      if (chosen) layout.context = std::move(chosen);
     });
     GenerationRequest req;
     req.kind = GenerationRequest::Kind::Fim;

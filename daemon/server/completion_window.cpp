@@ -102,9 +102,8 @@ CompletionWindow choose_completion_window(std::string_view text, size_t cursor, 
   return w;
 }
 
-bool context_region_holds(const ContextRegion& region, uint32_t line, size_t budget, uint64_t index_epoch) {
-  uint32_t distance = line > region.line ? line - region.line : region.line - line;
-  return region.budget == budget && region.index_epoch == index_epoch && distance <= kContextRegionLines;
+bool kept_context_holds(const KeptContext& kept, size_t budget, uint64_t index_epoch) {
+  return kept.budget == budget && kept.index_epoch == index_epoch;
 }
 
 }  // namespace latent::daemon

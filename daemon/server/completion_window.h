@@ -7,8 +7,8 @@
 // Why stable: the window starts on a coarse line grid and keeps its start while it still fits,
 // so typing and small cursor moves leave the prompt's prefix (repository context, then the
 // window up to the cursor) unchanged and a keystroke costs the typed tokens plus the suffix.
-// The repository context placed before the window is chosen once for a region of the file
-// (ContextRegion) for the same reason.
+// The repository context placed before the window is kept for the document (KeptContext)
+// for the same reason.
 #pragma once
 
 #include <cstddef>
@@ -51,18 +51,18 @@ inline constexpr uint32_t kWindowGridLines = 32;
 CompletionWindow choose_completion_window(std::string_view text, size_t cursor, const PromptBudget& budget,
                                           const TokenCounter& count, std::optional<uint32_t> keep_begin_line = {});
 
-// The repository context chosen for a region of a document, kept while the cursor stays within
-// kContextRegionLines lines of where it was chosen and the index has not changed since
-// (`index_epoch`), so that it stays the prompt's stable first part.
-struct ContextRegion {
-  uint32_t line = 0;          // 1-based cursor line it was chosen for
+// The repository context chosen for a document, kept while the cursor stays in it and the
+// index is unchanged since (`index_epoch`: a save or any file change on disk moves it on), so
+// that it stays the prompt's stable first part. A jump within the file keeps it too: choosing
+// again would make the jump cost the context and the window (about 4.4K tokens by default)
+// instead of the window alone (about 2.3K); the window still holds the 2K tokens before the
+// new place, and the next change to the index brings the definitions around it.
+struct KeptContext {
   size_t budget = 0;
   uint64_t index_epoch = 0;
   std::string text;
 };
 
-inline constexpr uint32_t kContextRegionLines = 96;
-
-bool context_region_holds(const ContextRegion& region, uint32_t line, size_t budget, uint64_t index_epoch);
+bool kept_context_holds(const KeptContext& kept, size_t budget, uint64_t index_epoch);
 
 }  // namespace latent::daemon

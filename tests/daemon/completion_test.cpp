@@ -1,5 +1,5 @@
 // Inline completions through the server with a fake model and index: the prompt holds a bounded
-// window of the file and a repository context kept while the cursor stays in its region, and a
+// window of the file and a repository context kept for the document until the index changes, and a
 // keystroke that extends a running generation continues it instead of starting another.
 #include <gtest/gtest.h>
 
@@ -112,21 +112,22 @@ TEST(Completion, ThePromptHoldsABoundedWindowAndAKeptContext) {
     EXPECT_TRUE(req.prefix.starts_with(previous_prefix));
     previous_prefix = req.prefix;
   }
-  EXPECT_EQ(f.contexts->load(), 1) << "the repository context is chosen once for the region";
+  EXPECT_EQ(f.contexts->load(), 1) << "the repository context is chosen once";
 
-  // A jump to another region chooses a new context and window.
+  // A jump within the file moves the window and keeps the context.
   f.editor->move_to_line(100);
   f.keystroke('y');
-  EXPECT_EQ(f.contexts->load(), 2);
-  EXPECT_TRUE(f.runs->request(f.runs->size() - 1).prefix.starts_with("// repository context chosen at line 101\n"));
-  f.keystroke('y');
-  EXPECT_EQ(f.contexts->load(), 2);
+  EXPECT_EQ(f.contexts->load(), 1);
+  GenerationRequest jumped = f.runs->request(f.runs->size() - 1);
+  EXPECT_TRUE(jumped.prefix.starts_with("// repository context chosen at line 501\n"));
+  EXPECT_TRUE(f.editor->text.substr(0, f.editor->cursor).ends_with(jumped.prefix.substr(jumped.prefix.find('\n') + 1)));
 
-  // A change in the index makes the kept context stale.
+  // A change in the index makes the kept context stale: chosen again, for the cursor now.
   f.server->notify("workspace/didChangeWatchedFiles", Json{{"changes", {{{"uri", "file:///ws/other.cpp"}, {"type", 2}}}}});
   f.server->block_until_idle();
   f.keystroke('y');
-  EXPECT_EQ(f.contexts->load(), 3);
+  EXPECT_EQ(f.contexts->load(), 2);
+  EXPECT_TRUE(f.runs->request(f.runs->size() - 1).prefix.starts_with("// repository context chosen at line 101\n"));
 }
 
 TEST(Completion, TypingThatExtendsARunningGenerationContinuesIt) {

@@ -174,14 +174,11 @@ TEST(CompletionWindow, BudgetsFitTheModelsContext) {
   EXPECT_GT(tight.suffix, 0u);
 }
 
-TEST(CompletionWindow, ContextRegionHoldsNearbyUntilTheIndexChanges) {
-  ContextRegion r{500, 2048, 7, "ctx"};
-  EXPECT_TRUE(context_region_holds(r, 500, 2048, 7));
-  EXPECT_TRUE(context_region_holds(r, 500 + kContextRegionLines, 2048, 7));
-  EXPECT_TRUE(context_region_holds(r, 500 - kContextRegionLines, 2048, 7));
-  EXPECT_FALSE(context_region_holds(r, 501 + kContextRegionLines, 2048, 7));
-  EXPECT_FALSE(context_region_holds(r, 500, 2048, 8));
-  EXPECT_FALSE(context_region_holds(r, 500, 1024, 7));
+TEST(CompletionWindow, AKeptContextHoldsUntilTheIndexOrTheBudgetChanges) {
+  KeptContext kept{2048, 7, "ctx"};
+  EXPECT_TRUE(kept_context_holds(kept, 2048, 7));
+  EXPECT_FALSE(kept_context_holds(kept, 2048, 8));
+  EXPECT_FALSE(kept_context_holds(kept, 1024, 7));
 }
 
 }  // namespace
