@@ -7,16 +7,19 @@
 // (p50/p99) of the requests that got an answer, engine runs started vs requests, reuse, and as
 // the baseline the latency of single completion requests made with no storm.
 //
-// With --file, also a realistic session in a real source file (its directory indexed as the
+// With --file, instead, a realistic session in a real source file (its directory indexed as the
 // workspace): the cursor mid-file, a line typed there one keystroke at a time (each request
 // answered before the next key, debounce 0), then a jump to another function and a few more
 // keys. Per keystroke: prompt tokens, tokens the engine evaluated again (prompt minus those its
-// KV store served) and latency; --whole-file-baseline N first runs N keystrokes with a window
-// as large as the model's context (the layout before the bounded window) as the baseline.
+// KV store served) and latency, their percentiles over the keystrokes that ran the engine.
+// --whole-file-baseline N first runs N keystrokes with a window as large as the model's context
+// (the layout before the bounded window) as the baseline. Each session's KV disk tier is a fresh
+// directory, so that its first keystroke is cold.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -264,6 +267,23 @@ struct SessionKey {
 const char* kSessionTyping = "    const auto count = items.size();\n    if (count == 0) return {};\n";
 const char* kAfterJumpTyping = "    auto it = ";
 
+// Cold means cold: while it lives, the KV store's disk tier ($XDG_CACHE_HOME/latent/kv) is a
+// fresh directory, not the pages of an earlier run or session.
+class FreshKvCache {
+ public:
+  FreshKvCache() {
+    dir_ = (std::filesystem::temp_directory_path() / "latent-bench-lsp-XXXXXX").string();
+    if (!mkdtemp(dir_.data())) throw std::runtime_error("cannot create a directory in " + std::filesystem::temp_directory_path().string());
+    setenv("XDG_CACHE_HOME", dir_.c_str(), 1);
+  }
+  ~FreshKvCache() { std::filesystem::remove_all(dir_); }
+  FreshKvCache(const FreshKvCache&) = delete;
+  FreshKvCache& operator=(const FreshKvCache&) = delete;
+
+ private:
+  std::string dir_;
+};
+
 std::optional<std::vector<SessionKey>> run_session(daemon::Options options, const std::filesystem::path& file,
                                                    bool quick, size_t only_keys, std::string& model_name) {
   std::ifstream in(file, std::ios::binary);
@@ -274,6 +294,7 @@ std::optional<std::vector<SessionKey>> run_session(daemon::Options options, cons
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   options.debounce_ms = 0;
   const std::filesystem::path root = std::filesystem::absolute(file).parent_path();
+  FreshKvCache cold;
   Client client(options, daemon::default_index_factory());
   client.call("initialize", {{"processId", nullptr},
                              {"rootUri", "file://" + root.string()},
@@ -347,11 +368,13 @@ std::optional<std::vector<SessionKey>> run_session(daemon::Options options, cons
   return keys;
 }
 
+// Over the keystrokes of `phase` that ran the engine (the others were answered from the
+// completion already shown, at no cost).
 double percentile_of(const std::vector<SessionKey>& keys, const std::string& phase, double p,
                      double (*field)(const SessionKey&)) {
   std::vector<double> v;
   for (const auto& k : keys)
-    if (k.phase == phase) v.push_back(field(k));
+    if (k.phase == phase && k.engine_run) v.push_back(field(k));
   return percentile(v, p);
 }
 
@@ -359,7 +382,7 @@ double percentile_of(const std::vector<SessionKey>& keys, const std::string& pha
 int bench_session(const ParsedArgs& args, daemon::Options options) {
   if (options.model_path.empty()) throw UsageError("bench lsp --file needs --model FILE (a model with FIM tokens)");
   const bool quick = args.has("quick");
-  const std::filesystem::path file = args.get_or("file", "");
+  const std::filesystem::path file = std::filesystem::absolute(args.get_or("file", ""));
   const size_t baseline_keys = static_cast<size_t>(std::max<int64_t>(0, args.get_int("whole-file-baseline", 0)));
   std::string model_name;
   std::vector<std::pair<std::string, std::vector<SessionKey>>> runs;
