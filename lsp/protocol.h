@@ -116,6 +116,11 @@ struct InlineCompletionParams {
   TextDocumentIdentifier textDocument;
   Position position;
   InlineCompletionContext context;
+  // Latent's extension (the spec's PartialResultParams, which 3.18 does not list for this
+  // request): when set, the first line of a multi-line completion is sent as soon as it is
+  // complete, as $/progress {token, value: InlineCompletionList}; the response is still the
+  // whole completion, which starts with it. Null when the client wants no partial result.
+  Json partialResultToken;
 };
 void read_value(const Json& j, const std::string& path, InlineCompletionParams& out);
 

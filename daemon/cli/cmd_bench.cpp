@@ -28,7 +28,8 @@ const Suite kSuites[] = {
     // {"name", "what it measures", bench_name}, one per line.
     {"engine", "prefill/decode tokens/s vs the memory-bandwidth roofline", bench_engine},
     {"kv", "time to first token cold / warm / after restart with the latent KV store", bench_kv},
-    {"lsp", "inline-completion latency p50/p99 under a 30 keys/s typing storm", bench_lsp},
+    {"lsp", "inline-completion latency p50/p99 under a 30 keys/s typing storm; with --file, tokens evaluated "
+            "and latency per keystroke typing in a real file", bench_lsp},
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
     {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
@@ -75,6 +76,8 @@ Command bench_command() {
       {"split", "SHARES", "context: budget shares current,definitions,types,search,imports,recent"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
+      {"file", "FILE", "lsp: the realistic session in this source file (its directory is indexed)"},
+      {"whole-file-baseline", "N", "lsp --file: first N keystrokes with the whole file in the prompt, as the baseline"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
       {"remote", "URL", "lsp: also through this OpenAI-compatible server (a column beside the local --model)"},
       {"remote-model", "NAME", "lsp: the remote server's model (default: its first)"},

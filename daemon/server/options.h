@@ -30,6 +30,10 @@ struct Options {
   int remote_retries = 2;                // more attempts after a connection error, with backoff
   // Tokens of repository context (definitions, search hits, repo map) in a completion prompt.
   int context_budget = 2048;
+  // Tokens of the current file before and after the cursor in a completion prompt (whole
+  // lines; completion_window.h says why the window is bounded and how it stays stable).
+  int prefix_tokens = 2048;
+  int suffix_tokens = 256;
   // Delay after a completion request before the engine starts; a newer request for the same
   // document within it replaces the older one without any engine work. The only debounce:
   // editors send every request at once.

@@ -54,6 +54,14 @@ constexpr Setting kSettings[] = {
     {.key = "contextBudget", .flag = "context-budget", .value_name = "N", .field = &Options::context_budget,
      .description = "tokens of repository context (definitions, search hits, repo map) in a completion prompt",
      .min = 0, .max = 1 << 20},
+    {.key = "prefixTokens", .flag = "prefix-tokens", .value_name = "N", .field = &Options::prefix_tokens,
+     .description = "tokens of the current file before the cursor in a completion prompt (whole lines, starting on "
+                    "a 32-line grid so that typing keeps the prompt's cached start)",
+     .min = 16, .max = 1 << 20},
+    {.key = "suffixTokens", .flag = "suffix-tokens", .value_name = "N", .field = &Options::suffix_tokens,
+     .description = "tokens of the current file after the cursor in a completion prompt (whole lines; they are "
+                    "evaluated again on every keystroke, so keep this small)",
+     .min = 0, .max = 1 << 20},
     {.key = "debounceMs", .flag = "debounce-ms", .value_name = "N", .field = &Options::debounce_ms,
      .description = "milliseconds a completion request waits before the model starts; a newer request for the "
                     "same file replaces it (editors send every keystroke's request at once)",
