@@ -14,6 +14,7 @@ int bench_lsp(const ParsedArgs& args);
 int bench_tokenizer(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
 int bench_index(const ParsedArgs& args);
+int bench_memory(const ParsedArgs& args);
 
 namespace {
 
@@ -31,6 +32,7 @@ const Suite kSuites[] = {
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
     {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
+    {"memory", "read bandwidth GB/s (the roofline's baseline)", bench_memory},
 };
 
 int run_bench(const ParsedArgs& args) {
@@ -69,6 +71,7 @@ Command bench_command() {
       {"threads", "N", "worker threads (default: all cores)"},
       {"repo", "DIR", "source tree to index or tokenize"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
+      {"sizes", "LIST", "engine: only these points, e.g. prefill:512,prefill:8192,decode:0,decode:4096"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
   };
