@@ -237,6 +237,7 @@ class CpuBackend final : public Backend, private Kernels {
   void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) override {
     const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1];
     const int64_t B = std::max(w.ne[2], x.ne[2]);
+    if (w.type == TensorType::F32 && N >= kF32TileTokens) return mul_mat_f32(w, x, out);
     const TensorType vt = quant::vec_dot_type(w.type);
     const size_t qrow = gguf::row_bytes(vt, K);
     const int64_t Bx = x.ne[2];
@@ -262,6 +263,29 @@ class CpuBackend final : public Backend, private Kernels {
         outs[size_t(n)] = reinterpret_cast<float*>(out.row(n, b)) + m0;
       }
       quant::vec_dot_tile(w.type, K, w.row(m0, wb), w.nb[1], m1 - m0, xs.data(), N, outs.data());
+    });
+  }
+
+  // F32 weights times many tokens (the plain MLA form's K decompression, F32 models' prefill):
+  // the activations need no conversion, and attention_tiles' score kernel computes a tile of
+  // weight rows against a block of tokens with each operand loaded once for several
+  // multiply-adds, where a row-by-row dot product is load-bound.
+  static constexpr int64_t kF32TileTokens = 64;
+  void mul_mat_f32(const Tensor& w, const Tensor& x, const Tensor& out) {
+    const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1], B = std::max(w.ne[2], x.ne[2]);
+    const int64_t m_tile = row_tile(M * B, w.nb[1]), n_mt = (M + m_tile - 1) / m_tile;
+    const int64_t out_stride = int64_t(out.nb[1] / sizeof(float)), w_stride = int64_t(w.nb[1] / sizeof(float));
+    pool_.run(B * n_mt, [&](int64_t item, int thread) {
+      const int64_t b = item / n_mt, m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
+      const int64_t wb = w.ne[2] == 1 ? 0 : b, xb = x.ne[2] == 1 ? 0 : b;
+      auto& xs = thread_rows_[size_t(thread)];
+      xs.resize(size_t(N));
+      for (int64_t n = 0; n < N; ++n) xs[size_t(n)] = reinterpret_cast<float*>(x.row(n, xb));
+      float* o = reinterpret_cast<float*>(out.row(0, b)) + m0;
+      // Blocks of tokens small enough to stay in L2 next to the tile of weights.
+      for (int64_t n0 = 0; n0 < N; n0 += kF32TileTokens)
+        cpu::score_tile(xs.data() + n0, std::min(kF32TileTokens, N - n0), reinterpret_cast<const float*>(w.row(m0, wb)),
+                        w_stride, m1 - m0, K, o + n0 * out_stride, out_stride);
     });
   }
 
