@@ -8,7 +8,6 @@
 // bandwidth is the device's, measured with the backend's own copy kernel (reading and writing
 // each byte once), so the roofline is the device memory's.
 #include <cstdio>
-#include <cstdlib>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -105,33 +104,6 @@ double measure_device_bandwidth(const BackendChoice& choice, size_t bytes) {
   return best;
 }
 
-struct Sizes {
-  std::vector<int64_t> prefill;  // prompt lengths
-  std::vector<int64_t> decode;   // context lengths decoded at
-};
-
-// --sizes "prefill:512,decode:0,decode:4096": the points a comparison needs, each divided by
-// `scale` (--quick) like the default suite's.
-Sizes parse_sizes(const std::string& spec, int64_t scale) {
-  Sizes s;
-  size_t at = 0;
-  while (at <= spec.size()) {
-    const size_t end = std::min(spec.find(',', at), spec.size());
-    const std::string item = spec.substr(at, end - at);
-    at = end + 1;
-    const size_t colon = item.find(':');
-    const std::string kind = item.substr(0, colon);
-    std::vector<int64_t>* list = kind == "prefill" ? &s.prefill : kind == "decode" ? &s.decode : nullptr;
-    char* num_end = nullptr;
-    const long long n = colon == std::string::npos ? -1 : std::strtoll(item.c_str() + colon + 1, &num_end, 10);
-    if (!list || n < 0 || (kind == "prefill" && n == 0) || *num_end != '\0')
-      throw UsageError("--sizes: '" + item + "' is not prefill:N (N > 0) or decode:N (N >= 0); e.g. " +
-                       "--sizes prefill:512,decode:0,decode:4096");
-    list->push_back(int64_t(n) / scale);
-  }
-  return s;
-}
-
 }  // namespace
 
 int bench_engine(const ParsedArgs& args) {
@@ -143,9 +115,9 @@ int bench_engine(const ParsedArgs& args) {
 
   // --quick divides every size by 8: a smoke test of the benchmark, not a measurement to quote.
   const int64_t scale = quick ? 8 : 1;
-  const Sizes sizes = args.has("sizes") ? parse_sizes(*args.get("sizes"), scale)
-                                        : Sizes{{512 / scale, 4096 / scale, 8192 / scale},
-                                                {0, 4096 / scale, 16384 / scale}};
+  const EngineSizes sizes = args.has("sizes") ? parse_engine_sizes(*args.get("sizes"), scale)
+                                              : EngineSizes{{512 / scale, 4096 / scale, 8192 / scale},
+                                                            {0, 4096 / scale, 16384 / scale}};
   const std::vector<int64_t>& prefill_sizes = sizes.prefill;
   const std::vector<int64_t>& decode_contexts = sizes.decode;
   const int32_t decode_tokens = quick ? 8 : 32;
