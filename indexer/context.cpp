@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "indexer/imports.h"
 #include "indexer/index_impl.h"
 #include "indexer/parse.h"
 
@@ -41,7 +42,8 @@ class ContextBuilder {
     std::string path;
     uint32_t start_line, end_line;
     std::string body;
-    double rank = 0;  // repo map order
+    double rank = 0;     // repo map order
+    bool whole = false;  // the whole file: holds every other piece of it
   };
 
   size_t tokens(const std::string& text) {
@@ -59,15 +61,26 @@ class ContextBuilder {
     if (!t.empty() && t.back() != '\n') t += '\n';
     return t;
   }
-  // Adds a candidate if it fits in `cap` more tokens and does not repeat what is already taken.
+  // Adds a candidate if it fits in `cap` more tokens and does not repeat what is already taken;
+  // pieces of the same file it contains are dropped and their tokens given back to `cap`.
   bool take(Candidate c, size_t& cap);
   bool covered(const std::string& path, uint32_t s, uint32_t e) const {
-    auto it = taken_.find(path);
-    if (it == taken_.end()) return false;
-    for (auto [a, b] : it->second)
-      if (a <= s && e <= b) return true;
+    for (const auto& [c, n] : chosen_)
+      if (c.start_line != 0 && c.path == path && c.start_line <= s && e <= c.end_line) return true;
     return false;
   }
+  // Definitions of the current file's identifiers, nearest first (section 2).
+  struct Def {
+    int64_t file_id;
+    std::string path;
+    uint32_t start, end;
+    SymbolKind kind;
+    std::string signature;
+  };
+  std::vector<Def> definitions_near(const std::string& content, uint32_t cursor, int64_t current_id,
+                                    const std::vector<int64_t>& imported);
+  // The first lines of a definition, up to where its signature ends.
+  std::pair<std::string, uint32_t> head_of(const Def& d);
 
   // The indexed text of lines [s, e] of a file, from its chunks.
   std::string file_lines(int64_t file_id, uint32_t s, uint32_t e);
@@ -76,8 +89,7 @@ class ContextBuilder {
   std::pair<std::string, uint32_t> head_within(std::string text, uint32_t s, size_t cap);
   std::string outline(int64_t file_id, size_t max_lines);
   int64_t file_id(const std::string& path);
-  std::vector<std::string> resolve_import(const std::string& module, const std::string& from_path,
-                                          const std::string& language);
+  FileSystemView file_system();
 
   // Prepared once per build (the repo map alone runs one query per file), reset on each use.
   Statement& stmt(const char* sql) {
@@ -93,7 +105,7 @@ class ContextBuilder {
   TokenCounter count_;
   std::unordered_map<std::string, size_t> token_cache_;
   std::vector<std::pair<Candidate, size_t>> chosen_;
-  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> taken_;
+  std::optional<std::vector<std::string>> all_paths_;  // every indexed path, shortest first
   std::unordered_map<const char*, Statement> statements_;
   size_t used_ = 0;
 };
@@ -101,11 +113,43 @@ class ContextBuilder {
 bool ContextBuilder::take(Candidate c, size_t& cap) {
   if (c.body.empty()) return false;
   if (c.start_line != 0 && covered(c.path, c.start_line, c.end_line)) return false;
+  // Lines another piece holds already are cut from the ends.
+  if (c.start_line != 0 && !c.whole) {
+    uint32_t s = c.start_line, e = c.end_line;
+    for (const auto& [o, on] : chosen_) {
+      if (o.start_line == 0 || o.path != c.path || o.end_line < s || e < o.start_line) continue;
+      if (o.start_line <= s) s = o.end_line + 1;
+      else if (e <= o.end_line) e = o.start_line - 1;
+    }
+    if (s > e) return false;
+    if (s != c.start_line || e != c.end_line) {
+      c.body = lines_of(c.body, s - c.start_line + 1, e - c.start_line + 1);
+      c.start_line = s;
+      c.end_line = e;
+      if (c.body.empty()) return false;
+    }
+  }
+  if (c.start_line == 0)  // an outline: once per file, never beside the whole file
+    for (const auto& [o, on] : chosen_)
+      if (o.path == c.path && (o.whole || o.start_line == 0)) return false;
   size_t n = tokens(piece_text(c));
-  if (n > cap || used_ + n > req_.budget_tokens) return false;
+  // What the new piece contains (never the current file's window: it is placed apart).
+  size_t inside = 0;
+  auto contained = [&](const Candidate& o) {
+    if (o.kind == SourceKind::current || o.path != c.path || c.kind == SourceKind::current) return false;
+    return c.whole || (c.start_line != 0 && o.start_line != 0 && c.start_line <= o.start_line && o.end_line <= c.end_line);
+  };
+  for (const auto& [o, on] : chosen_)
+    if (contained(o)) inside += on;
+  if (n > cap + inside || used_ + n > req_.budget_tokens + inside) return false;
+  if (inside) {
+    chosen_.erase(std::remove_if(chosen_.begin(), chosen_.end(), [&](const auto& p) { return contained(p.first); }),
+                  chosen_.end());
+    used_ -= inside;
+    cap += inside;
+  }
   cap -= n;
   used_ += n;
-  if (c.start_line != 0) taken_[c.path].emplace_back(c.start_line, c.end_line);
   chosen_.emplace_back(std::move(c), n);
   return true;
 }
@@ -170,115 +214,164 @@ std::pair<std::string, uint32_t> ContextBuilder::head_within(std::string text, u
   return {std::move(text), s + static_cast<uint32_t>(lo) - 1};
 }
 
+// Signatures of a file's definitions in line order, nested ones (methods) indented under
+// their class; locals and plain variables inside definitions are left out.
 std::string ContextBuilder::outline(int64_t id, size_t max_lines) {
   Statement& q = stmt(
-      "SELECT signature FROM symbols WHERE file_id = ? AND top_level = 1 ORDER BY line, col LIMIT ?");
-  q.bind(1, id).bind(2, int64_t(max_lines));
+      "SELECT signature, scope FROM symbols WHERE file_id = ? AND (top_level = 1 OR kind NOT IN (?, ?)) "
+      "ORDER BY line, col LIMIT ?");
+  q.bind(1, id).bind(2, int64_t(SymbolKind::variable)).bind(3, int64_t(SymbolKind::other)).bind(4, int64_t(max_lines));
   std::string out;
   std::string last;
   while (q.step()) {
     std::string sig = q.text(0);
     if (sig == last) continue;
+    std::string_view scope = q.text_view(1);
+    if (!scope.empty()) out.append(2 * (1 + std::count(scope.begin(), scope.end(), '.')), ' ');
     out += sig + "\n";
     last = std::move(sig);
   }
   return out;
 }
 
-std::vector<std::string> ContextBuilder::resolve_import(const std::string& module, const std::string& from,
-                                                        const std::string& language) {
-  std::string dir = from.find('/') == std::string::npos ? "" : from.substr(0, from.rfind('/') + 1);
-  auto normal = [](std::string p) {
-    std::string s = std::filesystem::path(p).lexically_normal().generic_string();
-    return s.rfind("./", 0) == 0 ? s.substr(2) : s;
-  };
-  std::vector<std::string> exact, suffix;
-  auto dotted = [](std::string m, char sep) {
-    std::replace(m.begin(), m.end(), sep, '/');
-    return m;
-  };
-  if (language == "c" || language == "cpp") {
-    exact = {normal(dir + module)};
-    suffix = {module};
-  } else if (language == "javascript" || language == "typescript" || language == "tsx") {
-    if (module.rfind(".", 0) != 0) return {};
-    std::string base = normal(dir + module);
-    for (const char* ext : {"", ".ts", ".tsx", ".js", ".jsx", ".mjs", "/index.ts", "/index.tsx", "/index.js"})
-      exact.push_back(base + ext);
-  } else if (language == "python") {
-    size_t dots = 0;
-    while (dots < module.size() && module[dots] == '.') ++dots;
-    std::string rest = dotted(module.substr(dots), '.');
-    if (dots > 0) {
-      std::string base = dir;
-      for (size_t i = 1; i < dots; ++i) base += "../";
-      base = normal(base + rest);
-      exact = {base + ".py", base + "/__init__.py"};
-    } else {
-      suffix = {rest + ".py", rest + "/__init__.py"};
+FileSystemView ContextBuilder::file_system() {
+  FileSystemView fs;
+  fs.root = impl_.options.root.string();
+  fs.exists = [this](const std::string& p) { return file_id(p) != 0; };
+  // Suffix lookups scan the paths in memory: SQLite has no index for them.
+  auto paths = [this]() -> const std::vector<std::string>& {
+    if (!all_paths_) {
+      all_paths_.emplace();
+      Statement& q = stmt("SELECT path FROM files ORDER BY length(path), path");
+      while (q.step()) all_paths_->push_back(q.text(0));
     }
-  } else if (language == "rust") {
-    std::string m = module;
-    for (const char* p : {"crate::", "self::", "super::"})
-      if (m.rfind(p, 0) == 0) m = m.substr(std::string(p).size());
-    auto brace = m.find("::{");
-    if (brace != std::string::npos) m = m.substr(0, brace);
-    std::string path;
-    for (size_t i = 0; i < m.size(); ++i) {
-      if (m.compare(i, 2, "::") == 0) {
-        path += '/';
-        ++i;
-      } else {
-        path += m[i];
-      }
-    }
-    exact = {normal(dir + path + ".rs"), normal(dir + path + "/mod.rs")};
-    // `use a::b::item`: the module is usually a/b.rs.
-    std::string parent = path.find('/') == std::string::npos ? path : path.substr(0, path.rfind('/'));
-    suffix = {path + ".rs", path + "/mod.rs", parent + ".rs", parent + "/mod.rs"};
-  } else if (language == "java") {
-    suffix = {dotted(module, '.') + ".java"};
-  } else if (language == "go") {
-    std::string last = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
-    Statement& q = stmt(
-        "SELECT path FROM files WHERE path LIKE ? AND language = 'go' ORDER BY path LIMIT 20");
-    q.bind(1, "%" + last + "/%.go");
+    return *all_paths_;
+  };
+  auto ends_with = [](const std::string& p, const std::string& suffix) {
+    return p == suffix || (p.size() > suffix.size() && p[p.size() - suffix.size() - 1] == '/' &&
+                           p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0);
+  };
+  fs.ending_with = [paths, ends_with](const std::string& suffix) {
     std::vector<std::string> out;
-    while (q.step()) {
-      std::string p = q.text(0);
-      std::string d = p.substr(0, p.rfind('/'));
-      if (d == last || (d.size() > last.size() && d.compare(d.size() - last.size() - 1, last.size() + 1, "/" + last) == 0))
-        out.push_back(p);
-    }
+    for (const auto& p : paths())
+      if (ends_with(p, suffix) && out.size() < 8) out.push_back(p);
     return out;
-  } else if (language == "ruby") {
-    exact = {normal(dir + module + ".rb")};
-    suffix = {module + ".rb"};
-  } else if (language == "lua") {
-    suffix = {dotted(module, '.') + ".lua"};
-  } else if (language == "bash") {
-    exact = {normal(dir + module)};
-  }
-  std::vector<std::string> out;
-  for (const auto& p : exact) {
-    if (file_id(p)) {
-      out.push_back(p);
-      return out;
+  };
+  fs.files_in = [paths, ends_with](const std::string& folder, bool exact) {
+    std::vector<std::string> out;
+    std::optional<std::string> dir;
+    if (exact) dir = folder;
+    for (const auto& p : paths()) {
+      size_t slash = p.rfind('/');
+      std::string d = slash == std::string::npos ? "" : p.substr(0, slash);
+      if (!dir && ends_with(d, folder)) dir = d;
+      if (dir && d == *dir) out.push_back(p);
     }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  fs.read = [this](const std::string& p) -> std::optional<std::string> {
+    std::ifstream in(impl_.options.root / p, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return fs;
+}
+
+std::vector<ContextBuilder::Def> ContextBuilder::definitions_near(const std::string& content, uint32_t cursor,
+                                                                  int64_t current_id,
+                                                                  const std::vector<int64_t>& imported) {
+  // Each name once, at its nearest line to the cursor.
+  std::unordered_map<std::string, uint32_t> distance;
+  for (Word& w : identifier_words(content)) {
+    if (w.text.size() < 2) continue;
+    uint32_t d = w.line > cursor ? w.line - cursor : cursor - w.line;
+    auto [it, fresh] = distance.emplace(std::move(w.text), d);
+    if (!fresh) it->second = std::min(it->second, d);
   }
-  for (const auto& s : suffix) {
-    Statement& q = stmt("SELECT path FROM files WHERE path = ? OR path LIKE ? ORDER BY length(path), path LIMIT 1");
-    q.bind(1, s).bind(2, "%/" + s);
-    if (q.step()) {
-      out.push_back(q.text(0));
-      return out;
+  std::vector<std::pair<uint32_t, std::string>> names;
+  for (auto& [n, d] : distance) names.emplace_back(d, n);
+  std::sort(names.begin(), names.end());
+  if (names.size() > req_.max_names) names.resize(req_.max_names);
+
+  std::string list = "[", ids = "[";
+  for (const auto& [d, n] : names) {
+    list += list.size() > 1 ? "," : "";
+    list += '"';
+    for (char ch : n) {
+      if (ch == '"' || ch == '\\') list += '\\';
+      list += ch;
+    }
+    list += '"';
+  }
+  list += "]";
+  for (int64_t id : imported) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  ids += "]";
+  // Per name, its definitions in the order they are believed: in a file the current one imports,
+  // in the current file, then by the file's rank; a name's definitions are all kept when there
+  // are at most two, else the first (two when neither imported nor local).
+  Statement& q = stmt(
+      "SELECT name, file_id, path, line, end_line, kind, signature, pref, k, total FROM ("
+      "  SELECT n.name, f.id AS file_id, f.path, s.line, s.end_line, s.kind, s.signature,"
+      "    CASE WHEN f.id IN (SELECT value FROM json_each(?2)) THEN 0 WHEN f.id = ?3 THEN 1 ELSE 2 END AS pref,"
+      "    row_number() OVER (PARTITION BY n.id ORDER BY CASE WHEN f.id IN (SELECT value FROM json_each(?2)) THEN 0"
+      "      WHEN f.id = ?3 THEN 1 ELSE 2 END, coalesce(r.rank, 0) DESC, f.path, s.line) AS k,"
+      "    count(*) OVER (PARTITION BY n.id) AS total"
+      "  FROM names n JOIN symbols s ON s.name_id = n.id JOIN files f ON f.id = s.file_id"
+      "  LEFT JOIN file_rank r ON r.file_id = f.id"
+      "  WHERE n.name IN (SELECT value FROM json_each(?1))) WHERE k <= 2");
+  q.bind(1, list).bind(2, ids).bind(3, current_id);
+  std::unordered_map<std::string, std::vector<Def>> by_name;
+  while (q.step()) {
+    int64_t pref = q.int64(7), k = q.int64(8), total = q.int64(9);
+    if (k == 2 && total > 2 && pref < 2) continue;
+    by_name[q.text(0)].push_back({q.int64(1), q.text(2), uint32_t(q.int64(3)), uint32_t(q.int64(4)),
+                                  static_cast<SymbolKind>(q.int64(5)), q.text(6)});
+  }
+  std::vector<Def> out;
+  for (const auto& [d, n] : names) {
+    auto it = by_name.find(n);
+    if (it == by_name.end()) continue;
+    for (auto& def : it->second) {
+      // The body the cursor is in is the current file's window's business.
+      if (def.file_id == current_id && def.start <= cursor && cursor <= def.end) continue;
+      out.push_back(std::move(def));
     }
   }
   return out;
 }
 
+std::pair<std::string, uint32_t> ContextBuilder::head_of(const Def& d) {
+  constexpr uint32_t kMaxHeadLines = 4;
+  std::string text = file_lines(d.file_id, d.start, std::min(d.end, d.start + kMaxHeadLines - 1));
+  // The signature ends at the line opening the body ('{', ':' in Python, '=' or '=>') or ending the
+  // declaration (';').
+  size_t pos = 0;
+  uint32_t line = d.start;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t e = nl == std::string::npos ? text.size() : nl;
+    std::string_view l = std::string_view(text).substr(pos, e - pos);
+    while (!l.empty() && (l.back() == ' ' || l.back() == '\r' || l.back() == '\t')) l.remove_suffix(1);
+    bool ends = !l.empty() && (l.back() == '{' || l.back() == ':' || l.back() == ';' || l.back() == '=' ||
+                               l.back() == '>' || l.back() == ')' || l.back() == ',');
+    if (nl == std::string::npos || (ends && l.find_first_not_of(" \t@#[") != std::string_view::npos &&
+                                    l.front() != '@' && l.front() != '#')) {
+      text.resize(nl == std::string::npos ? text.size() : nl + 1);
+      return {std::move(text), line};
+    }
+    pos = nl + 1;
+    ++line;
+  }
+  return {std::move(text), std::max(d.start, line - 1)};
+}
+
 Context ContextBuilder::build() {
   const size_t budget = req_.budget_tokens;
+  const BudgetSplit& split = req_.split;
+  auto share = [&](double f) { return static_cast<size_t>(f * static_cast<double>(budget)); };
   std::string rel = impl_.relative(req_.path);
   std::string content;
   if (req_.content) {
@@ -310,11 +403,26 @@ Context ContextBuilder::build() {
     q.bind(1, current_id);
     if (q.step()) language = q.text(0);
   }
+  // The files the current file imports, resolved per language.
+  std::vector<std::string> imported;
+  std::vector<int64_t> imported_ids;
+  {
+    Statement& q = stmt("SELECT module FROM imports WHERE file_id = ? ORDER BY module");
+    q.bind(1, current_id);
+    std::vector<std::string> modules;
+    while (q.step()) modules.push_back(q.text(0));
+    FileSystemView fs = file_system();
+    for (const auto& m : modules)
+      for (auto& p : resolve_import(m, rel, language, fs))
+        if (p != rel && std::find(imported.begin(), imported.end(), p) == imported.end()) {
+          imported_ids.push_back(file_id(p));
+          imported.push_back(std::move(p));
+        }
+  }
 
-  // 1. The current file around the cursor (a quarter of the budget), grown alternately
-  //    upwards and downwards line by line.
+  // 1. The current file around the cursor, grown alternately upwards and downwards line by line.
   if (req_.include_current_file && n_lines > 0) {
-    size_t cap = budget / 4;
+    size_t cap = share(split.current);
     uint32_t s = cursor, e = cursor;
     size_t approx = approximate_token_count(slice(s, e));
     bool grew = true;
@@ -346,53 +454,44 @@ Context ContextBuilder::build() {
     take(std::move(c), cap);
   }
 
-  // 2. Definitions of identifiers near the cursor, nearest first; then signatures of the
-  //    types their signatures name.
-  uint32_t ws = cursor > req_.identifier_window_lines ? cursor - req_.identifier_window_lines : 1;
-  uint32_t we = std::min(n_lines, cursor + req_.identifier_window_lines);
-  std::vector<Word> words = identifier_words(slice(ws, we), ws);
-  std::stable_sort(words.begin(), words.end(), [&](const Word& a, const Word& b) {
-    uint32_t da = a.line > cursor ? a.line - cursor : cursor - a.line;
-    uint32_t db = b.line > cursor ? b.line - cursor : cursor - b.line;
-    return da < db;
-  });
-  std::set<std::string> looked_up;
-  std::vector<std::string> type_names;
+  // 2. Definitions of the file's names, nearest to the cursor first: every signature that fits,
+  //    then whole bodies in the same order (a body replaces its signature); then the
+  //    signatures of the types those definitions name.
+  std::set<std::string> type_names;
   {
-    size_t cap = budget * 35 / 100;
+    size_t cap = share(split.definitions);
     size_t per_def = std::max<size_t>(budget / 16, 64);
-    Statement& q = stmt(
-        "SELECT f.id, f.path, s.line, s.end_line, s.signature, s.kind, "
-        "  (f.id = ?2) AS same, coalesce(r.rank, 0) AS rank "
-        "FROM symbols s JOIN names n ON n.id = s.name_id JOIN files f ON f.id = s.file_id "
-        "LEFT JOIN file_rank r ON r.file_id = f.id WHERE n.name = ?1 "
-        "ORDER BY same DESC, rank DESC, f.path, s.line LIMIT 3");
-    for (const Word& w : words) {
-      if (w.text.size() < 2 || !looked_up.insert(w.text).second) continue;
-      q.bind(1, w.text).bind(2, current_id);
-      while (q.step()) {
-        int64_t fid = q.int64(0);
-        std::string path = q.text(1);
-        uint32_t s = uint32_t(q.int64(2)), e = uint32_t(q.int64(3));
-        if (path == rel && s <= cursor && cursor <= e && e - s > 40) continue;  // the enclosing body
-        auto [text, last] = head_within(file_lines(fid, s, e), s, std::min(per_def, cap));
-        Candidate c{SourceKind::definition, path, s, last, std::move(text)};
-        if (take(std::move(c), cap)) {
-          for (const Word& t : identifier_words(q.text(4))) type_names.push_back(t.text);
-        }
+    auto kind_of = [](SymbolKind k) {
+      return k == SymbolKind::class_ || k == SymbolKind::type || k == SymbolKind::interface ? SourceKind::type_signature
+                                                                                            : SourceKind::definition;
+    };
+    std::vector<Def> defs = definitions_near(content, cursor, current_id, imported_ids);
+    std::vector<const Def*> headed;
+    for (const Def& d : defs) {
+      if (cap < 16) break;
+      // The stored signature bounds the head's size: skip what cannot fit without reading it.
+      if (approximate_token_count(d.signature) > cap) continue;
+      auto [text, last] = head_of(d);
+      if (take({kind_of(d.kind), d.path, d.start, last, std::move(text)}, cap)) {
+        headed.push_back(&d);
+        for (const Word& t : identifier_words(d.signature)) type_names.insert(t.text);
       }
-      q.reset();
+    }
+    for (const Def* d : headed) {
       if (cap < 32) break;
+      if (d->end <= d->start || covered(d->path, d->start, d->end)) continue;
+      auto [text, last] = head_within(file_lines(d->file_id, d->start, d->end), d->start, std::min(per_def, cap));
+      take({kind_of(d->kind), d->path, d->start, last, std::move(text)}, cap);
     }
   }
   {
-    size_t cap = budget * 5 / 100;
+    size_t cap = share(split.types);
     Statement& q = stmt(
         "SELECT f.id, f.path, s.line, s.end_line FROM symbols s JOIN names n ON n.id = s.name_id "
         "JOIN files f ON f.id = s.file_id LEFT JOIN file_rank r ON r.file_id = f.id "
         "WHERE n.name = ? AND s.kind IN (?, ?, ?) ORDER BY coalesce(r.rank, 0) DESC, f.path, s.line LIMIT 1");
     for (const std::string& name : type_names) {
-      if (!looked_up.insert(name).second) continue;
+      if (cap < 16) break;
       q.bind(1, name).bind(2, int64_t(SymbolKind::class_)).bind(3, int64_t(SymbolKind::type))
           .bind(4, int64_t(SymbolKind::interface));
       if (q.step()) {
@@ -406,10 +505,10 @@ Context ContextBuilder::build() {
 
   // 3. BM25 over the chunks, queried with the local window.
   {
-    size_t cap = budget * 15 / 100;
+    size_t cap = share(split.search);
     uint32_t bs = cursor > 15 ? cursor - 15 : 1, be = std::min(n_lines, cursor + 15);
     std::string match = fts_query(slice(bs, be), 48);
-    if (!match.empty()) {
+    if (!match.empty() && cap > 32) {
       Statement& q = stmt(
           "SELECT f.path, c.start_line, c.end_line, c.text, bm25(chunks_fts) AS score FROM chunks_fts "
           "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
@@ -424,7 +523,8 @@ Context ContextBuilder::build() {
     }
   }
 
-  // 4. Files the current file imports: whole when small, else their outline.
+  // 4. Files the current file imports: whole when small (dropping their pieces taken above),
+  //    else their outline.
   auto whole_or_outline = [&](SourceKind kind, const std::string& path, size_t& cap, size_t per_file) {
     int64_t id = file_id(path);
     if (!id) return;
@@ -435,12 +535,9 @@ Context ContextBuilder::build() {
       if (q.step()) lines = uint32_t(q.int64(0));
     }
     if (lines == 0) return;
-    std::string text = file_lines(id, 1, lines);
-    Candidate c{kind, path, 1, lines, text};
-    if (count_(piece_text(c)) <= std::min(cap, per_file)) {
-      take(std::move(c), cap);
-      return;
-    }
+    Candidate c{kind, path, 1, lines, file_lines(id, 1, lines)};
+    c.whole = true;
+    if (take(std::move(c), cap)) return;
     std::string out = outline(id, 200);
     if (out.empty()) return;
     auto [head, last] = head_within(out, 1, std::min(cap, per_file));
@@ -448,21 +545,13 @@ Context ContextBuilder::build() {
     take({kind, path, 0, 0, std::move(head)}, cap);
   };
   {
-    size_t cap = budget / 10;
-    std::vector<std::string> files;
-    Statement& q = stmt("SELECT module FROM imports WHERE file_id = ? ORDER BY module");
-    q.bind(1, current_id);
-    std::vector<std::string> modules;
-    while (q.step()) modules.push_back(q.text(0));
-    for (const auto& m : modules)
-      for (auto& p : resolve_import(m, rel, language))
-        if (p != rel && std::find(files.begin(), files.end(), p) == files.end()) files.push_back(p);
-    for (const auto& p : files) whole_or_outline(SourceKind::import, p, cap, std::max<size_t>(cap / 2, 256));
+    size_t cap = share(split.imports);
+    for (const auto& p : imported) whole_or_outline(SourceKind::import, p, cap, std::max<size_t>(cap / 2, 256));
   }
 
   // 5. Recently changed files (on disk or in an editor buffer).
   {
-    size_t cap = budget / 20;
+    size_t cap = share(split.recent);
     Statement& q = stmt(
         "SELECT path FROM files WHERE path != ? AND language != 'text' "
         "ORDER BY from_buffer DESC, mtime_ns DESC, path LIMIT 3");
@@ -472,18 +561,32 @@ Context ContextBuilder::build() {
     for (const auto& p : recent) whole_or_outline(SourceKind::recent, p, cap, std::max<size_t>(cap / 3, 128));
   }
 
-  // 6. The repo map fills what remains: files by PageRank with their top-level signatures.
+  // 6. The repo map fills what remains: files by PageRank personalized to the current file (the
+  //    files it imports and those holding its definitions come first, as a PageRank restarted
+  //    at the current file ranks its neighbours), with their signatures.
   {
     size_t cap = budget > used_ ? budget - used_ : 0;
+    std::set<std::string> near(imported.begin(), imported.end());
+    for (const auto& [c, n] : chosen_)
+      if (c.kind == SourceKind::definition || c.kind == SourceKind::type_signature) near.insert(c.path);
+    near.insert(rel);
+    struct Entry {
+      int64_t id;
+      std::string path;
+      double rank;
+    };
+    std::vector<Entry> entries;
     Statement& q = stmt(
         "SELECT f.id, f.path, coalesce(r.rank, 0) AS rank FROM files f LEFT JOIN file_rank r ON r.file_id = f.id "
         "WHERE f.language != 'text' ORDER BY rank DESC, f.path");
+    while (q.step()) entries.push_back({q.int64(0), q.text(1), q.real(2) + (near.count(q.text(1)) ? 1.0 : 0.0)});
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.rank > b.rank; });
     size_t misses = 0;
-    while (cap > 16 && q.step()) {
-      std::string path = q.text(1);
-      std::string out = outline(q.int64(0), 60);
+    for (const Entry& e : entries) {
+      if (cap <= 16) break;
+      std::string out = outline(e.id, 80);
       if (out.empty()) continue;
-      Candidate c{SourceKind::repo_map, path, 0, 0, std::move(out), q.real(2)};
+      Candidate c{SourceKind::repo_map, e.path, 0, 0, std::move(out), e.rank};
       if (!take(std::move(c), cap) && ++misses > 64) break;
     }
   }

@@ -49,6 +49,9 @@ struct IndexOptions {
   uint32_t max_line_bytes = 20000;       // a longer line marks a file minified/generated: skipped
   uint32_t chunk_max_tokens = 384;       // syntax chunks are split at statements beyond this
   uint32_t batch_files = 200;            // files per write transaction in index_workspace
+  // A run into an empty index over at least this many files drops the secondary indexes and
+  // builds them once at its end (cheaper than row by row for a large cold load).
+  uint32_t bulk_load_files = 500;
   // Caps the database size in SQLite pages (0: no cap); reaching it behaves like a full disk.
   uint64_t max_database_pages = 0;
 };

@@ -297,34 +297,45 @@ std::string clean_import(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// Length of the valid UTF-8 sequence at `p`, or 0 when there is none.
+size_t utf8_sequence_at(std::string_view text, size_t p) {
+  unsigned char c = static_cast<unsigned char>(text[p]);
+  if (c < 0x80) return 1;
+  size_t len;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+  else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+  else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+  else return 0;
+  if (p + len > text.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    unsigned char cc = static_cast<unsigned char>(text[p + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+// Bytes before the first invalid sequence (the text's size when it is all valid).
+size_t valid_utf8_prefix(std::string_view text) {
+  size_t i = 0, len;
+  while (i < text.size() && (len = utf8_sequence_at(text, i)) != 0) i += len;
+  return i;
+}
+
+}  // namespace
+
 bool sanitize_utf8(std::string& text) {
-  size_t i = 0, n = text.size();
-  // Fast path: scan until the first invalid sequence.
-  auto valid_at = [&](size_t p, size_t& len) {
-    unsigned char c = static_cast<unsigned char>(text[p]);
-    if (c < 0x80) { len = 1; return true; }
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
-    if (p + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(text[p + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    return true;
-  };
-  size_t len = 0;
-  while (i < n && valid_at(i, len)) i += len;
-  if (i == n) return false;
+  size_t i = valid_utf8_prefix(text);
+  if (i == text.size()) return false;
   std::string out = text.substr(0, i);
-  while (i < n) {
-    if (valid_at(i, len)) {
+  while (i < text.size()) {
+    if (size_t len = utf8_sequence_at(text, i)) {
       out.append(text, i, len);
       i += len;
     } else {
@@ -396,12 +407,11 @@ ParsedFile parse_source(const Language* language, std::string_view raw, const Pa
   ParsedFile result;
   std::string sanitized;
   std::string_view text = raw;
-  {
+  // Almost every file is valid: copy only the rare one that needs repair.
+  if (valid_utf8_prefix(raw) != raw.size()) {
     sanitized.assign(raw);
-    if (sanitize_utf8(sanitized)) {
-      result.had_invalid_utf8 = true;
-      text = sanitized;
-    }
+    result.had_invalid_utf8 = sanitize_utf8(sanitized);
+    text = sanitized;
   }
   LineIndex lines(text);
   result.lines = lines.count();

@@ -29,6 +29,7 @@ class Statement {
   Statement& bind(int i, int64_t v);
   Statement& bind(int i, double v);
   Statement& bind(int i, std::string_view v);
+  Statement& bind_blob(int i, std::string_view bytes);
   // Steps once; true while a row is available.
   bool step();
   // Steps to completion and resets, for INSERT/UPDATE/DELETE.
@@ -38,6 +39,7 @@ class Statement {
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string text(int col) const;
   std::string_view text_view(int col) const;
+  std::string_view blob(int col) const;
 
  private:
   sqlite3* db_ = nullptr;

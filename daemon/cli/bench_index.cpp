@@ -37,23 +37,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "latent-bench-index-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // Peak RSS is per process; clearing it lets each phase report its own.
 void reset_peak_rss() {
   int fd = open("/proc/self/clear_refs", O_WRONLY);
@@ -76,24 +59,10 @@ uint64_t file_size_or_zero(const fs::path& p) {
   return ec ? 0 : n;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // universal-ctags over the same tree, timed as a child process; nullopt when not installed.
 struct CtagsRun {
   double seconds = 0, cpu = 0;
-  uint64_t tags_bytes = 0;
+  uint64_t tags_bytes = 0, peak_rss = 0;
 };
 std::optional<CtagsRun> run_ctags(const fs::path& list, const fs::path& out) {
   Stopwatch sw;
@@ -112,7 +81,7 @@ std::optional<CtagsRun> run_ctags(const fs::path& list, const fs::path& out) {
   wait4(pid, &status, 0, &ru);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
   double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  return CtagsRun{sw.seconds(), cpu, file_size_or_zero(out)};
+  return CtagsRun{sw.seconds(), cpu, file_size_or_zero(out), static_cast<uint64_t>(ru.ru_maxrss) * 1024};
 }
 
 struct TreeResult {
@@ -348,7 +317,10 @@ int bench_index(const ParsedArgs& args) {
                     {"context_tokens", r.context_tokens},
                     {"ctags_seconds", r.ctags ? nlohmann::json(r.ctags->seconds) : nlohmann::json()},
                     {"ctags_cpu_seconds", r.ctags ? nlohmann::json(r.ctags->cpu) : nlohmann::json()},
-                    {"ctags_mb_per_s", r.ctags ? nlohmann::json(mb / r.ctags->seconds) : nlohmann::json()}});
+                    {"ctags_mb_per_s", r.ctags ? nlohmann::json(mb / r.ctags->seconds) : nlohmann::json()},
+                    {"ctags_peak_rss_mb", r.ctags ? nlohmann::json(r.ctags->peak_rss / 1e6) : nlohmann::json()},
+                    {"wall_vs_ctags", r.ctags ? nlohmann::json(r.seconds / r.ctags->seconds) : nlohmann::json()},
+                    {"cpu_vs_ctags", r.ctags ? nlohmann::json(r.cpu / r.ctags->cpu) : nlohmann::json()}});
     }
     nlohmann::json jr = nlohmann::json::object();
     for (auto [budget, frac] : recall.recall) jr[std::to_string(budget)] = frac;
@@ -361,16 +333,17 @@ int bench_index(const ParsedArgs& args) {
     return 0;
   }
 
-  Table cold({"tree", "files", "MB", "s", "cpu s", "files/s", "MB/s", "lines/s", "db MB/src MB", "peak RSS MB",
-              "ctags s", "ctags cpu s", "ctags MB/s"});
+  Table cold({"tree", "files", "MB", "s", "cpu s", "MB/s", "db MB/src MB", "peak RSS MB", "ctags s", "ctags cpu s",
+               "ctags RSS MB", "wall ×ctags", "cpu ×ctags"});
   for (const auto& r : results) {
     const auto& s = r.stats;
     double mb = s.bytes_indexed / 1e6;
-    cold.add({r.tree, std::to_string(s.files_indexed), format_fixed(mb, 1), format_fixed(r.seconds, 2), format_fixed(r.cpu, 2),
-              format_fixed(s.files_indexed / r.seconds, 0), format_fixed(mb / r.seconds, 2),
-              format_fixed(s.lines_indexed / r.seconds, 0), format_fixed(mb > 0 ? r.db_bytes / 1e6 / mb : 0, 2),
-              format_fixed(r.peak_rss / 1e6, 0), r.ctags ? format_fixed(r.ctags->seconds, 2) : "n/a", r.ctags ? format_fixed(r.ctags->cpu, 2) : "n/a",
-              r.ctags ? format_fixed(mb / r.ctags->seconds, 2) : "n/a"});
+    auto ctags = [&](double v) { return r.ctags ? format_fixed(v, 2) : std::string("n/a"); };
+    cold.add({r.tree, std::to_string(s.files_indexed), format_fixed(mb, 1), format_fixed(r.seconds, 2),
+              format_fixed(r.cpu, 2), format_fixed(mb / r.seconds, 2), format_fixed(mb > 0 ? r.db_bytes / 1e6 / mb : 0, 2),
+              format_fixed(r.peak_rss / 1e6, 0), ctags(r.ctags ? r.ctags->seconds : 0), ctags(r.ctags ? r.ctags->cpu : 0),
+              r.ctags ? format_fixed(r.ctags->peak_rss / 1e6, 0) : "n/a",
+              ctags(r.ctags ? r.seconds / r.ctags->seconds : 0), ctags(r.ctags ? r.cpu / r.ctags->cpu : 0)});
   }
   std::printf("cold index (%s token counts; ctags = universal-ctags on the same files)\n%s\n",
               counter_name.c_str(), cold.render().c_str());

@@ -112,13 +112,6 @@ class Client {
   int next_id_ = 1;
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 const char* kScript =
     "    result = []\n    for item in items:\n        if item.valid:\n            result.append(item.value * 2)\n"
     "    return sorted(result, key=lambda v: -v)\n";

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -47,5 +48,24 @@ class Table {
 };
 
 std::string format_fixed(double v, int decimals);
+
+// The q-quantile (0..1) of `v`, nearest rank; 0 when empty.
+double percentile(std::vector<double> v, double q);
+
+// A file's bytes; empty when it cannot be read.
+std::string read_text(const std::filesystem::path& p);
+
+// A fresh directory under the system's temporary directory, removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace latent::cli

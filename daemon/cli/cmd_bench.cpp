@@ -14,6 +14,7 @@ int bench_lsp(const ParsedArgs& args);
 int bench_tokenizer(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
 int bench_index(const ParsedArgs& args);
+int bench_context(const ParsedArgs& args);
 int bench_memory(const ParsedArgs& args);
 
 namespace {
@@ -32,6 +33,7 @@ const Suite kSuites[] = {
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
     {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
+    {"context", "definition recall per language and budget on real code, assembly ms", bench_context},
     {"memory", "read bandwidth GB/s (the roofline's baseline)", bench_memory},
 };
 
@@ -70,6 +72,9 @@ Command bench_command() {
       {"model", "FILE", "GGUF model to benchmark (engine, kv, lsp)"},
       {"threads", "N", "worker threads (default: all cores)"},
       {"repo", "DIR", "source tree to index or tokenize"},
+      {"corpus", "DIR", "context: one repository per language (tests/bench/context_corpus.sh)"},
+      {"samples", "N", "context: hidden lines per repository (default 60)"},
+      {"split", "SHARES", "context: budget shares current,definitions,types,search,imports,recent"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
       {"sizes", "LIST", "engine: only these points, e.g. prefill:512,prefill:8192,decode:0,decode:4096"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},

@@ -36,6 +36,9 @@ if "$latent" devices >/dev/null 2>&1; then
 fi
 "$latent" bench kv --model "${models[-1]}" --max-prompt 8192 "${quick[@]}"
 "$latent" bench index "${quick[@]}"
+# Definition recall on real code in six languages (Debian packages, installed when missing).
+[ -d build/bench-corpus ] || tests/bench/context_corpus.sh build/bench-corpus
+"$latent" bench context --corpus build/bench-corpus "${quick[@]}"
 # The completion latency storm runs on the tiny golden model (unpacked by the test build).
 tiny=build/golden/models/ds2-lite-tiny.gguf
 [ -f "$tiny" ] || cmake --build build --target latent_golden_models

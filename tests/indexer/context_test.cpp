@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "indexer/context.h"
 #include "indexer/index.h"
@@ -126,11 +127,47 @@ TEST_F(ContextTest, StaysWithinBudgetAndCountsEveryPiece) {
     EXPECT_EQ(sum, c.tokens);
     EXPECT_EQ(text, c.text);
   }
-  // A large budget leaves room for the repo map of the whole project.
+  // A large budget leaves room for the whole project: each file outlined in the repo map or
+  // included whole.
   Context big = at(45, 131072);
-  size_t outlines = 0;
-  for (const auto& p : big.pieces) outlines += p.kind == SourceKind::repo_map;
-  EXPECT_GE(outlines, 30u);
+  std::set<std::string> files;
+  for (const auto& p : big.pieces)
+    if (p.kind == SourceKind::repo_map || p.kind == SourceKind::import || p.kind == SourceKind::recent)
+      files.insert(p.path);
+  EXPECT_GE(files.size(), 32u);
+}
+
+TEST_F(ContextTest, NoPieceTwice) {
+  // Small windows above `perimeter` end inside its body, which is also a definition of a name.
+  for (uint32_t line : {36u, 38u, 40u, 44u})
+  for (size_t budget : {200u, 256u, 300u, 400u, 1024u, 4096u, 131072u}) {
+    SCOPED_TRACE(std::to_string(line) + " " + std::to_string(budget));
+    Context c = at(line, budget);
+    for (size_t i = 0; i < c.pieces.size(); ++i) {
+      const auto& a = c.pieces[i];
+      for (size_t j = i + 1; j < c.pieces.size(); ++j) {
+        const auto& b = c.pieces[j];
+        if (a.path != b.path) continue;
+        // Line pieces of one file never overlap; an outline is there once; a file given whole
+        // has no other piece (the current file's window is placed apart and may be outlined).
+        std::string what = a.path + ":" + std::to_string(a.start_line) + "-" + std::to_string(a.end_line) + " and " +
+                           std::to_string(b.start_line) + "-" + std::to_string(b.end_line);
+        if (a.start_line && b.start_line) EXPECT_TRUE(a.end_line < b.start_line || b.end_line < a.start_line) << what;
+        EXPECT_FALSE(a.start_line == 0 && b.start_line == 0) << what;
+        bool a_whole = a.kind == SourceKind::import || a.kind == SourceKind::recent;
+        bool b_whole = b.kind == SourceKind::import || b.kind == SourceKind::recent;
+        EXPECT_FALSE((a_whole && a.start_line == 1) || (b_whole && b.start_line == 1)) << what;
+      }
+    }
+  }
+}
+
+TEST_F(ContextTest, SignaturesFirstWhenTheBudgetIsTight) {
+  // 300 tokens: the window and the signatures of what the line calls, not whole bodies.
+  Context tight = at(44, 300);
+  EXPECT_TRUE(covers(tight, "geometry.c", 3) || covers(tight, "geometry.h", 5)) << tight.text;
+  for (const auto& p : tight.pieces)
+    if (p.kind == SourceKind::definition) EXPECT_EQ(p.start_line, p.end_line) << p.text;
 }
 
 TEST_F(ContextTest, DeterministicAndSharesAPrefixAcrossCursorMoves) {

@@ -22,8 +22,9 @@ using testing::query_int;
 using testing::TempDir;
 
 std::unique_ptr<Index> open_index(const TempDir& ws, const std::filesystem::path& db, int threads = 0,
-                                  uint64_t max_pages = 0) {
+                                  uint64_t max_pages = 0, uint32_t bulk_load_files = 1000000) {
   IndexOptions o;
+  o.bulk_load_files = bulk_load_files;
   o.root = ws.path();
   o.database = db;
   o.threads = threads;
@@ -110,6 +111,50 @@ TEST(Index, IncrementalRunsMatchAFreshIndex) {
     auto index = open_index(ws, fresh, 0);
     index->index_workspace();
   }
+  EXPECT_EQ(dump_index(db), dump_index(fresh));
+}
+
+long long secondary_index_count(const std::filesystem::path& db) {
+  return query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_by\\_%' ESCAPE '\\'");
+}
+
+TEST(Index, ColdBulkLoadMatchesRowByRowAndRebuildsItsIndexes) {
+  TempDir ws, dbdir;
+  write_project(ws, 8);
+  auto bulk = dbdir.path() / "bulk.sqlite", rows = dbdir.path() / "rows.sqlite";
+  open_index(ws, bulk, 2, 0, /*bulk_load_files=*/1)->index_workspace();
+  open_index(ws, rows, 0)->index_workspace();
+  EXPECT_EQ(dump_index(bulk), dump_index(rows));
+  EXPECT_EQ(secondary_index_count(bulk), 5);
+  EXPECT_EQ(secondary_index_count(bulk), secondary_index_count(rows));
+  EXPECT_EQ(query_int(bulk, "SELECT count(*) FROM (SELECT DISTINCT name_id, file_id FROM refs)"),
+            query_int(bulk, "SELECT count(*) FROM refs"));
+}
+
+TEST(Index, OlderSchemaIsRebuiltFromTheWorkspace) {
+  TempDir ws, dbdir;
+  write_project(ws, 3);
+  auto db = dbdir.path() / "old.sqlite";
+  open_index(ws, db)->index_workspace();
+  // What an older version left: its own version number and a table this one does not know.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE legacy(x); INSERT INTO legacy VALUES (1); PRAGMA user_version=1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  {
+    auto index = open_index(ws, db);
+    EXPECT_EQ(index->file_count(), 0u);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'legacy'"), 0);
+    EXPECT_GT(query_int(db, "PRAGMA user_version"), 1);
+    IndexStats st = index->index_workspace();
+    EXPECT_EQ(st.files_indexed, st.files_checked);
+    EXPECT_EQ(index->find_definitions("alpha_1").size(), 2u);
+  }
+  TempDir fresh_dir;
+  auto fresh = fresh_dir.path() / "fresh.sqlite";
+  open_index(ws, fresh)->index_workspace();
   EXPECT_EQ(dump_index(db), dump_index(fresh));
 }
 

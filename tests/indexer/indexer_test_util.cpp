@@ -65,8 +65,8 @@ std::string dump_index(const std::filesystem::path& database) {
               "ORDER BY 1, 4, 6, 2",
               out);
   append_rows(db,
-              "SELECT f.path, n.name, r.line, r.col, r.kind FROM refs r JOIN files f ON f.id = r.file_id "
-              "JOIN names n ON n.id = r.name_id ORDER BY 1, 3, 4, 2",
+              "SELECT f.path, n.name, hex(r.positions) FROM refs r JOIN files f ON f.id = r.file_id "
+              "JOIN names n ON n.id = r.name_id ORDER BY 1, 2",
               out);
   append_rows(db, "SELECT f.path, i.module FROM imports i JOIN files f ON f.id = i.file_id ORDER BY 1, 2", out);
   append_rows(db,

@@ -103,7 +103,7 @@ TEST(Parse, Python) {
   EXPECT_EQ(limit->kind, SymbolKind::constant);
   EXPECT_TRUE(has_reference(f, "lookup", 6, "call"));
   EXPECT_TRUE(has_reference(f, "Base", 4, "class"));
-  EXPECT_EQ(f.imports, (std::vector<std::string>{".models", "os.path"}));
+  EXPECT_EQ(f.imports, (std::vector<std::string>{"from .models import User", "os.path"}));
 }
 
 struct OneDefinition {

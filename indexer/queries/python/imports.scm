@@ -1,3 +1,4 @@
 (import_statement name: (dotted_name) @import)
 (import_statement name: (aliased_import name: (dotted_name) @import))
-(import_from_statement module_name: (_) @import)
+; The whole statement: the names it imports may be submodules.
+(import_from_statement) @import

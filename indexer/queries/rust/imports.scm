@@ -1,2 +1,3 @@
 (use_declaration argument: (_) @import)
-(mod_item name: (identifier) @import !body)
+; The whole declaration ("mod x"), told apart from a `use x`.
+(mod_item !body) @import
