@@ -35,6 +35,10 @@ ForwardCache::Entry& ForwardCache::get(const Model& m, const UbatchShape& shape)
 }
 
 bool use_plain_mla(const HParams& hp, int64_t first_pos, int64_t n) {
+  // The plain form holds K and V of every cached row in f32 while the step runs (320 values per
+  // head and row for V2-Lite: 20 KiB a row); past this many rows that memory outweighs the gain.
+  constexpr int64_t kMaxPlainRows = 16384;
+  if (first_pos + n > kMaxPlainRows) return false;
   const double H = double(hp.n_head), L = double(hp.kv_lora_rank), rope = double(hp.qk_rope);
   const double nope = double(hp.qk_nope), V = double(hp.v_head);
   // Multiply-adds. Plain decompresses every cached row into K and V; absorbed instead maps each

@@ -98,7 +98,8 @@ class ForwardCache {
 
 // MlaMode::Auto's choice for a segment of n tokens from position first_pos: whether the plain
 // form costs fewer multiply-adds than the absorbed one (true for prefill from an empty cache and
-// for chunks long next to the cache before them, false for decode).
+// for chunks long next to the cache before them, false for decode and past 16K cached rows, where
+// the decompressed K and V would take too much memory).
 bool use_plain_mla(const HParams& hp, int64_t first_pos, int64_t n);
 
 // Runs the micro-batch on the model's graph for its shape (built and scheduled on first use).

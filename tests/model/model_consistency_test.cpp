@@ -91,6 +91,7 @@ TEST(ModelConsistency, AutoPicksPlainForLongChunksOnly) {
   EXPECT_FALSE(use_plain_mla(hp, 1, 1));
   EXPECT_FALSE(use_plain_mla(hp, 4096, 1));
   EXPECT_FALSE(use_plain_mla(hp, 8192, 4));
+  EXPECT_FALSE(use_plain_mla(hp, 16384, 512));  // K and V of 16K rows: too much memory
 }
 
 // Prefill in chunks (Auto: plain while the chunks are long next to the cache, then absorbed)
