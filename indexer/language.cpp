@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 namespace latent::grammar_queries {
 std::string_view find(std::string_view name);
@@ -98,6 +99,42 @@ std::string lower(std::string_view s) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+}  // namespace
+
+QueryPredicate::QueryPredicate(QueryPredicate&& o) noexcept { *this = std::move(o); }
+
+QueryPredicate& QueryPredicate::operator=(QueryPredicate&& o) noexcept {
+  if (this == &o) return *this;
+  if (regex) pcre2_code_free(static_cast<pcre2_code*>(regex));
+  op = o.op;
+  capture = o.capture;
+  other_capture = o.other_capture;
+  values = std::move(o.values);
+  regex = std::exchange(o.regex, nullptr);
+  return *this;
+}
+
+QueryPredicate::~QueryPredicate() {
+  if (regex) pcre2_code_free(static_cast<pcre2_code*>(regex));
+}
+
+CompiledQuery::CompiledQuery(CompiledQuery&& o) noexcept { *this = std::move(o); }
+
+CompiledQuery& CompiledQuery::operator=(CompiledQuery&& o) noexcept {
+  if (this == &o) return *this;
+  if (query) ts_query_delete(query);
+  query = std::exchange(o.query, nullptr);
+  capture_names = std::move(o.capture_names);
+  predicates = std::move(o.predicates);
+  return *this;
+}
+
+CompiledQuery::~CompiledQuery() {
+  if (query) ts_query_delete(query);
+}
+
+namespace {
 
 CompiledQuery compile_query(const TSLanguage* grammar, const std::string& source,
                             const std::string& what) {

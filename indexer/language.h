@@ -26,13 +26,23 @@ struct QueryPredicate {
   uint32_t capture = 0;
   int32_t other_capture = -1;        // #eq? @a @b
   std::vector<std::string> values;   // literal operands
-  void* regex = nullptr;             // pcre2_code* for match / not_match
+  void* regex = nullptr;             // pcre2_code* for match / not_match, owned
+
+  QueryPredicate() = default;
+  QueryPredicate(QueryPredicate&& o) noexcept;
+  QueryPredicate& operator=(QueryPredicate&& o) noexcept;
+  ~QueryPredicate();
 };
 
 struct CompiledQuery {
-  TSQuery* query = nullptr;
+  TSQuery* query = nullptr;  // owned
   std::vector<std::string> capture_names;
   std::vector<std::vector<QueryPredicate>> predicates;  // per pattern
+
+  CompiledQuery() = default;
+  CompiledQuery(CompiledQuery&& o) noexcept;
+  CompiledQuery& operator=(CompiledQuery&& o) noexcept;
+  ~CompiledQuery();
 };
 
 class Language {

@@ -12,7 +12,29 @@ bool valid_id(const Json& id) { return id.is_string() || id.is_number_integer() 
 
 }  // namespace
 
+bool json_nests_deeper_than(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 std::variant<Message, MessageError> decode_message(std::string_view body) {
+  if (json_nests_deeper_than(body, kMaxJsonDepth))
+    return MessageError{nullptr, Error{ErrorCode::ParseError, "message body nests arrays/objects deeper than " +
+                                                                  std::to_string(kMaxJsonDepth) + " levels"}};
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return MessageError{nullptr, Error{ErrorCode::ParseError, "message body is not valid JSON"}};

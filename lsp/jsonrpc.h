@@ -30,6 +30,16 @@ struct MessageError {
   Error error;
 };
 
+// Deepest nesting of arrays and objects decode_message accepts. nlohmann's parser is iterative
+// but copying, comparing and serialising a value recurse once per level, so a body nested
+// 200,000 levels deep would overflow the stack; LSP messages nest a dozen levels at most.
+inline constexpr size_t kMaxJsonDepth = 128;
+
+// True when the JSON text opens more than `limit` arrays/objects at once (brackets inside
+// strings do not count). A linear scan that runs before parsing; the text need not be valid.
+bool json_nests_deeper_than(std::string_view text, size_t limit);
+
+// Bodies nested deeper than kMaxJsonDepth are a ParseError, answered without being parsed.
 std::variant<Message, MessageError> decode_message(std::string_view body);
 
 Json make_response(const Json& id, Json result);

@@ -242,6 +242,7 @@ Json status_json(const StatusModel& m) {
   if (m.loaded) {
     j.update({{"name", m.name}, {"path", m.path}, {"contextLength", m.contextLength}, {"fim", m.fim},
               {"chatFormat", m.chatFormat}});
+    if (!m.warnings.empty()) j["warnings"] = m.warnings;
   } else {
     j["problem"] = m.problem;
   }
@@ -274,6 +275,7 @@ void read_value(const Json& j, const std::string& path, StatusModel& out) {
   r.optional("contextLength", out.contextLength);
   r.optional("fim", out.fim);
   r.optional("chatFormat", out.chatFormat);
+  r.optional("warnings", out.warnings);
   r.optional("problem", out.problem);
 }
 

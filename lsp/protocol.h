@@ -215,7 +215,10 @@ struct StatusModel {
   int64_t contextLength = 0;
   bool fim = false;             // has fill-in-the-middle tokens (needed for completions)
   std::string chatFormat;
-  // Otherwise: why not ("no model configured: ...", "loading ...", the load error).
+  // What it works around: the KV cache's disk tier off (directory not creatable), ...
+  std::vector<std::string> warnings;
+  // Otherwise: why not ("no model configured: ...", "loading ...", the load error, the model
+  // file changed on disk and is being reloaded).
   std::string problem;
 };
 

@@ -72,6 +72,13 @@ int stream_request(engine::Engine& eng, engine::Request request, const std::stri
     std::fprintf(stderr, "latent: generation failed: %s\n", f.error.c_str());
     return 1;
   }
+  // A model file truncated during the run reads as zeros instead of crashing: the reply is
+  // not to be trusted then.
+  if (std::string problem = eng.model_file_problem(); !problem.empty()) {
+    std::fprintf(stderr, "latent: the model file changed on disk during the run, the reply above is not valid: %s\n",
+                 problem.c_str());
+    return 1;
+  }
   return f.reason == engine::FinishReason::cancelled ? 130 : 0;
 }
 

@@ -33,6 +33,7 @@ std::string render_status(const lsp::StatusResult& s) {
     o << "model        " << m.name << " (" << m.path << "): backend " << m.backend << ", context " << m.contextLength
       << " tokens, fill-in-the-middle " << (m.fim ? "yes" : "no (no completions)") << ", chat format " << m.chatFormat
       << "\n";
+    for (const auto& w : m.warnings) o << "warning      " << w << "\n";
   } else {
     o << "model        not loaded: " << m.problem << "\n";
   }

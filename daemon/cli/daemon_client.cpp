@@ -13,6 +13,7 @@
 
 #include "lsp/framing.h"
 #include "lsp/jsonrpc.h"
+#include "server/socket_trust.h"
 #include "server/uri.h"
 
 namespace latent::cli {
@@ -69,6 +70,7 @@ DaemonClient::DaemonClient(const fs::path& socket, const fs::path& root)
   addr.sun_family = AF_UNIX;
   if (socket.string().size() >= sizeof(addr.sun_path)) throw std::runtime_error(socket.string() + ": socket path too long");
   std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  if (auto problem = daemon::socket_path_problem(socket)) throw std::runtime_error("will not use latentd: " + *problem);
   fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     std::string why = std::strerror(errno);
@@ -76,6 +78,11 @@ DaemonClient::DaemonClient(const fs::path& socket, const fs::path& root)
     fd_ = -1;
     throw std::runtime_error("no latentd answers on " + socket.string() + " (" + why +
                              "); start one with `systemctl --user start latentd` or `latentd --socket PATH`");
+  }
+  if (auto problem = daemon::peer_problem(fd_)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("will not talk to " + socket.string() + ": " + *problem);
   }
   Json params = {{"processId", ::getpid()}, {"clientInfo", {{"name", "latent CLI"}}}, {"capabilities", Json::object()}};
   if (!root.empty()) {
@@ -118,6 +125,7 @@ DaemonClient::Json DaemonClient::request(const std::string& method, const Json& 
   for (;;) {
     while (auto ev = decoder_->frames.next()) {
       if (ev->kind != lsp::FrameEvent::Kind::Message) continue;
+      if (lsp::json_nests_deeper_than(ev->body, lsp::kMaxJsonDepth)) continue;
       Json m = Json::parse(ev->body, nullptr, false);
       if (!m.is_object()) continue;
       if (m.contains("method")) {

@@ -171,7 +171,7 @@ struct Assistant::Shown {
 struct Assistant::PendingCompletion {
   CompletionRequest request;
   CompletionCallback callback;
-  std::unique_ptr<EventLoop::Timer> debounce;
+  std::unique_ptr<EventLoop::Timer> debounce;  // also bounds the wait for a loading model
   std::shared_ptr<EngineRun> run;
 };
 
@@ -235,13 +235,16 @@ void Assistant::configure(const Options& options) {
 void Assistant::open_model() {
   ++model_generation_;
   generator_.reset();
+  model_opening_ = false;  // a load still running for the previous settings is ignored
   if (options_.model_path.empty()) {
     model_problem_ = "no model configured: set the model setting (VS Code: latent.model; Neovim: "
                      "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE)";
+    resume_waiting_completions();
     return;
   }
   if (!generator_factory_) {
     model_problem_ = "this latentd was built without an inference engine";
+    resume_waiting_completions();
     return;
   }
   model_problem_ = "loading " + options_.model_path;
@@ -263,6 +266,7 @@ void Assistant::open_model() {
         model_opening_ = false;
         generator_ = gen;
         model_problem_ = problem;
+        resume_waiting_completions();
         if (gen) {
           log_info("model loaded: " + gen->model().name + " (" + gen->model().path + ", backend " + gen->model().backend +
                    ", context " + std::to_string(gen->model().context_length) + ")");
@@ -496,6 +500,19 @@ void Assistant::start_completion(uint64_t ticket) {
   auto it = completions_.find(ticket);
   if (it == completions_.end()) return;
   PendingCompletion& p = *it->second;
+  reload_if_the_model_changed();
+  if (!generator_ && model_opening_) {
+    // Answering empty now would leave the editor without a suggestion until the next
+    // keystroke; hold the request until the model is ready (open_model resumes it).
+    if (std::find(waiting_for_model_.begin(), waiting_for_model_.end(), ticket) == waiting_for_model_.end()) {
+      waiting_for_model_.push_back(ticket);
+      p.debounce = loop_.after(static_cast<uint64_t>(std::max(0, options_.model_wait_ms)), [this, ticket] {
+        log_info("a completion waited " + std::to_string(options_.model_wait_ms) + " ms for the model to load; answered empty");
+        finish_completion(ticket, std::optional<Completion>{});
+      });
+    }
+    return;
+  }
   if (!generator_) {
     ++stats_.empty;
     finish_completion(ticket, std::optional<Completion>{});
@@ -611,6 +628,25 @@ void Assistant::start_completion(uint64_t ticket) {
   });
 }
 
+void Assistant::reload_if_the_model_changed() {
+  if (!generator_) return;
+  std::string problem = generator_->model_file_problem();
+  if (problem.empty()) return;
+  log_error("the model file changed under latentd: " + problem + "; loading it again");
+  open_model();  // a file that no longer loads leaves latentd serving without a model
+}
+
+void Assistant::resume_waiting_completions() {
+  auto tickets = std::move(waiting_for_model_);
+  waiting_for_model_.clear();
+  for (uint64_t ticket : tickets) {
+    auto it = completions_.find(ticket);
+    if (it == completions_.end()) continue;  // cancelled, superseded or timed out meanwhile
+    if (it->second->debounce) it->second->debounce->cancel();
+    start_completion(ticket);
+  }
+}
+
 void Assistant::count_tokens(const GenerationEnd& end) {
   stats_.prompt_tokens += static_cast<uint64_t>(std::max(0, end.prompt_tokens));
   stats_.cached_tokens += static_cast<uint64_t>(std::max(0, end.cached_tokens));
@@ -655,6 +691,7 @@ uint64_t Assistant::ask(AskRequest request, std::function<void(const AskPartial&
     }
     conversation = it->second;
   }
+  reload_if_the_model_changed();
   auto pending = std::make_unique<PendingAsk>();
   pending->callback = std::move(callback);
   pending->on_partial = std::move(on_partial);
@@ -849,6 +886,9 @@ lsp::StatusResult Assistant::status() const {
     m.contextLength = d.context_length;
     m.fim = d.fim;
     m.chatFormat = d.chat_format;
+    m.warnings = d.warnings;
+    if (std::string changed = generator_->model_file_problem(); !changed.empty())
+      m.warnings.push_back("the model file changed on disk; it is loaded again at the next request: " + changed);
   } else {
     m.problem = model_problem_;
   }

@@ -166,6 +166,8 @@ class Assistant {
   void start_indexing(const std::shared_ptr<Workspace>& ws);
   void emit(const WorkspaceEvent& ev);
   void start_completion(uint64_t ticket);
+  void resume_waiting_completions();  // the model finished opening (or failed to)
+  void reload_if_the_model_changed();  // on disk since it was opened (truncated, replaced)
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);
   void count_tokens(const GenerationEnd& end);
   void finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result);
@@ -178,6 +180,7 @@ class Assistant {
   std::shared_ptr<Generator> generator_;
   std::string model_problem_;
   bool model_opening_ = false;
+  std::vector<uint64_t> waiting_for_model_;  // completion tickets held until the model is ready
   uint64_t model_generation_ = 0;
 
   std::vector<std::shared_ptr<Workspace>> workspaces_;

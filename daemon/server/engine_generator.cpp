@@ -1,6 +1,7 @@
 #include "server/engine_generator.h"
 
 #include "api/engine.h"
+#include "server/log.h"
 
 namespace latent::daemon {
 
@@ -16,6 +17,7 @@ class EngineGenerator final : public Generator {
     model_.chat_format = info.chat_format;
     model_.fim = info.fim;
     model_.context_length = info.context_length;
+    model_.warnings = info.warnings;
   }
 
   const ModelDescription& model() const override { return model_; }
@@ -53,6 +55,8 @@ class EngineGenerator final : public Generator {
   void cancel(uint64_t id) override { engine_->cancel(id); }
   size_t count_tokens(std::string_view text) const override { return engine_->count_tokens(text); }
 
+  std::string model_file_problem() const override { return engine_->model_file_problem(); }
+
   GeneratorLoad load() const override {
     engine::EngineStats s = engine_->stats();
     return {s.live_requests, s.queued_requests};
@@ -72,6 +76,7 @@ std::unique_ptr<Generator> open_engine_generator(const Options& options) {
   eo.device = options.device;
   eo.gpu_layers = options.gpu_layers;
   eo.threads = options.engine_threads;
+  eo.log = [](std::string_view message) { log_warn(std::string(message)); };
   return std::make_unique<EngineGenerator>(engine::open_engine(eo), options);
 }
 

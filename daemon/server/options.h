@@ -23,6 +23,9 @@ struct Options {
   // document within it replaces the older one without any engine work. The only debounce:
   // editors send every request at once.
   int debounce_ms = 50;
+  // A completion requested while the model is still loading waits for it this long at most
+  // (answered empty then); cancelling or superseding it ends the wait.
+  int model_wait_ms = 30000;
   // Language ids (as the editor names them) that get completions; empty: every language.
   std::vector<std::string> enabled_languages;
   int max_lines = 12;           // a multi-line completion stops after this many lines

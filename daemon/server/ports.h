@@ -29,6 +29,7 @@ struct ModelDescription {
   std::string chat_format;  // "plain" when the model has no known chat template
   bool fim = false;         // has fill-in-the-middle tokens
   int32_t context_length = 0;
+  std::vector<std::string> warnings;  // what the engine works around (engine::ModelInfo::warnings)
 };
 
 struct GenerationRequest {
@@ -68,6 +69,9 @@ class Generator {
   virtual void cancel(uint64_t id) = 0;
   virtual size_t count_tokens(std::string_view text) const = 0;
   virtual GeneratorLoad load() const = 0;
+  // Why the model's file can no longer be used (changed on disk since it was opened); empty
+  // while it is intact. Thread-safe and cheap (one stat()).
+  virtual std::string model_file_problem() const { return ""; }
 };
 
 // Opens the model that the options name. Throws std::runtime_error with an actionable message.

@@ -35,6 +35,10 @@ constexpr Setting kSettings[] = {
      .description = "milliseconds a completion request waits before the model starts; a newer request for the "
                     "same file replaces it (editors send every keystroke's request at once)",
      .min = 0, .max = 10000},
+    {.key = "modelWaitMs", .flag = "model-wait-ms", .value_name = "N", .field = &Options::model_wait_ms,
+     .description = "milliseconds a completion requested while the model loads waits for it (then it is answered "
+                    "empty)",
+     .min = 0, .max = 600000, .scope = SettingScope::flag_only},
     {.key = "maxLines", .flag = "max-lines", .value_name = "N", .field = &Options::max_lines,
      .description = "most lines of a multi-line completion", .min = 1, .max = 1000},
     {.key = "maxTokens", .flag = "max-tokens", .value_name = "N", .field = &Options::max_tokens,

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "server/log.h"
+#include "server/socket_trust.h"
 
 namespace latent::daemon {
 
@@ -265,6 +266,7 @@ std::unique_ptr<Connection> connect_socket(EventLoop& loop, const std::filesyste
   if (path.string().size() >= sizeof addr.sun_path) throw std::runtime_error("socket path " + path.string() + " is too long");
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (auto problem = socket_path_problem(path)) throw std::runtime_error("will not connect to latentd: " + *problem);
   // A local connect either succeeds or fails at once, so it may block the (not yet running) loop.
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
@@ -272,6 +274,10 @@ std::unique_ptr<Connection> connect_socket(EventLoop& loop, const std::filesyste
     if (fd >= 0) ::close(fd);
     throw std::runtime_error("cannot connect to latentd at " + path.string() + ": " + reason +
                              " (start it with `systemctl --user start latentd` or `latentd --socket " + path.string() + "`)");
+  }
+  if (auto problem = peer_problem(fd)) {
+    ::close(fd);
+    throw std::runtime_error("will not talk to " + path.string() + ": " + *problem);
   }
   auto* s = new AnyStream();
   uv_pipe_init(loop.uv(), &s->pipe, 0);
@@ -288,11 +294,9 @@ SocketListener::SocketListener(EventLoop& loop, std::filesystem::path path, OnCo
   if (path_.string().size() >= sizeof(sockaddr_un{}.sun_path))
     throw std::runtime_error("socket path " + path_.string() + " is too long for a unix socket (" +
                              std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes at most); choose a shorter --socket path");
+  // Refuses a path that is not a socket of ours, and a directory other users could write.
+  prepare_socket_dir(path_);
   std::error_code ec;
-  if (path_.has_parent_path()) {
-    std::filesystem::create_directories(path_.parent_path(), ec);
-    if (ec) throw std::runtime_error("cannot create " + path_.parent_path().string() + " for the socket: " + ec.message());
-  }
   if (std::filesystem::exists(std::filesystem::symlink_status(path_))) {
     if (socket_is_live(path_))
       throw std::runtime_error("another latentd is already listening on " + path_.string() +
@@ -318,6 +322,13 @@ SocketListener::SocketListener(EventLoop& loop, std::filesystem::path path, OnCo
       auto* client = new AnyStream();
       uv_pipe_init(impl->loop.uv(), &client->pipe, 0);
       if (uv_accept(server, &client->stream) != 0) {
+        close_stream(client);
+        return;
+      }
+      uv_os_fd_t fd = -1;
+      uv_fileno(&client->handle, &fd);
+      if (auto problem = peer_problem(fd)) {
+        log_warn("refused a connection: " + *problem);
         close_stream(client);
         return;
       }

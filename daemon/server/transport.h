@@ -32,14 +32,17 @@ class Connection {
 std::unique_ptr<Connection> open_stdio_connection(EventLoop& loop);
 
 // Connects to a latentd listening on the unix socket at `path`. Throws std::runtime_error
-// naming the path (and suggesting how to start the daemon) when nothing listens there.
+// naming the path (and suggesting how to start the daemon) when nothing listens there, and
+// when the socket, its directory or the listening process is not the user's (socket_trust.h).
 std::unique_ptr<Connection> connect_socket(EventLoop& loop, const std::filesystem::path& path);
 
 class SocketListener {
  public:
   using OnConnection = std::function<void(std::unique_ptr<Connection>)>;
-  // Listens on a unix socket at `path` (parent directories created, mode 0600). A stale socket
-  // file left by a dead daemon is replaced; a live one is an error. Throws std::runtime_error.
+  // Listens on a unix socket at `path` (missing parent directories created 0700, the socket
+  // 0600; socket_trust.h says what is refused). A stale socket of ours left by a dead daemon is
+  // replaced; a live one, or any other file, is an error. Connections from another uid are
+  // closed at once. Throws std::runtime_error.
   SocketListener(EventLoop& loop, std::filesystem::path path, OnConnection on_connection);
   ~SocketListener();
   void close();

@@ -84,6 +84,7 @@ class LocalEngine final : public Engine {
   void cancel(RequestId id) override;
   EngineStats stats() const override;
   void wait_idle() override;
+  std::string model_file_problem() const override { return model_->file().changed_on_disk().value_or(""); }
 
   std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const override;
   std::string detokenize(std::span<const int32_t> tokens) const override;
@@ -147,8 +148,10 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
       so.disk_dir = options.cache_dir;
       so.memory_budget_bytes = options.cache_memory_bytes;
       const model::HParams& hp = model_->hparams();
-      store = std::make_shared<kv::PrefixStore>(model_->placement().layer_runs(), hp.latent_width(), mo.cache_type,
-                                                kv::model_fingerprint(model_->file()), so);
+      auto prefix_store = std::make_shared<kv::PrefixStore>(model_->placement().layer_runs(), hp.latent_width(),
+                                                            mo.cache_type, kv::model_fingerprint(model_->file()), so);
+      if (!prefix_store->disk_problem().empty()) info_.warnings.push_back(prefix_store->disk_problem());
+      store = std::move(prefix_store);
     }
     context_ = std::make_unique<model::Context>(model_, std::move(store));
     tokenizer_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::load_gguf_vocab(model_->file()));
@@ -177,6 +180,7 @@ LocalEngine::LocalEngine(const EngineOptions& options) : options_(options) {
     warn("model '" + info_.name + "' (" + file + "): chat template not recognised (it begins \"" + head +
          "\"); chat prompts use the plain \"User: ...\\n\\nAssistant:\" format");
   }
+  for (const std::string& w : info_.warnings) warn(file + ": " + w);
   n_sample_vocab_ = std::min<int64_t>(model_->n_vocab(), tokenizer_->n_vocab());
 
   thread_ = std::thread([this] { run(); });
@@ -199,6 +203,8 @@ void LocalEngine::warn(const std::string& message) const {
 }
 
 RequestId LocalEngine::submit(Request request, OnToken on_token, OnDone on_done) {
+  if (std::string problem = model_file_problem(); !problem.empty())
+    throw Error("the model file changed on disk since it was loaded: " + problem + "; open it again");
   if (request.max_tokens < 1)
     throw Error("request: max_tokens must be at least 1, got " + std::to_string(request.max_tokens));
   try {

@@ -144,6 +144,9 @@ struct ModelInfo {
   std::string backend;         // the backend it runs on ("auto" resolved)
   std::string chat_format;     // recognised template: "deepseek-v2", "deepseek-v3",
                                // "deepseek-coder" or "plain" (unknown or absent template)
+  // What the engine works around, e.g. the KV cache's disk tier turned off because its
+  // directory cannot be created. Each is also passed to EngineOptions::log once.
+  std::vector<std::string> warnings;
 };
 
 struct EngineStats {
@@ -170,6 +173,12 @@ class Engine {
   virtual EngineStats stats() const = 0;
   // Blocks until no request is queued or live (tests, benchmarks, shutdown).
   virtual void wait_idle() = 0;
+  // Why the model file can no longer be trusted: it was deleted, replaced, resized or modified
+  // on disk since it was opened, or it shrank under a read (which then saw zeros instead of
+  // crashing the process with SIGBUS); empty while intact. One stat() call, thread-safe. Once
+  // it is not empty, submit() throws Error and replies already running may be garbage: open
+  // the engine again. An engine without a local file (a remote server) never reports one.
+  virtual std::string model_file_problem() const { return ""; }
 
   // Tokenizer access, thread-safe and independent of the scheduler.
   virtual std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;

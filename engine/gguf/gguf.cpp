@@ -364,7 +364,10 @@ File::File(File&& o) noexcept { *this = std::move(o); }
 
 File& File::operator=(File&& o) noexcept {
   if (this == &o) return *this;
+  guard_.reset();
   if (mapping_) munmap(mapping_, mapping_size_);
+  guard_ = std::move(o.guard_);
+  identity_ = o.identity_;
   path_ = std::move(o.path_);
   version_ = o.version_;
   alignment_ = o.alignment_;
@@ -384,6 +387,7 @@ File& File::operator=(File&& o) noexcept {
 }
 
 File::~File() {
+  guard_.reset();
   if (mapping_) munmap(mapping_, mapping_size_);
 }
 
@@ -413,6 +417,9 @@ File File::open(const std::filesystem::path& path) {
   if (m == MAP_FAILED) throw Error(path.string() + ": mmap failed: " + std::strerror(e));
   f.mapping_ = m;
   f.mapping_size_ = size;
+  f.guard_ = std::make_unique<MappingGuard>(m, size);
+  f.identity_ = {uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
+                 int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
   f.base_ = static_cast<const uint8_t*>(m);
   f.size_ = size;
   try {
@@ -421,6 +428,22 @@ File File::open(const std::filesystem::path& path) {
     throw Error(path.string() + ": " + err.what());
   }
   return f;
+}
+
+std::optional<std::string> File::changed_on_disk() const {
+  if (!mapping_) return std::nullopt;
+  const std::string file = path_.string();
+  if (guard_ && guard_->faulted())
+    return file + " shrank while in use (parts of the model read as zeros); it must be loaded again";
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return file + " is gone (" + std::strerror(errno) + ")";
+  if (uint64_t(st.st_dev) != identity_.device || uint64_t(st.st_ino) != identity_.inode)
+    return file + " was replaced by another file";
+  if (uint64_t(st.st_size) != identity_.size)
+    return file + " changed size (" + std::to_string(identity_.size) + " -> " + std::to_string(st.st_size) + " bytes)";
+  if (int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec != identity_.mtime_ns)
+    return file + " was modified";
+  return std::nullopt;
 }
 
 File File::from_memory(std::span<const uint8_t> bytes) {

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gguf/mapping_guard.h"
 #include "gguf/tensor_type.h"
 
 namespace latent::gguf {
@@ -140,6 +141,12 @@ class File {
   const TensorInfo* find_tensor(std::string_view name) const;
   const TensorInfo& require_tensor(std::string_view name) const;  // Error naming the tensor
 
+  // Why the mapped file can no longer be trusted, or nullopt while it is as opened: it was
+  // deleted, replaced, resized or modified on disk, or a read of it faulted because it shrank
+  // (mapping_guard.h; the mapping then reads zeros where the file is gone). One stat() call.
+  // A File from memory never changes.
+  std::optional<std::string> changed_on_disk() const;
+
  private:
   File() = default;
   void parse();
@@ -151,6 +158,11 @@ class File {
   size_t size_ = 0;
   void* mapping_ = nullptr;  // munmap on destruction when owned
   size_t mapping_size_ = 0;
+  std::unique_ptr<MappingGuard> guard_;  // released before the munmap
+  struct Identity {
+    uint64_t device = 0, inode = 0, size = 0;
+    int64_t mtime_ns = 0;
+  } identity_;  // of the mapped file when it was opened
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
   // Names are views into the mapping, which outlives both maps.

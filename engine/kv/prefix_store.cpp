@@ -40,8 +40,14 @@ PrefixStore::PrefixStore(std::vector<model::LayerPlacement> placement, int64_t w
     f.n_layer = uint32_t(layout_.n_layer());
     f.width = uint32_t(width);
     f.page_bytes = pool_.page_bytes();
-    disk_ = std::make_unique<DiskTier>(options.disk_dir.empty() ? default_cache_dir() : options.disk_dir, fingerprint,
-                                       f, options.disk_quota_bytes);
+    const std::filesystem::path dir = options.disk_dir.empty() ? default_cache_dir() : options.disk_dir;
+    // The disk tier only saves recomputation: when its directory cannot be made (read-only or
+    // full file system, a file in its place), the cache runs from memory alone.
+    try {
+      disk_ = std::make_unique<DiskTier>(dir, fingerprint, f, options.disk_quota_bytes);
+    } catch (const std::exception& e) {
+      disk_problem_ = "the KV cache's disk tier is off (pages are kept in memory only): " + std::string(e.what());
+    }
   }
 }
 

@@ -82,6 +82,8 @@ class PrefixStore final : public model::LatentStore {
   // Writes every cached page not yet on disk (shutdown). No-op without the disk tier.
   void flush();
   StoreStats stats() const;
+  // Why the disk tier asked for is off (its directory could not be created), or empty.
+  const std::string& disk_problem() const { return disk_problem_; }
   int64_t rows_per_page() const { return layout_.rows_per_page(); }
   size_t page_bytes() const { return pool_.page_bytes(); }
   // Consistency of lock references, page ownership and the pool; empty when all hold.
@@ -109,6 +111,7 @@ class PrefixStore final : public model::LatentStore {
   uint64_t tables_generation_ = 0;
   RadixTree tree_;
   std::unique_ptr<DiskTier> disk_;
+  std::string disk_problem_;
   std::unordered_map<model::SeqId, Seq> seqs_;
   StoreStats stats_;
 };

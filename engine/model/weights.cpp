@@ -1,6 +1,8 @@
 #include "model/weights.h"
 
 #include <cmath>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "model/arch.h"
@@ -31,22 +33,26 @@ class MetaReader {
     return *v;
   }
   int64_t optional(Key k, int64_t fallback) const { return get(key_name(k)).value_or(fallback); }
-  double required_float(Key k) const {
+  // Float hyperparameters must be finite and within [lo, hi] (lo itself excluded when
+  // lo_open): a NaN rope base loads fine and then turns every logit into NaN.
+  struct Range {
+    double lo, hi;
+    bool lo_open = false;
+  };
+  double required_float(Key k, Range r) const {
     const std::string name = key_name(k);
+    std::optional<double> v;
     try {
-      auto v = f_.get_float(name);
-      if (!v) fail(f_, "missing required key '" + name + "'");
-      return *v;
+      v = f_.get_float(name);
     } catch (const gguf::Error& e) {
       fail(f_, e.what());
     }
+    if (!v) fail(f_, "missing required key '" + name + "'");
+    return in_range(name, *v, r);
   }
-  double optional_float(Key k, double fallback) const {
-    try {
-      return f_.get_float(key_name(k)).value_or(fallback);
-    } catch (const gguf::Error& e) {
-      fail(f_, e.what());
-    }
+  double optional_float(Key k, double fallback, Range r) const {
+    if (!has(k)) return fallback;
+    return required_float(k, r);
   }
   bool optional_bool(Key k, bool fallback) const {
     try {
@@ -58,6 +64,17 @@ class MetaReader {
   bool has(Key k) const { return f_.find(key_name(k)) != nullptr; }
 
  private:
+  double in_range(const std::string& name, double v, Range r) const {
+    bool ok = std::isfinite(v) && v <= r.hi && (r.lo_open ? v > r.lo : v >= r.lo);
+    if (!ok) {
+      std::ostringstream msg;
+      msg << "key '" << name << "' is " << v << "; expected a finite number in " << (r.lo_open ? "(" : "[") << r.lo
+          << ", " << r.hi << "] (is the file damaged?)";
+      fail(f_, msg.str());
+    }
+    return v;
+  }
+
   std::optional<int64_t> get(const std::string& name) const {
     try {
       auto v = f_.get_uint(name);
@@ -133,7 +150,7 @@ HParams read_hparams(const gguf::File& file) {
   hp.n_layer = m.required(Key::BlockCount);
   hp.n_ff = m.required(Key::FeedForwardLength);
   hp.n_head = m.required(Key::HeadCount);
-  hp.rms_eps = float(m.required_float(Key::RmsEps));
+  hp.rms_eps = float(m.required_float(Key::RmsEps, {0, 1, true}));
   hp.n_layer_dense_lead = m.optional(Key::LeadingDenseBlockCount, 0);
   // Real Lite models have no q_lora_rank key; absent and 0 both mean plain attn_q (the tensors
   // decide, see load_weights).
@@ -149,15 +166,15 @@ HParams read_hparams(const gguf::File& file) {
   hp.qk_nope = key_len - hp.qk_rope;
   if (hp.qk_rope % 2 != 0) fail(file, "rope.dimension_count must be even");
 
-  hp.rope_freq_base = float(m.optional_float(Key::RopeFreqBase, 10000.0));
+  hp.rope_freq_base = float(m.optional_float(Key::RopeFreqBase, 10000.0, {1, 1e12, true}));
   std::string scaling = "none";
   if (auto s = file.get_string(key_name(Key::RopeScalingType))) scaling = std::string(*s);
-  const double factor = m.optional_float(Key::RopeScalingFactor, 1.0);
+  const double factor = m.optional_float(Key::RopeScalingFactor, 1.0, {0, 1e6, true});
   if (scaling == "yarn") {
     hp.rope_yarn = true;
     hp.rope_freq_scale = float(1.0 / factor);
     hp.rope_n_ctx_orig = m.optional(Key::RopeScalingOrigCtx, hp.n_ctx_train);
-    hp.rope_yarn_log_mul = float(m.optional_float(Key::RopeYarnLogMul, 0.0));
+    hp.rope_yarn_log_mul = float(m.optional_float(Key::RopeYarnLogMul, 0.0, {0, 100}));
   } else if (scaling == "linear") {
     hp.rope_freq_scale = float(1.0 / factor);
     hp.rope_n_ctx_orig = hp.n_ctx_train;
@@ -186,7 +203,7 @@ HParams read_hparams(const gguf::File& file) {
       fail(file, "expert_gating_func " + std::to_string(gating) + " is not supported (1 softmax, 2 sigmoid)");
     hp.gating = Gating(gating);
     hp.expert_weights_norm = m.optional_bool(Key::ExpertWeightsNorm, false);
-    hp.expert_weights_scale = float(m.optional_float(Key::ExpertWeightsScale, 1.0));
+    hp.expert_weights_scale = float(m.optional_float(Key::ExpertWeightsScale, 1.0, {0, 1e6, true}));
     if (hp.n_expert < 1 || hp.n_expert_used < 1 || hp.n_expert_used > hp.n_expert)
       fail(file, "expert_used_count " + std::to_string(hp.n_expert_used) + " does not fit " +
                      std::to_string(hp.n_expert) + " experts");

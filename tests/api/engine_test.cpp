@@ -3,9 +3,12 @@
 // hold (cancel within one token, batching does not change results, priorities, stop rules).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <span>
@@ -16,6 +19,7 @@
 
 #include "api/engine.h"
 #include "common/golden.h"
+#include "common/temp_dir.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -330,6 +334,66 @@ TEST(EngineApi, RepeatedPromptReusesCachedPrefixWithSameTokens) {
   EXPECT_GE(w.stats.cached_tokens, 512);
   EXPECT_LT(w.stats.cached_tokens, int32_t(prompt.size()));
   EXPECT_GT(e->stats().prompt_tokens_cached, 0u);
+}
+
+// A KV disk-tier directory that cannot be created (here a file stands in its way) turns the
+// disk tier off with a warning; the model still loads and serves, reusing prefixes from memory
+// (issue 20, item 5).
+TEST(EngineApi, UncreatableDiskCacheDirTurnsTheDiskTierOffAndServesFromMemory) {
+  latent::testing::TempDir dir;
+  std::ofstream(dir.file("blocker")) << "not a directory";
+  std::vector<std::string> logged;
+  std::mutex log_mu;
+  EngineOptions o;
+  o.model_path = latent::testing::golden_model("ds2-lite-tiny");
+  o.threads = 2;
+  o.disk_cache = true;
+  o.cache_dir = dir.file("blocker") / "kv";
+  o.log = [&](std::string_view m) {
+    std::lock_guard lk(log_mu);
+    logged.emplace_back(m);
+  };
+  auto e = open_engine(o);
+  ASSERT_EQ(e->model_info().warnings.size(), 1u);
+  EXPECT_NE(e->model_info().warnings[0].find("disk tier is off"), std::string::npos) << e->model_info().warnings[0];
+  {
+    std::lock_guard lk(log_mu);
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_NE(logged[0].find("disk tier is off"), std::string::npos) << logged[0];
+  }
+  auto prompt = golden_prompt("p3_long");
+  Collector cold, warm;
+  e->submit(greedy_request(prompt, 4), cold.on_token(), cold.on_done());
+  EXPECT_EQ(cold.wait().tokens.size(), 4u);
+  e->submit(greedy_request(prompt, 4), warm.on_token(), warm.on_done());
+  EXPECT_EQ(warm.wait().tokens, cold.wait().tokens);
+  EXPECT_GT(warm.wait().stats.cached_tokens, 0);
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.file("blocker")));
+}
+
+// The model file truncated while the engine has it mapped and is generating (issue 20, item 4):
+// no SIGBUS crash; the run ends, the engine reports the file as changed and refuses new requests.
+TEST(EngineApi, ModelFileTruncatedWhileGeneratingIsReportedNotACrash) {
+  latent::testing::TempDir dir;
+  std::filesystem::path model = dir.file("model.gguf");
+  std::filesystem::copy_file(latent::testing::golden_model("ds2-lite-tiny"), model);
+  EngineOptions o;
+  o.model_path = model;
+  o.threads = 2;
+  o.disk_cache = false;
+  auto e = open_engine(o);
+  EXPECT_EQ(e->model_file_problem(), "");
+  Collector c;
+  e->submit(greedy_request(golden_prompt("p3_long"), 32), c.on_token(), c.on_done());
+  ASSERT_EQ(::truncate(model.c_str(), 4096), 0);
+  c.wait();
+  EXPECT_NE(e->model_file_problem(), "");
+  try {
+    e->submit(greedy_request(golden_prompt("p3_long"), 4), [](const TokenPiece&) {}, [](const Finished&) {});
+    ADD_FAILURE() << "a request was accepted on a truncated model file";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("changed on disk"), std::string::npos) << err.what();
+  }
 }
 
 TEST(EngineApi, StopStringEndsTheReplyBeforeIt) {

@@ -3,9 +3,14 @@
 // progress with the real repository index.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "lsp/error_codes.h"
 #include "server/indexer_workspace.h"
@@ -99,6 +104,134 @@ TEST(Server, WithoutAModelCompletionsAreEmpty) {
   EXPECT_EQ(r["result"]["items"], Json::array());
   s.block_until_idle();
   EXPECT_EQ(s.assistant().completion_stats().engine_runs, 0u);
+}
+
+// A model that replies `reply` to everything, from its own thread as the engine does.
+class FakeGenerator final : public Generator {
+ public:
+  explicit FakeGenerator(std::string reply, std::shared_ptr<std::atomic<bool>> file_changed = {})
+      : reply_(std::move(reply)), file_changed_(std::move(file_changed)) {
+    model_.name = "fake";
+    model_.fim = true;
+    model_.context_length = 4096;
+  }
+  ~FakeGenerator() override {
+    std::lock_guard lock(mu_);
+    for (auto& t : threads_) t.join();
+  }
+  const ModelDescription& model() const override { return model_; }
+  uint64_t start(const GenerationRequest&, std::function<void(std::string_view)> on_text,
+                 std::function<void(const GenerationEnd&)> on_end) override {
+    std::lock_guard lock(mu_);
+    threads_.emplace_back([this, on_text, on_end] {
+      on_text(reply_);
+      on_end(GenerationEnd{});
+    });
+    return threads_.size();
+  }
+  void cancel(uint64_t) override {}
+  size_t count_tokens(std::string_view text) const override { return text.size() / 4 + 1; }
+  GeneratorLoad load() const override { return {}; }
+  std::string model_file_problem() const override {
+    return file_changed_ && file_changed_->load() ? "model.gguf was replaced by another file" : "";
+  }
+
+ private:
+  std::string reply_;
+  std::shared_ptr<std::atomic<bool>> file_changed_;
+  ModelDescription model_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+// A factory whose model opens only when the test says so.
+struct SlowModel {
+  std::promise<void> opened;
+  std::shared_future<void> gate = opened.get_future().share();
+  GeneratorFactory factory() {
+    return [gate = gate](const Options&) -> std::unique_ptr<Generator> {
+      gate.wait();
+      return std::make_unique<FakeGenerator>("ready()");
+    };
+  }
+};
+
+// A completion requested while the model loads is held until it is ready, not answered empty
+// (issue 20, item 7).
+TEST(Server, CompletionRequestedWhileTheModelLoadsWaitsForIt) {
+  SlowModel model;
+  Options o = quiet_options();
+  o.model_path = "model.gguf";
+  TestServer s(o, model.factory());
+  s.initialize();
+  s.notify("textDocument/didOpen", open_params("file:///a.py", "x = "));
+  int id = s.request_async("textDocument/inlineCompletion", completion_params("file:///a.py", 0, 4));
+  auto answered = [id](const Json& m) { return m.contains("id") && m["id"] == id; };
+  EXPECT_FALSE(s.wait_for(answered, 300ms)) << "answered before the model was loaded";
+  model.opened.set_value();
+  Json r = s.response(id);
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  ASSERT_EQ(r["result"]["items"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["result"]["items"][0]["insertText"], "ready()");
+}
+
+// The wait is bounded (modelWaitMs) and a held request can be cancelled.
+TEST(Server, WaitingForTheModelIsBoundedAndCancellable) {
+  SlowModel model;
+  Options o = quiet_options();
+  o.model_path = "model.gguf";
+  o.model_wait_ms = 200;
+  TestServer s(o, model.factory());
+  s.initialize();
+  s.notify("textDocument/didOpen", open_params("file:///a.py", "x = "));
+  s.notify("textDocument/didOpen", open_params("file:///b.py", "y = "));
+  auto start = std::chrono::steady_clock::now();
+  int bounded = s.request_async("textDocument/inlineCompletion", completion_params("file:///a.py", 0, 4));
+  Json r = s.response(bounded, 5s);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_EQ(r["result"]["items"], Json::array()) << r.dump();
+
+  int cancelled = s.request_async("textDocument/inlineCompletion", completion_params("file:///b.py", 0, 4));
+  s.notify("$/cancelRequest", Json{{"id", cancelled}});
+  EXPECT_EQ(error_code(s.response(cancelled, 150ms)), static_cast<int>(ErrorCode::RequestCancelled));
+  model.opened.set_value();
+  s.block_until_idle();
+  EXPECT_EQ(s.assistant().completion_stats().engine_runs, 0u);
+}
+
+// A model file that changed on disk is reported in status and loaded again before the next
+// request uses it (issue 20, item 4); when it no longer loads, latentd serves on without one.
+TEST(Server, AChangedModelFileIsReportedAndLoadedAgain) {
+  auto changed = std::make_shared<std::atomic<bool>>(false);
+  auto opens = std::make_shared<std::atomic<int>>(0);
+  GeneratorFactory factory = [changed, opens](const Options&) -> std::unique_ptr<Generator> {
+    if (opens->fetch_add(1) == 2) throw std::runtime_error("model.gguf: file is truncated");
+    changed->store(false);
+    return std::make_unique<FakeGenerator>("ready()", changed);
+  };
+  Options o = quiet_options();
+  o.model_path = "model.gguf";
+  TestServer s(o, factory);
+  s.initialize();
+  s.block_until_idle();
+  ASSERT_EQ(opens->load(), 1);
+  s.notify("textDocument/didOpen", open_params("file:///a.py", "x = "));
+  changed->store(true);
+  Json status = s.request("latent/status", Json::object());
+  ASSERT_TRUE(status["result"]["model"].contains("warnings")) << status.dump();
+  EXPECT_NE(status["result"]["model"]["warnings"].dump().find("replaced"), std::string::npos) << status.dump();
+
+  Json r = s.request("textDocument/inlineCompletion", completion_params("file:///a.py", 0, 4));
+  EXPECT_EQ(opens->load(), 2);
+  ASSERT_EQ(r["result"]["items"].size(), 1u) << r.dump();  // answered by the reloaded model
+
+  changed->store(true);  // and now the file no longer loads
+  r = s.request("textDocument/inlineCompletion", completion_params("file:///a.py", 0, 4));
+  EXPECT_EQ(r["result"]["items"], Json::array()) << r.dump();
+  EXPECT_EQ(opens->load(), 3);
+  status = s.request("latent/status", Json::object());
+  EXPECT_EQ(status["result"]["model"]["loaded"], false) << status.dump();
+  EXPECT_NE(status["result"]["model"]["problem"].get<std::string>().find("truncated"), std::string::npos) << status.dump();
 }
 
 TEST(Server, NewerRequestSupersedesTheOlderForTheSameDocument) {

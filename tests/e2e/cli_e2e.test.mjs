@@ -85,7 +85,7 @@ test('ask in a subdirectory uses the enclosing index; progress in a pipe has no 
 test('status and ask use the shared latentd on its socket', async () => {
   const root = makeRepo();
   const sock = path.join(runtime, 'latent', 'latentd.sock');
-  fs.mkdirSync(path.dirname(sock), { recursive: true });
+  fs.mkdirSync(path.dirname(sock), { recursive: true, mode: 0o700 });
   const daemon = spawn(LATENTD, ['--socket', sock, '--no-log-file', '--log-level', 'warn'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((resolve) => daemon.on('exit', (code) => resolve(code)));
   try {

@@ -272,6 +272,72 @@ test('unix socket: two editors share one daemon', async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+// Raw frames in and out, for bytes no well-behaved client library would send.
+function frame(body) {
+  return Buffer.concat([Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`), Buffer.from(body)]);
+}
+function readFrames(stream) {
+  let buf = Buffer.alloc(0);
+  const messages = [];
+  stream.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/Content-Length: *(\d+)/i.exec(buf.subarray(0, end).toString())[1]);
+      if (buf.length < end + 4 + length) return;
+      messages.push(JSON.parse(buf.subarray(end + 4, end + 4 + length).toString()));
+      buf = buf.subarray(end + 4 + length);
+    }
+  });
+  return (predicate, what) => waitFor(() => messages.find(predicate), what);
+}
+
+test('hostile input: deeply nested JSON is refused and the daemon serves on; a file at --socket is kept', async () => {
+  const depth = 200000;
+  const nested = (open, close) => frame('{"jsonrpc":"2.0","id":1,"method":"initialize","params":' +
+    open.repeat(depth) + close.repeat(depth) + '}');
+  const initialize2 = frame(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { processId: null, capabilities: {} } }));
+  const exchange = async (write, next) => {
+    write(Buffer.concat([nested('[', ']'), nested('{"a":', '}'), initialize2]));
+    const refused = await next((m) => m.error && m.error.code === -32700, 'the parse error');
+    assert.match(refused.error.message, /deeper than/);
+    const answered = await next((m) => m.id === 2, 'the initialize after it');
+    assert.ok(answered.result.capabilities, JSON.stringify(answered));
+  };
+
+  const stdio = spawn(LATENTD, ['--stdio', '--no-log-file', '--log-level', 'error'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stdioExit = new Promise((resolve) => stdio.on('exit', (code, signal) => resolve({ code, signal })));
+  await exchange((b) => stdio.stdin.write(b), readFrames(stdio.stdout));
+  stdio.stdin.end();
+  assert.equal((await stdioExit).signal, null);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-sock-'));
+  const sock = path.join(dir, 'latentd.sock');
+  const daemon = spawn(LATENTD, ['--socket', sock, '--no-log-file', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemonExit = new Promise((resolve) => daemon.on('exit', (code, signal) => resolve({ code, signal })));
+  await waitFor(() => fs.existsSync(sock), 'the socket');
+  const client = await new Promise((resolve, reject) => {
+    const s = net.connect(sock, () => resolve(s));
+    s.on('error', reject);
+  });
+  await exchange((b) => client.write(b), readFrames(client));
+  client.destroy();
+  daemon.kill('SIGTERM');
+  assert.deepEqual(await daemonExit, { code: 0, signal: null });
+
+  // A regular file where the socket should go is neither used nor removed.
+  const precious = path.join(dir, 'precious');
+  fs.writeFileSync(precious, 'keep me');
+  const refused = spawn(LATENTD, ['--socket', precious, '--no-log-file'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let refusedErr = '';
+  refused.stderr.on('data', (d) => { refusedErr += d; });
+  assert.equal(await new Promise((resolve) => refused.on('exit', (code) => resolve(code))), 1);
+  assert.match(refusedErr, /not a socket/);
+  assert.equal(fs.readFileSync(precious, 'utf8'), 'keep me');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('stdio: end of input is a clean exit; the log goes to XDG_STATE_HOME, never stdout', async () => {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-state-'));
   const root = makeRepo();

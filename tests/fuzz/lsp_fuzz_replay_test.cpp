@@ -2,9 +2,10 @@
 // of them, so that gcc builds exercise it too; the libFuzzer binary explores further.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <string>
 #include <vector>
+
+#include "fuzz/mutate.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -26,24 +27,17 @@ std::vector<std::string> seeds() {
 }
 
 TEST(LspFuzzReplay, SeedsAndMutations) {
-  std::mt19937 rng(1234);
-  for (const std::string& seed : seeds()) {
-    for (int round = 0; round < 400; ++round) {
-      std::string input(1, static_cast<char>(rng()));
-      input += seed;
-      int edits = round == 0 ? 0 : 1 + static_cast<int>(rng() % 8);
-      for (int e = 0; e < edits && !input.empty(); ++e) {
-        size_t at = rng() % input.size();
-        switch (rng() % 4) {
-          case 0: input[at] = static_cast<char>(rng()); break;
-          case 1: input.erase(at, 1 + rng() % 8); break;
-          case 2: input.insert(at, input.substr(rng() % input.size(), rng() % 16)); break;
-          case 3: input.insert(at, 1, "{}[]\":,\\\r\n0"[rng() % 12]); break;
-        }
-      }
-      LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-    }
-  }
+  latent::fuzz::replay(seeds(), 400, "{}[]\":,\\\r\n0", 1234, LLVMFuzzerTestOneInput);
+  SUCCEED();
+}
+
+// Nesting deep enough to overflow the stack when the value was copied (issue 20, item 1).
+TEST(LspFuzzReplay, DeeplyNestedParams) {
+  std::string body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":)" + std::string(30000, '[') +
+                     std::string(30000, ']') + "}";
+  std::string input(1, '\x3f');  // reads of 64 bytes
+  input += frame(body) + frame(R"({"jsonrpc":"2.0","id":2,"method":"shutdown"})");
+  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   SUCCEED();
 }
 

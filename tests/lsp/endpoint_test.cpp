@@ -71,6 +71,20 @@ TEST(Endpoint, MalformedMessagesAreAnswered) {
   EXPECT_EQ(h.sent[1]["id"], 9);
 }
 
+TEST(Endpoint, DeeplyNestedRequestIsAnsweredAndTheEndpointServesOn) {
+  Harness h;
+  h.ep.on_request<Json, Json>("echo", [](Json p, Callback<Json> cb) { cb(p); });
+  const size_t depth = 200000;
+  std::string body = R"({"jsonrpc":"2.0","id":1,"method":"echo","params":)" + std::string(depth, '[') +
+                     std::string(depth, ']') + "}";
+  h.ep.feed(encode_frame(body));
+  ASSERT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.sent[0]["error"]["code"], static_cast<int>(ErrorCode::ParseError));
+  h.send(h.request(2, "echo", {{"ok", true}}));
+  ASSERT_EQ(h.sent.size(), 2u);
+  EXPECT_EQ(h.sent[1]["result"]["ok"], true);
+}
+
 TEST(Endpoint, CancelAnswersAtOnceAndDropsTheLateReply) {
   Harness h;
   Callback<Json> saved;

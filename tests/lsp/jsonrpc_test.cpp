@@ -65,6 +65,33 @@ TEST(JsonRpc, Errors) {
             ErrorCode::InvalidRequest);
 }
 
+std::string nested(size_t depth, char open, char close, std::string_view inner = "1") {
+  std::string body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":)";
+  for (size_t i = 0; i < depth; ++i) body += open == '{' ? std::string(R"({"a":)") : std::string(1, open);
+  body += inner;
+  body += std::string(depth, close);
+  return body + "}";
+}
+
+// A body nested far deeper than any LSP message is refused before parsing: copying such a value
+// recursed once per level and overflowed the stack (issue 20, item 1).
+TEST(JsonRpc, DeeplyNestedBodiesAreParseErrors) {
+  for (char open : {'[', '{'}) {
+    char close = open == '[' ? ']' : '}';
+    MessageError e = expect_error(nested(200000, open, close));
+    EXPECT_EQ(e.error.code, ErrorCode::ParseError);
+    EXPECT_NE(e.error.message.find("deeper than"), std::string::npos) << e.error.message;
+    // The limit counts the message's own object: params may nest kMaxJsonDepth - 1 levels.
+    EXPECT_EQ(expect_message(nested(kMaxJsonDepth - 1, open, close)).kind, Message::Kind::Request);
+    EXPECT_EQ(expect_error(nested(kMaxJsonDepth, open, close)).error.code, ErrorCode::ParseError);
+  }
+  // Brackets inside strings (escaped quotes included) are text, not nesting.
+  std::string deep_string = "\"\\\"" + std::string(100000, '[') + "\"";
+  EXPECT_EQ(expect_message(nested(2, '[', ']', deep_string)).kind, Message::Kind::Request);
+  EXPECT_FALSE(json_nests_deeper_than("[[]][[]]", 2));
+  EXPECT_TRUE(json_nests_deeper_than("[[[]]]", 2));
+}
+
 TEST(JsonRpc, OutgoingMessages) {
   Json r = make_response(1, Json{{"x", 1}});
   EXPECT_EQ(r, Json::parse(R"({"jsonrpc":"2.0","id":1,"result":{"x":1}})"));

@@ -12,6 +12,8 @@ export interface StatusModel {
   contextLength?: number;
   fim?: boolean;
   chatFormat?: string;
+  /** What the loaded model works around (KV disk tier off, model file changed on disk). */
+  warnings?: string[];
   /** Why no model is loaded (absent once loaded). */
   problem?: string;
 }
@@ -105,6 +107,7 @@ export function formatStatusReport(s: LatentStatus): string {
     m.loaded
       ? `Model: ${m.name} (${m.path}); backend ${m.backend}, context ${m.contextLength} tokens, fill-in-the-middle ${m.fim ? 'yes' : 'no (no completions)'}, chat format ${m.chatFormat}`
       : `Model: not loaded: ${m.problem}`,
+    ...(m.warnings ?? []).map((w) => `Warning: ${w}`),
     ...(s.workspaces.length ? [] : ['Workspace: none open']),
   ];
   for (const w of s.workspaces) {

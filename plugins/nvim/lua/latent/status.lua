@@ -18,6 +18,9 @@ function M.format(s)
   if m.loaded then
     add('model        %s (%s): backend %s, context %d tokens, fill-in-the-middle %s, chat format %s', m.name, m.path,
       m.backend, n(m.contextLength), m.fim and 'yes' or 'no (no completions)', tostring(m.chatFormat))
+    for _, w in ipairs(m.warnings or {}) do
+      add('warning      %s', tostring(w))
+    end
   else
     add('model        not loaded: %s', tostring(m.problem))
   end
