@@ -15,6 +15,7 @@ int bench_tokenizer(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
 int bench_index(const ParsedArgs& args);
 int bench_context(const ParsedArgs& args);
+int bench_memory(const ParsedArgs& args);
 
 namespace {
 
@@ -34,6 +35,7 @@ const Suite kSuites[] = {
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
     {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
     {"context", "definition recall per language and budget on real code, assembly ms", bench_context},
+    {"memory", "read bandwidth GB/s (the roofline's baseline)", bench_memory},
 };
 
 int run_bench(const ParsedArgs& args) {
@@ -75,6 +77,7 @@ Command bench_command() {
       {"samples", "N", "context: hidden lines per repository (default 60)"},
       {"split", "SHARES", "context: budget shares current,definitions,types,search,imports,recent"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
+      {"sizes", "LIST", "engine: only these points, e.g. prefill:512,prefill:8192,decode:0,decode:4096"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
       {"file", "FILE", "lsp: the realistic session in this source file (its directory is indexed)"},
       {"whole-file-baseline", "N", "lsp --file: first N keystrokes with the whole file in the prompt, as the baseline"},
