@@ -1,9 +1,11 @@
 // `latentd`: the Language Server Protocol daemon that editors start (stdio) or share (unix socket).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "http/http_server.h"
 #include "latent/version.h"
 #include "server/daemon.h"
 #include "server/log.h"
@@ -25,6 +27,13 @@ const Flag kFlags[] = {
                          "                         daemon (the systemd unit's: $XDG_RUNTIME_DIR/latent/latentd.sock)"},
     {"--connect", "PATH", "relay stdin/stdout to the latentd listening on PATH (an editor's\n"
                           "                         command for the shared daemon of the systemd unit)"},
+    {"--http", "HOST:PORT", "also serve the HTTP API (OpenAI-compatible /v1/completions, /v1/chat/completions,\n"
+                            "                         /v1/models; llama.cpp's /infill) on HOST:PORT, e.g. 127.0.0.1:8012"},
+    {"--no-lsp", nullptr, "serve no LSP (with --http: an HTTP-only engine server; stop it with SIGTERM)"},
+    {"--api-key-file", "FILE", "HTTP: clients must send Authorization: Bearer <the file's first line>;\n"
+                               "                         required to --http on an address other than loopback"},
+    {"--http-max-requests", "N", "HTTP: generations at once; more are answered 429 (default 8)"},
+    {"--http-max-body-bytes", "N", "HTTP: largest request body; larger ones are answered 413 (default 8388608)"},
     {"--log-file", "PATH", "log file (default: $XDG_STATE_HOME/latent/latentd.log,\n"
                            "                         else ~/.local/state/latent/latentd.log)"},
     {"--no-log-file", nullptr, "log to stderr only"},
@@ -84,6 +93,8 @@ int main(int argc, char** argv) {
   using namespace latent::daemon;
   DaemonOptions d;
   std::string connect_path;
+  http::HttpOptions http;
+  bool serve_http = false;
   LogOptions log_options;
   log_options.file = default_log_file();
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -129,6 +140,26 @@ int main(int argc, char** argv) {
       d.socket_path = value;
     } else if (name == "--connect") {
       connect_path = value;
+    } else if (name == "--http") {
+      serve_http = true;
+      try {
+        http::parse_listen_address(value, http);
+      } catch (const std::exception& e) {
+        return fail(e.what());
+      }
+    } else if (name == "--no-lsp") {
+      d.lsp = false;
+    } else if (name == "--api-key-file") {
+      http.api_key_file = value;
+    } else if (name == "--http-max-requests" || name == "--http-max-body-bytes") {
+      long long n = -1;
+      try {
+        n = std::stoll(value);
+      } catch (const std::exception&) {
+      }
+      if (n < 1) return fail(name + " expects a positive number, got '" + value + "'");
+      if (name == "--http-max-requests") http.max_requests = static_cast<int>(std::min(n, 4096LL));
+      else http.max_body_bytes = static_cast<size_t>(n);
     } else if (name == "--log-file") {
       log_options.file = value;
     } else if (name == "--no-log-file") {
@@ -141,6 +172,11 @@ int main(int argc, char** argv) {
       std::printf("%s\n", settings_schema_json().dump(2).c_str());
       return 0;
     }
+  }
+  if (serve_http) {
+    d.services.push_back(http::http_service(http));
+  } else if (!d.lsp) {
+    return fail("--no-lsp leaves nothing to serve without --http HOST:PORT");
   }
   if (auto problem = configure_log(log_options)) std::fprintf(stderr, "latentd: %s\n", problem->c_str());
   if (!connect_path.empty()) return run_bridge(connect_path);

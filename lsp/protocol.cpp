@@ -120,12 +120,23 @@ void read_value(const Json& j, const std::string& path, InlineCompletionContext&
   r.required("triggerKind", out.triggerKind);
 }
 
+namespace {
+void check_token(const Json& token, const std::string& path) {
+  if (!token.is_number_integer() && !token.is_number_unsigned() && !token.is_string())
+    throw_type_error(path, "integer or string", token);
+}
+}  // namespace
+
 void read_value(const Json& j, const std::string& path, InlineCompletionParams& out) {
   JsonReader r(j, path);
   r.required("textDocument", out.textDocument);
   r.required("position", out.position);
   // Required by the 3.18 spec; tolerated when absent because some clients omit it.
   r.optional("context", out.context);
+  if (r.has("partialResultToken")) {
+    out.partialResultToken = j["partialResultToken"];
+    check_token(out.partialResultToken, r.child("partialResultToken"));
+  }
 }
 
 void to_json(Json& j, const InlineCompletionItem& item) {
@@ -169,13 +180,6 @@ void read_value(const Json& j, const std::string& path, DidChangeConfigurationPa
   JsonReader r(j, path);
   r.optional("settings", out.settings);
 }
-
-namespace {
-void check_token(const Json& token, const std::string& path) {
-  if (!token.is_number_integer() && !token.is_number_unsigned() && !token.is_string())
-    throw_type_error(path, "integer or string", token);
-}
-}  // namespace
 
 void read_value(const Json& j, const std::string& path, ProgressParams& out) {
   JsonReader r(j, path);
@@ -246,6 +250,9 @@ Json status_json(const StatusModel& m) {
   } else {
     j["problem"] = m.problem;
   }
+  if (const auto& r = m.remote)
+    j["remote"] = {{"url", r->url},           {"fimTemplate", r->fimTemplate},     {"requests", r->requests},
+                   {"errors", r->errors},     {"lastLatencyMs", r->lastLatencyMs}, {"lastError", r->lastError}};
   return j;
 }
 
@@ -282,6 +289,17 @@ void read_value(const Json& j, const std::string& path, StatusModel& out) {
   r.optional("chatFormat", out.chatFormat);
   r.optional("warnings", out.warnings);
   r.optional("problem", out.problem);
+  r.optional("remote", out.remote);
+}
+
+void read_value(const Json& j, const std::string& path, StatusRemote& out) {
+  JsonReader r(j, path);
+  r.required("url", out.url);
+  r.optional("fimTemplate", out.fimTemplate);
+  r.optional("requests", out.requests);
+  r.optional("errors", out.errors);
+  r.optional("lastLatencyMs", out.lastLatencyMs);
+  r.optional("lastError", out.lastError);
 }
 
 void read_value(const Json& j, const std::string& path, StatusIndexProgress& out) {

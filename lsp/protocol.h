@@ -116,6 +116,11 @@ struct InlineCompletionParams {
   TextDocumentIdentifier textDocument;
   Position position;
   InlineCompletionContext context;
+  // Latent's extension (the spec's PartialResultParams, which 3.18 does not list for this
+  // request): when set, the first line of a multi-line completion is sent as soon as it is
+  // complete, as $/progress {token, value: InlineCompletionList}; the response is still the
+  // whole completion, which starts with it. Null when the client wants no partial result.
+  Json partialResultToken;
 };
 void read_value(const Json& j, const std::string& path, InlineCompletionParams& out);
 
@@ -205,6 +210,16 @@ struct AskResult {
 void to_json(Json& j, const AskResult& r);
 
 // latent/status: what the daemon is doing, for status bars, `latent status` and :LatentStatus.
+// A remote engine (latentd --remote): where, how it answers.
+struct StatusRemote {
+  std::string url;
+  std::string fimTemplate;   // the completion prompt layout in use
+  int64_t requests = 0;
+  int64_t errors = 0;
+  double lastLatencyMs = 0;  // request sent to first text, latest request
+  std::string lastError;
+};
+
 struct StatusModel {
   bool loaded = false;
   std::string configuredPath;  // the model setting ("" when none)
@@ -220,6 +235,7 @@ struct StatusModel {
   // Otherwise: why not ("no model configured: ...", "loading ...", the load error, the model
   // file changed on disk and is being reloaded).
   std::string problem;
+  std::optional<StatusRemote> remote;  // the model runs on a remote server
 };
 
 struct StatusIndexProgress {
@@ -291,6 +307,7 @@ struct StatusResult {
 void to_json(Json& j, const StatusResult& s);
 void read_value(const Json& j, const std::string& path, StatusResult& out);
 void read_value(const Json& j, const std::string& path, StatusModel& out);
+void read_value(const Json& j, const std::string& path, StatusRemote& out);
 void read_value(const Json& j, const std::string& path, StatusIndexProgress& out);
 void read_value(const Json& j, const std::string& path, StatusIndexRun& out);
 void read_value(const Json& j, const std::string& path, StatusWorkspace& out);

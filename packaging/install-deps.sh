@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git xz-utils
-  libuv1-dev nlohmann-json3-dev libsqlite3-dev libpcre2-dev libxxhash-dev libgtest-dev libgmock-dev
+  libuv1-dev nlohmann-json3-dev libsqlite3-dev libpcre2-dev libxxhash-dev libcpp-httplib-dev libgtest-dev libgmock-dev
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   clang libclang-rt-14-dev
   nodejs npm neovim universal-ctags

@@ -115,12 +115,17 @@ int bench_engine(const ParsedArgs& args) {
 
   // --quick divides every size by 8: a smoke test of the benchmark, not a measurement to quote.
   const int64_t scale = quick ? 8 : 1;
-  const std::vector<int64_t> prefill_sizes = {512 / scale, 4096 / scale};
-  const std::vector<int64_t> decode_contexts = {0, 4096 / scale, 16384 / scale};
+  const EngineSizes sizes = args.has("sizes") ? parse_engine_sizes(*args.get("sizes"), scale)
+                                              : EngineSizes{{512 / scale, 4096 / scale, 8192 / scale},
+                                                            {0, 4096 / scale, 16384 / scale}};
+  const std::vector<int64_t>& prefill_sizes = sizes.prefill;
+  const std::vector<int64_t>& decode_contexts = sizes.decode;
   const int32_t decode_tokens = quick ? 8 : 32;
 
   WeightBytes wb = weight_bytes(model);
-  int64_t need = std::max(prefill_sizes.back(), decode_contexts.back()) + decode_tokens + 2;
+  int64_t need = 0;
+  for (int64_t n : prefill_sizes) need = std::max(need, n + 2);
+  for (int64_t n : decode_contexts) need = std::max(need, n + decode_tokens + 2);
   engine::EngineOptions o;
   o.model_path = model;
   const BackendChoice bc = backend_choice(args);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <memory>
 #include <thread>
+
+#include "cli/command.h"
 
 namespace latent::cli {
 
@@ -121,6 +124,27 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+EngineSizes parse_engine_sizes(const std::string& spec, int64_t scale) {
+  EngineSizes s;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    const size_t end = std::min(spec.find(',', at), spec.size());
+    const std::string item = spec.substr(at, end - at);
+    at = end + 1;
+    const size_t colon = item.find(':');
+    const std::string kind = item.substr(0, colon);
+    std::vector<int64_t>* list = kind == "prefill" ? &s.prefill : kind == "decode" ? &s.decode : nullptr;
+    const char* digits = colon == std::string::npos ? "" : item.c_str() + colon + 1;
+    char* num_end = nullptr;
+    const long long n = std::strtoll(digits, &num_end, 10);
+    if (!list || num_end == digits || *num_end != '\0' || n < 0 || (kind == "prefill" && n == 0))
+      throw UsageError("--sizes: '" + item + "' is not prefill:N (N > 0) or decode:N (N >= 0); e.g. " +
+                       "--sizes prefill:512,decode:0,decode:4096");
+    list->push_back(int64_t(n) / scale);
+  }
+  return s;
 }
 
 }  // namespace latent::cli

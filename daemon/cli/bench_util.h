@@ -27,6 +27,14 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
+// The points `latent bench engine --sizes "prefill:512,decode:0,decode:4096"` measures, each
+// divided by `scale` (--quick) like the default suite's; throws UsageError for anything else.
+struct EngineSizes {
+  std::vector<int64_t> prefill;  // prompt lengths
+  std::vector<int64_t> decode;   // context lengths decoded at
+};
+EngineSizes parse_engine_sizes(const std::string& spec, int64_t scale);
+
 // A plain text table: columns aligned, numbers right-aligned.
 class Table {
  public:

@@ -30,9 +30,10 @@ namespace fs = std::filesystem;
 
 // The settings a question in this process takes as options; given any of them, the question is
 // answered in this process even when a shared daemon runs (it keeps its own model).
-constexpr std::string_view kAskSettings[] = {"model", "backend", "device", "gpuLayers", "threads", "askSources",
+constexpr std::string_view kAskSettings[] = {"model",  "backend",     "device",          "gpuLayers",       "threads",
+                                             "remote", "remoteModel", "remoteApiKeyEnv", "remoteTimeoutMs", "askSources",
                                              "askMaxTokens"};
-constexpr std::string_view kEngineFlags[] = {"model", "backend", "device", "gpu-layers", "threads"};
+constexpr std::string_view kEngineFlags[] = {"model", "backend", "device", "gpu-layers", "threads", "remote"};
 
 // Indexing progress on stderr: one updated line on a terminal, whole lines otherwise (never a
 // carriage return into a pipe or a file).
@@ -141,7 +142,7 @@ int ask_in_process(const fs::path& repo, const std::string& question, const Pars
   });
   assistant.add_workspace(repo);
   assistant.when_ready([&] {
-    if (!assistant.model_loaded() && !options.model_path.empty()) {
+    if (!assistant.model_loaded() && (!options.model_path.empty() || options.uses_remote())) {
       std::fprintf(stderr, "latent ask: %s\n", assistant.model_problem().c_str());
       exit_code = 1;
       assistant.shutdown();
@@ -217,7 +218,7 @@ Command ask_command() {
   Command c;
   c.name = "ask";
   c.summary = "answer a question about a repository (ranked sources without a model)";
-  c.synopsis = "\"QUESTION\" [--repo DIR] [--conversation ID] [--model FILE] [--json]";
+  c.synopsis = "\"QUESTION\" [--repo DIR] [--conversation ID] [--model FILE | --remote URL] [--json]";
   c.details =
       "A shared latentd (systemctl --user start latentd) answers with its model, index and cache;\n"
       "otherwise this process indexes the repository (incrementally, in DIR/.latent/index.sqlite)\n"

@@ -15,6 +15,7 @@ int bench_tokenizer(const ParsedArgs& args);
 int bench_quant(const ParsedArgs& args);
 int bench_index(const ParsedArgs& args);
 int bench_context(const ParsedArgs& args);
+int bench_memory(const ParsedArgs& args);
 
 namespace {
 
@@ -28,11 +29,13 @@ const Suite kSuites[] = {
     // {"name", "what it measures", bench_name}, one per line.
     {"engine", "prefill/decode tokens/s vs the memory-bandwidth roofline", bench_engine},
     {"kv", "time to first token cold / warm / after restart with the latent KV store", bench_kv},
-    {"lsp", "inline-completion latency p50/p99 under a 30 keys/s typing storm", bench_lsp},
+    {"lsp", "inline-completion latency p50/p99 under a 30 keys/s typing storm; with --file, tokens evaluated "
+            "and latency per keystroke typing in a real file", bench_lsp},
     {"tokenizer", "single-thread tokenize MB/s on source code (needs --model)", bench_tokenizer},
     {"quant", "GB/s of weights through each vec_dot kernel vs memory bandwidth", bench_quant},
     {"index", "index speed vs ctags, updates, 128K context, definition recall", bench_index},
     {"context", "definition recall per language and budget on real code, assembly ms", bench_context},
+    {"memory", "read bandwidth GB/s (the roofline's baseline)", bench_memory},
 };
 
 int run_bench(const ParsedArgs& args) {
@@ -74,8 +77,13 @@ Command bench_command() {
       {"samples", "N", "context: hidden lines per repository (default 60)"},
       {"split", "SHARES", "context: budget shares current,definitions,types,search,imports,recent"},
       {"quick", "", "shorter runs (smoke test of the benchmark itself)"},
+      {"sizes", "LIST", "engine: only these points, e.g. prefill:512,prefill:8192,decode:0,decode:4096"},
       {"max-prompt", "N", "kv: longest prompt measured (default 32768; the machine's time decides)"},
+      {"file", "FILE", "lsp: the realistic session in this source file (its directory is indexed)"},
+      {"whole-file-baseline", "N", "lsp --file: first N keystrokes with the whole file in the prompt, as the baseline"},
       {"cache-type", "TYPE", "kv: latent cache element type f32, f16 (default), bf16 or q8_0"},
+      {"remote", "URL", "lsp: also through this OpenAI-compatible server (a column beside the local --model)"},
+      {"remote-model", "NAME", "lsp: the remote server's model (default: its first)"},
   };
   for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_bench;

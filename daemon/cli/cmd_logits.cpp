@@ -50,8 +50,12 @@ int run_logits(const ParsedArgs& args) {
   const std::string mla = args.get_or("mla", "absorbed");
   if (mla == "plain")
     o.mla = model::MlaMode::Plain;
-  else if (mla != "absorbed")
-    throw UsageError("--mla: expected absorbed or plain, got '" + mla + "'");
+  else if (mla == "absorbed")
+    o.mla = model::MlaMode::Absorbed;
+  else if (mla == "auto")
+    o.mla = model::MlaMode::Auto;
+  else
+    throw UsageError("--mla: expected absorbed, plain or auto, got '" + mla + "'");
 
   std::vector<int32_t> tokens;
   if (args.has("tokens")) tokens = parse_tokens(*args.get("tokens"));
@@ -122,7 +126,7 @@ Command logits_command() {
       {"prompt", "TEXT", "text to tokenize"},
       {"out", "FILE", "output file (float32 rows)"},
       {"threads", "N", "worker threads (default: all cores; 0 runs on the calling thread)"},
-      {"mla", "FORM", "absorbed (default) or plain: the attention form"},
+      {"mla", "FORM", "absorbed (default), plain or auto (per chunk, as the engine runs): the attention form"},
   };
   for (auto& o : backend_options()) c.options.push_back(o);
   c.run = run_logits;

@@ -37,6 +37,11 @@ std::string render_status(const lsp::StatusResult& s) {
   } else {
     o << "model        not loaded: " << m.problem << "\n";
   }
+  if (const auto& r = m.remote) {
+    o << "remote       " << r->url << ": " << r->requests << " requests, " << r->errors << " errors, last latency "
+      << r->lastLatencyMs << " ms, completions as " << r->fimTemplate << "\n";
+    if (!r->lastError.empty()) o << "             last error: " << r->lastError << "\n";
+  }
   if (s.workspaces.empty()) o << "workspace    none open\n";
   for (const auto& w : s.workspaces) {
     o << "workspace    " << w.root << ": " << w.state << ", " << plural(w.files, "file", "files") << " in the index";

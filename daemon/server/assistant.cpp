@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 
+#include "server/completion_window.h"
 #include "server/folder_watcher.h"
 #include "server/log.h"
 #include "server/settings.h"
@@ -100,24 +101,6 @@ const char* state_name(int s) {
   return names[s];
 }
 
-// One engine run shared between the loop, the worker that starts it and the engine thread.
-struct EngineRun {
-  std::mutex mu;
-  // Weak: an engine thread dropping the last reference would destroy (and join) its own engine.
-  std::weak_ptr<Generator> generator;
-  uint64_t id = 0;
-  bool started = false;
-  bool cancel_requested = false;
-  std::atomic<bool> answered{false};
-
-  void cancel() {
-    std::lock_guard lock(mu);
-    cancel_requested = true;
-    if (!started) return;
-    if (auto g = generator.lock()) g->cancel(id);
-  }
-};
-
 // "12 files checked: 5 in the index (3 updated), 7 skipped (binary, generated or too large)":
 // the same counts as the progress reports ("N/12 files checked") and latent/status.
 std::string index_run_summary(const IndexRun& r) {
@@ -130,22 +113,19 @@ std::string index_run_summary(const IndexRun& r) {
   return s;
 }
 
+// The characters typed at the cursor between two states of a document: `now` is `before` with
+// them inserted at before_cursor and its cursor after them; nullopt otherwise.
+std::optional<std::string_view> typed_at(std::string_view before, size_t before_cursor, std::string_view now,
+                                         size_t now_cursor) {
+  if (now.size() < before.size() || now_cursor != before_cursor + (now.size() - before.size())) return std::nullopt;
+  if (now.substr(0, before_cursor) != before.substr(0, before_cursor) || now.substr(now_cursor) != before.substr(before_cursor))
+    return std::nullopt;
+  return now.substr(before_cursor, now_cursor - before_cursor);
+}
+
 bool path_within(const fs::path& path, const fs::path& root) {
   auto rel = path.lexically_normal().lexically_relative(root.lexically_normal());
   return !rel.empty() && *rel.begin() != "..";
-}
-
-// Cuts to at most `max_bytes`, at a line boundary, keeping the end (prefix) or start (suffix).
-std::string_view keep_tail_lines(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t from = s.size() - max_bytes;
-  size_t nl = s.find('\n', from);
-  return nl == std::string_view::npos ? s.substr(from) : s.substr(nl + 1);
-}
-std::string_view keep_head_lines(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t nl = s.rfind('\n', max_bytes);
-  return nl == std::string_view::npos ? s.substr(0, max_bytes) : s.substr(0, nl + 1);
 }
 
 }  // namespace
@@ -165,15 +145,45 @@ struct Assistant::Poster {
   }
 };
 
+// One engine run shared between the loop, the worker that starts it and the engine thread.
+struct Assistant::EngineRun {
+  std::mutex mu;
+  // Weak: an engine thread dropping the last reference would destroy (and join) its own engine.
+  std::weak_ptr<Generator> generator;
+  uint64_t id = 0;
+  bool started = false;
+  bool cancel_requested = false;
+  std::atomic<bool> answered{false};
+  bool first_line_sent = false;  // engine thread only
+  // Loop thread only: the completion request the run answers now, and what was typed at its
+  // cursor since it started (a run is continued, not restarted, while typing extends it).
+  uint64_t ticket = 0;
+  std::string typed;
+
+  void cancel() {
+    std::lock_guard lock(mu);
+    cancel_requested = true;
+    if (!started) return;
+    if (auto g = generator.lock()) g->cancel(id);
+  }
+};
+
+
 struct Assistant::Shown {
   std::string text;
   size_t cursor = 0;
   std::string completion;
 };
 
+struct Assistant::Layout {
+  std::optional<uint32_t> begin_line;  // 0-based first line of the last window
+  std::optional<KeptContext> context;
+};
+
 struct Assistant::PendingCompletion {
   CompletionRequest request;
   CompletionCallback callback;
+  CompletionPartial on_first_line;
   std::unique_ptr<EventLoop::Timer> debounce;  // also bounds the wait for a loading model
   std::shared_ptr<EngineRun> run;
 };
@@ -221,10 +231,26 @@ void Assistant::run_on_worker(std::function<void()> job) {
 }
 
 
+void Assistant::set_generator(std::shared_ptr<Generator> gen, std::string problem) {
+  std::lock_guard lock(generator_mutex_);
+  generator_ = std::move(gen);
+  model_problem_ = std::move(problem);
+}
+
+std::shared_ptr<Generator> Assistant::shared_generator(std::string* problem) const {
+  std::lock_guard lock(generator_mutex_);
+  if (problem) *problem = model_problem_;
+  return generator_;
+}
+
 void Assistant::configure(const Options& options) {
   bool reopen = options.model_path != options_.model_path || options.backend != options_.backend ||
                 options.device != options_.device || options.gpu_layers != options_.gpu_layers ||
-                options.engine_threads != options_.engine_threads;
+                options.engine_threads != options_.engine_threads || options.remote_url != options_.remote_url ||
+                options.remote_model != options_.remote_model || options.remote_api_key_env != options_.remote_api_key_env ||
+                options.fim_template != options_.fim_template || options.remote_timeout_ms != options_.remote_timeout_ms ||
+                options.remote_connect_timeout_ms != options_.remote_connect_timeout_ms ||
+                options.remote_retries != options_.remote_retries;
   bool index_now = options.index_on_startup && !options_.index_on_startup;
   int workers = options_.workers;
   options_ = options;
@@ -237,20 +263,20 @@ void Assistant::configure(const Options& options) {
 
 void Assistant::open_model() {
   ++model_generation_;
-  generator_.reset();
   model_opening_ = false;  // a load still running for the previous settings is ignored
-  if (options_.model_path.empty()) {
-    model_problem_ = "no model configured: set the model setting (VS Code: latent.model; Neovim: "
-                     "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE)";
+  if (options_.model_path.empty() && options_.remote_url.empty()) {
+    set_generator(nullptr, "no model configured: set the model setting (VS Code: latent.model; Neovim: "
+                           "setup({ server = { model = '/path/model.gguf' } }); latentd --model FILE), "
+                           "or a remote engine (latentd --remote URL)");
     resume_waiting_completions();
     return;
   }
   if (!generator_factory_) {
-    model_problem_ = "this latentd was built without an inference engine";
+    set_generator(nullptr, "this latentd was built without an inference engine");
     resume_waiting_completions();
     return;
   }
-  model_problem_ = "loading " + options_.model_path;
+  set_generator(nullptr, "loading " + (options_.remote_url.empty() ? options_.model_path : options_.remote_url));
   model_opening_ = true;
   uint64_t generation = model_generation_;
   Options opts = options_;
@@ -267,8 +293,7 @@ void Assistant::open_model() {
     post([this, gen, problem, generation] {
       if (generation == model_generation_ && !shut_down_) {
         model_opening_ = false;
-        generator_ = gen;
-        model_problem_ = problem;
+        set_generator(gen, problem);
         resume_waiting_completions();
         if (gen) {
           log_info("model loaded: " + gen->model().name + " (" + gen->model().path + ", backend " + gen->model().backend +
@@ -363,12 +388,14 @@ void Assistant::file_changed(const fs::path& path) {
   if (!ws || !ws->index || ws->state != Workspace::State::Ready) return;
   auto index = ws->index;
   fs::path p = path;
-  run_on_worker([index, p] {
+  Poster post = poster();
+  run_on_worker([this, index, p, post] {
     try {
       index->update_file(p);
     } catch (const std::exception& e) {
       log_warn("cannot update the index for " + p.string() + ": " + e.what());
     }
+    post([this] { ++index_epoch_; });
   });
 }
 
@@ -417,6 +444,7 @@ void Assistant::start_indexing(const std::shared_ptr<Workspace>& ws) {
       error = e.what();
     }
     post([this, ws, run, error] {
+      ++index_epoch_;
       if (!shut_down_ && !ws->removed) {
         std::string message;
         if (run) {
@@ -514,6 +542,7 @@ void Assistant::apply_changes(const std::shared_ptr<Workspace>& ws, std::vector<
     }
     rewalk = rewalk || !gone_dirs.empty();
     post([this, ws, n = rels.size(), updated, new_dirs, gone_dirs, rewalk] {
+      ++index_epoch_;
       if (shut_down_ || ws->removed || !ws->watcher) return;
       log_info("changes under " + ws->root.string() + ": " + std::to_string(n) + " in one batch, " +
                std::to_string(updated) + " files re-read" + (rewalk ? ", re-indexing for removed directories or .gitignore" : ""));
@@ -536,7 +565,7 @@ std::shared_ptr<Assistant::Workspace> Assistant::workspace_for(const fs::path& p
 // ---------------------------------------------------------------------------------------------
 // Completions
 
-uint64_t Assistant::complete(CompletionRequest request, CompletionCallback callback) {
+uint64_t Assistant::complete(CompletionRequest request, CompletionCallback callback, CompletionPartial on_first_line) {
   ++stats_.requests;
   uint64_t ticket = next_ticket_++;
   request.cursor = std::min(request.cursor, request.text.size());
@@ -544,11 +573,20 @@ uint64_t Assistant::complete(CompletionRequest request, CompletionCallback callb
     callback(Error{ErrorCode::RequestFailed, "latentd is shutting down"});
     return ticket;
   }
-  // A newer request for a document supersedes the older one.
+  // A newer request for a document supersedes the older one; its engine run goes on for the
+  // newer one when the newer text only adds characters typed at the cursor.
+  std::shared_ptr<EngineRun> continued;
   if (auto it = completion_by_document_.find(request.document); it != completion_by_document_.end()) {
     uint64_t old = it->second;
     completion_by_document_.erase(it);
-    if (completions_.count(old)) {
+    if (auto o = completions_.find(old); o != completions_.end()) {
+      PendingCompletion& op = *o->second;
+      if (op.run && options_.language_enabled(request.language)) {
+        if (auto typed = typed_at(op.request.text, op.request.cursor, request.text, request.cursor); typed && !typed->empty()) {
+          continued = std::move(op.run);
+          continued->typed += *typed;
+        }
+      }
       ++stats_.superseded;
       finish_completion(old, Error{ErrorCode::ContentModified,
                                    "superseded by a newer inline completion request for " + request.document});
@@ -562,25 +600,32 @@ uint64_t Assistant::complete(CompletionRequest request, CompletionCallback callb
   // Typing through the completion shown last: hand out the rest of it.
   if (auto it = shown_.find(request.document); it != shown_.end()) {
     const Shown& s = it->second;
-    const CompletionRequest& r = request;
-    if (r.text.size() > s.text.size()) {
-      size_t typed = r.text.size() - s.text.size();
-      if (r.cursor == s.cursor + typed && typed < s.completion.size() &&
-          r.text.compare(0, s.cursor, s.text, 0, s.cursor) == 0 &&
-          r.text.compare(r.cursor, std::string::npos, s.text, s.cursor, std::string::npos) == 0 &&
-          r.text.compare(s.cursor, typed, s.completion, 0, typed) == 0) {
-        std::string rest = s.completion.substr(typed);
-        shown_[request.document] = Shown{r.text, r.cursor, rest};
-        ++stats_.reused;
-        callback(std::optional<Completion>(Completion{rest, true}));
-        return ticket;
-      }
+    auto typed = typed_at(s.text, s.cursor, request.text, request.cursor);
+    if (typed && !typed->empty() && typed->size() < s.completion.size() && s.completion.starts_with(*typed)) {
+      std::string rest = s.completion.substr(typed->size());
+      shown_[request.document] = Shown{request.text, request.cursor, rest};
+      ++stats_.reused;
+      callback(std::optional<Completion>(Completion{rest, true}));
+      return ticket;
     }
     shown_.erase(it);
+  }
+  if (continued) {
+    ++stats_.continued;
+    continued->ticket = ticket;
+    auto pending = std::make_unique<PendingCompletion>();
+    pending->request = std::move(request);
+    pending->callback = std::move(callback);
+    pending->on_first_line = std::move(on_first_line);
+    pending->run = std::move(continued);
+    completion_by_document_[pending->request.document] = ticket;
+    completions_[ticket] = std::move(pending);
+    return ticket;
   }
   auto pending = std::make_unique<PendingCompletion>();
   pending->request = std::move(request);
   pending->callback = std::move(callback);
+  pending->on_first_line = std::move(on_first_line);
   completion_by_document_[pending->request.document] = ticket;
   PendingCompletion* p = pending.get();
   completions_[ticket] = std::move(pending);
@@ -620,6 +665,7 @@ void Assistant::start_completion(uint64_t ticket) {
   }
   auto run = std::make_shared<EngineRun>();
   run->generator = gen;
+  run->ticket = ticket;
   p.run = run;
   ++stats_.engine_runs;
 
@@ -640,52 +686,70 @@ void Assistant::start_completion(uint64_t ticket) {
   if (auto ws = workspace_for(r.path)) index = ws->index;
   uint32_t line = static_cast<uint32_t>(std::count(r.text.begin(), r.text.begin() + static_cast<long>(r.cursor), '\n') + 1);
   uint32_t column = static_cast<uint32_t>(r.cursor - line_begin + 1);
-  std::string prefix_text = r.text.substr(0, r.cursor);
-  std::string suffix_text = r.text.substr(r.cursor);
+  const PromptBudget budget = fit_prompt_budget(
+      {static_cast<size_t>(options_.prefix_tokens), static_cast<size_t>(options_.suffix_tokens),
+       static_cast<size_t>(options_.context_budget)},
+      gen->model().context_length, options_.max_tokens);
+  // The document's layout so far: kept where it still holds, so the prompt's start is stable.
+  Layout& layout = layouts_[r.document];
+  std::optional<std::string> kept_context;
+  if (layout.context && kept_context_holds(*layout.context, budget.context, index_epoch_))
+    kept_context = layout.context->text;
+  std::optional<uint32_t> keep_begin_line = layout.begin_line;
+  const uint64_t epoch = index_epoch_;
   fs::path path = r.path;
-  Options opts = options_;
   Poster post = poster();
   auto in_flight = in_flight_;
 
-  run_on_worker([this, ticket, run, gen, stopper, index, line, column, prefix_text, suffix_text, path, opts, post,
-                 in_flight, full_text = r.text] {
-    auto deliver = [this, ticket, post](lsp::Result<std::optional<Completion>> result) {
-      post([this, ticket, result = std::move(result)]() mutable { finish_completion(ticket, std::move(result)); });
+  run_on_worker([this, run, gen, stopper, index, line, column, budget, keep_begin_line, kept_context, epoch,
+                 path, max_tokens = options_.max_tokens, post, in_flight, document = r.document, full_text = r.text,
+                 cursor = r.cursor] {
+    auto deliver = [this, run, post](lsp::Result<std::optional<Completion>> result) {
+      post([this, run, result = std::move(result)]() mutable { finish_run(run, std::move(result)); });
     };
     {
       std::lock_guard lock(run->mu);
       if (run->cancel_requested) return;  // the loop has answered already
     }
-    // Prompt budget: the model's context minus the reply, shared by the file around the
-    // cursor (suffix up to a fifth) and the repository context (up to contextBudget).
-    const ModelDescription& model = gen->model();
-    int64_t budget = std::max<int64_t>(64, model.context_length - opts.max_tokens - 8);
-    std::string prefix(keep_tail_lines(prefix_text, static_cast<size_t>(budget) * 3));
-    std::string suffix(keep_head_lines(suffix_text, static_cast<size_t>(budget / 5) * 3));
-    int64_t used = static_cast<int64_t>(gen->count_tokens(prefix) + gen->count_tokens(suffix));
-    while (used > budget * 9 / 10 && prefix.size() > 16) {
-      prefix = std::string(keep_tail_lines(prefix, prefix.size() * 3 / 4));
-      if (suffix.size() > 16) suffix = std::string(keep_head_lines(suffix, suffix.size() * 3 / 4));
-      used = static_cast<int64_t>(gen->count_tokens(prefix) + gen->count_tokens(suffix));
-    }
-    int64_t repo_budget = std::min<int64_t>(opts.context_budget, budget - used);
-    if (index && repo_budget > 32 && !path.empty()) {
+    TokenCounter count = [&gen](std::string_view s) { return gen->count_tokens(s); };
+    CompletionWindow window = choose_completion_window(full_text, cursor, budget, count, keep_begin_line);
+    std::string prefix = full_text.substr(window.begin, cursor - window.begin);
+    std::string suffix = full_text.substr(cursor, window.end - cursor);
+    std::optional<KeptContext> chosen;
+    if (kept_context) {
+      prefix = *kept_context + prefix;
+    } else if (index && budget.context > 32 && !path.empty()) {
       try {
-        std::string context = index->completion_context(path, full_text, line, column, static_cast<size_t>(repo_budget));
-        if (!context.empty() && static_cast<int64_t>(gen->count_tokens(context)) <= budget - used) prefix = context + prefix;
+        chosen = KeptContext{budget.context, epoch, index->completion_context(path, full_text, line, column, budget.context)};
+        prefix = chosen->text + prefix;
       } catch (const std::exception& e) {
         log_warn("no repository context for " + path.string() + ": " + e.what());
       }
     }
+    post([this, document, begin_line = window.begin_line, chosen = std::move(chosen)]() mutable {
+      Layout& layout = layouts_[document];
+      layout.begin_line = begin_line;
+      if (chosen) layout.context = std::move(chosen);
+    });
     GenerationRequest req;
     req.kind = GenerationRequest::Kind::Fim;
     req.prefix = std::move(prefix);
     req.suffix = std::move(suffix);
-    req.max_tokens = opts.max_tokens;
+    req.max_tokens = max_tokens;
     req.interactive = true;
-    auto on_text = [run, stopper, deliver](std::string_view piece) {
+    auto on_text = [this, run, stopper, deliver, post](std::string_view piece) {
       if (run->answered.load()) return;
-      if (stopper->feed(piece)) {
+      if (!stopper->feed(piece)) {
+        // A multi-line completion's first line, once a line break follows it.
+        if (stopper->mode() == CompletionMode::MultiLine && !run->first_line_sent) {
+          std::string so_far = stopper->result();
+          if (size_t nl = so_far.find('\n'); nl != std::string::npos) {
+            run->first_line_sent = true;
+            so_far.resize(nl);
+            post([this, run, line = std::move(so_far)]() mutable { first_line_of_run(run, std::move(line)); });
+          }
+        }
+      } else {
         run->cancel();
         if (!run->answered.exchange(true)) {
           std::string text = stopper->result();
@@ -744,6 +808,33 @@ void Assistant::count_tokens(const GenerationEnd& end) {
   stats_.prompt_tokens += static_cast<uint64_t>(std::max(0, end.prompt_tokens));
   stats_.cached_tokens += static_cast<uint64_t>(std::max(0, end.cached_tokens));
   stats_.generated_tokens += static_cast<uint64_t>(std::max(0, end.generated_tokens));
+}
+
+void Assistant::finish_run(const std::shared_ptr<EngineRun>& run, lsp::Result<std::optional<Completion>> result) {
+  const uint64_t ticket = run->ticket;
+  if (result.ok() && !run->typed.empty()) {
+    // A continued run: what was typed since it started must be how its completion begins.
+    const std::string& typed = run->typed;
+    const std::optional<Completion>& c = result.value();
+    if (!c || !c->text.starts_with(typed)) {
+      // It diverged (or had nothing): a fresh run at the cursor as it is now.
+      if (auto it = completions_.find(ticket); it != completions_.end() && it->second->run == run) {
+        it->second->run.reset();
+        start_completion(ticket);
+      }
+      return;
+    }
+    result = c->text.size() == typed.size() ? std::optional<Completion>{}
+                                            : std::optional<Completion>(Completion{c->text.substr(typed.size()), false});
+  }
+  finish_completion(ticket, std::move(result));
+}
+
+void Assistant::first_line_of_run(const std::shared_ptr<EngineRun>& run, std::string line) {
+  auto it = completions_.find(run->ticket);
+  if (it == completions_.end() || it->second->run != run || !it->second->on_first_line) return;
+  if (!line.starts_with(run->typed) || line.size() == run->typed.size()) return;
+  it->second->on_first_line(Completion{line.substr(run->typed.size()), false});
 }
 
 void Assistant::finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result) {
@@ -982,6 +1073,9 @@ lsp::StatusResult Assistant::status() const {
     m.warnings = d.warnings;
     if (std::string changed = generator_->model_file_problem(); !changed.empty())
       m.warnings.push_back("the model file changed on disk; it is loaded again at the next request: " + changed);
+    if (auto r = generator_->remote())
+      m.remote = lsp::StatusRemote{r->url, r->fim_template, static_cast<int64_t>(r->requests),
+                                   static_cast<int64_t>(r->errors), r->last_latency_ms, r->last_error};
   } else {
     m.problem = model_problem_;
   }
@@ -1059,7 +1153,7 @@ void Assistant::shutdown() {
   // Closing the indexes commits their pending writes; the engine cancels what is still live.
   for (auto& ws : workspaces_) ws->index.reset();
   workspaces_.clear();
-  generator_.reset();
+  set_generator(nullptr, "latentd is shutting down");
   log_info("assistant shut down; indexes closed");
 }
 

@@ -12,7 +12,9 @@
 // (stop_rules.h) and answers with the text to insert at the cursor. A newer request for the
 // same document supersedes the older one (answered ContentModified, its engine run cancelled).
 // When the user types the start of the completion last shown for a document, the rest of it is
-// returned at once without running the engine.
+// returned at once without running the engine; when the typed characters extend a request whose
+// generation is still running, that generation answers the newer request (less what was typed),
+// and only if it turns out to disagree with the typing does a fresh one start.
 #pragma once
 
 #include <atomic>
@@ -96,6 +98,7 @@ struct CompletionStats {
   uint64_t engine_runs = 0;  // generations started
   uint64_t reused = 0;       // answered from the completion already shown
   uint64_t superseded = 0;   // replaced by a newer request for the same document
+  uint64_t continued = 0;    // took over a running generation that the typed text extends
   uint64_t cancelled = 0;    // cancelled by the client
   uint64_t empty = 0;        // answered with nothing (no model, language disabled, empty text)
   // Over every engine run (completions and questions):
@@ -107,6 +110,8 @@ struct CompletionStats {
 class Assistant {
  public:
   using CompletionCallback = std::function<void(lsp::Result<std::optional<Completion>>)>;
+  // The first line of a multi-line completion, as soon as it is complete (at most once).
+  using CompletionPartial = std::function<void(const Completion&)>;
   using AskCallback = std::function<void(lsp::Result<AskAnswer>)>;
 
   // Either factory may be empty: then there is no model, or no index, and status() says so.
@@ -134,7 +139,7 @@ class Assistant {
 
   // Returns a ticket for cancel(). The callback runs once, on the loop thread, possibly
   // before complete() returns (reuse, disabled language).
-  uint64_t complete(CompletionRequest request, CompletionCallback callback);
+  uint64_t complete(CompletionRequest request, CompletionCallback callback, CompletionPartial on_first_line = {});
   uint64_t ask(AskRequest request, std::function<void(const AskPartial&)> on_partial, AskCallback callback);
   // The request's callback gets RequestCancelled; unknown or finished tickets are ignored.
   void cancel(uint64_t ticket);
@@ -148,6 +153,9 @@ class Assistant {
   CompletionStats completion_stats() const { return stats_; }
   bool model_loaded() const { return generator_ != nullptr; }
   std::string model_problem() const { return model_problem_; }
+  // Thread-safe: the model now loaded (null while none is), for transports serving from their
+  // own threads (the HTTP API), and why there is none.
+  std::shared_ptr<Generator> shared_generator(std::string* problem = nullptr) const;
 
   // Cancels everything, waits for the workers and closes the indexes (committing their
   // writes). Called on the loop thread; blocks only for work already running.
@@ -162,6 +170,8 @@ class Assistant {
   struct PendingCompletion;
   struct PendingAsk;
   struct Shown;
+  struct Layout;
+  struct EngineRun;
   struct Workers;
   struct Poster;
   Poster poster() const;
@@ -177,6 +187,8 @@ class Assistant {
   void resume_waiting_completions();  // the model finished opening (or failed to)
   void reload_if_the_model_changed();  // on disk since it was opened (truncated, replaced)
   void finish_completion(uint64_t ticket, lsp::Result<std::optional<Completion>> result);
+  void finish_run(const std::shared_ptr<EngineRun>& run, lsp::Result<std::optional<Completion>> result);
+  void first_line_of_run(const std::shared_ptr<EngineRun>& run, std::string line);
   void count_tokens(const GenerationEnd& end);
   void finish_ask(uint64_t ticket, lsp::Result<AskAnswer> result);
   std::shared_ptr<Workspace> workspace_for(const std::filesystem::path& path) const;
@@ -187,6 +199,9 @@ class Assistant {
   IndexFactory index_factory_;
   std::shared_ptr<Generator> generator_;
   std::string model_problem_;
+  // Guards generator_ and model_problem_ writes (loop thread) against shared_generator().
+  mutable std::mutex generator_mutex_;
+  void set_generator(std::shared_ptr<Generator> gen, std::string problem);
   bool model_opening_ = false;
   std::vector<uint64_t> waiting_for_model_;  // completion tickets held until the model is ready
   uint64_t model_generation_ = 0;
@@ -199,6 +214,9 @@ class Assistant {
   std::map<uint64_t, std::unique_ptr<PendingCompletion>> completions_;
   std::map<std::string, uint64_t> completion_by_document_;
   std::map<std::string, Shown> shown_;
+  // Per document: the window start and repository context of its last completion.
+  std::map<std::string, Layout> layouts_;
+  uint64_t index_epoch_ = 0;  // bumped whenever an index changes: a kept context is stale then
   std::map<uint64_t, std::unique_ptr<PendingAsk>> asks_;
   // latent/ask conversations by id, for follow-ups; the least recently used go beyond a cap.
   struct Conversation;

@@ -4,6 +4,7 @@
 #include <list>
 #include <memory>
 
+#include "remote/remote_generator.h"
 #include "server/assistant.h"
 #include "server/engine_generator.h"
 #include "server/event_loop.h"
@@ -13,7 +14,11 @@
 
 namespace latent::daemon {
 
-GeneratorFactory default_generator_factory() { return open_engine_generator; }
+GeneratorFactory default_generator_factory() {
+  return [](const Options& options) {
+    return options.uses_remote() ? remote::open_remote_generator(options) : open_engine_generator(options);
+  };
+}
 IndexFactory default_index_factory() { return open_indexer_workspace; }
 
 namespace {
@@ -35,6 +40,7 @@ int run_daemon(const DaemonOptions& daemon_options, GeneratorFactory generators,
   bool finishing = false;
   std::list<std::shared_ptr<Client>> clients;
   std::unique_ptr<SocketListener> listener;
+  std::vector<std::unique_ptr<Service>> services;
 
   uv_signal_t sigint, sigterm;
   uv_signal_init(loop.uv(), &sigint);
@@ -45,6 +51,7 @@ int run_daemon(const DaemonOptions& daemon_options, GeneratorFactory generators,
     if (finishing) return;
     finishing = true;
     exit_code = code;
+    for (auto& service : services) service->stop();
     assistant.shutdown();
     if (listener) listener->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
@@ -95,7 +102,10 @@ int run_daemon(const DaemonOptions& daemon_options, GeneratorFactory generators,
   };
 
   try {
-    if (daemon_options.socket_path.empty()) {
+    for (const auto& make : daemon_options.services) services.push_back(make(assistant));
+    if (!daemon_options.lsp) {
+      log_info("latentd serving without LSP; stop it with SIGINT or SIGTERM");
+    } else if (daemon_options.socket_path.empty()) {
       attach(open_stdio_connection(loop), true);
       log_info("latentd serving LSP on stdio");
     } else {
@@ -113,6 +123,7 @@ int run_daemon(const DaemonOptions& daemon_options, GeneratorFactory generators,
   }
   loop.run();
   clients.clear();
+  services.clear();
   flush_log();
   return exit_code;
 }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
 #include <string>
 
 #include "server/log.h"
@@ -13,9 +16,23 @@
 
 namespace latent::daemon {
 
+class Assistant;
+
+// Something latentd serves beside LSP (the HTTP API, daemon/http): made once the Assistant
+// exists, stopped before it shuts down; runs on its own threads.
+class Service {
+ public:
+  virtual ~Service() = default;
+  virtual void stop() = 0;
+};
+// Throws std::runtime_error (the daemon then exits with 1).
+using ServiceFactory = std::function<std::unique_ptr<Service>(Assistant& assistant)>;
+
 struct DaemonOptions {
   Options options;
   std::filesystem::path socket_path;  // empty: speak LSP on stdin/stdout
+  bool lsp = true;                    // false: no LSP at all; runs until SIGINT/SIGTERM
+  std::vector<ServiceFactory> services;
 };
 
 // The factories latentd uses: the engine for models, the repository indexer for workspaces.

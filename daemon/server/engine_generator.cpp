@@ -27,12 +27,18 @@ class EngineGenerator final : public Generator {
     engine::Request r;
     if (request.kind == GenerationRequest::Kind::Fim) {
       r.tokens = engine_->fim_tokens(request.prefix, request.suffix);
+    } else if (request.kind == GenerationRequest::Kind::Text) {
+      r.text = request.text;
     } else {
       std::vector<engine::ChatMessage> messages;
       for (const auto& [role, content] : request.messages) messages.push_back({role, content});
       r.tokens = engine_->chat_tokens(messages);
     }
     r.max_tokens = request.max_tokens;
+    r.sampling.temperature = request.temperature;
+    r.sampling.top_p = request.top_p;
+    r.sampling.seed = request.seed;
+    r.stop.strings = request.stop;
     r.priority = request.interactive ? engine::Priority::completion : engine::Priority::question;
     return engine_->submit(
         std::move(r), [on_text](const engine::TokenPiece& piece) { if (!piece.text.empty()) on_text(piece.text); },

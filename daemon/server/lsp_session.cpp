@@ -303,15 +303,27 @@ void LspSession::register_handlers() {
         req.language = doc.language_id();
         req.text = doc.text();
         req.cursor = offset;
-        uint64_t ticket = assistant_.complete(std::move(req), [reply, at](lsp::Result<std::optional<Completion>> r) {
-          if (!r) {
-            reply(r.error());
-            return;
-          }
-          lsp::InlineCompletionList list;
-          if (r.value()) list.items.push_back(lsp::InlineCompletionItem{r.value()->text, lsp::Range{at, at}});
-          reply(std::move(list));
-        });
+        Assistant::CompletionPartial on_first_line;
+        if (!p.partialResultToken.is_null()) {
+          on_first_line = [this, alive = std::weak_ptr<int>(alive_), token = p.partialResultToken, at](const Completion& c) {
+            if (alive.expired()) return;
+            lsp::InlineCompletionList list;
+            list.items.push_back(lsp::InlineCompletionItem{c.text, lsp::Range{at, at}});
+            endpoint_->notify("$/progress", Json{{"token", token}, {"value", list}});
+          };
+        }
+        uint64_t ticket = assistant_.complete(
+            std::move(req),
+            [reply, at](lsp::Result<std::optional<Completion>> r) {
+              if (!r) {
+                reply(r.error());
+                return;
+              }
+              lsp::InlineCompletionList list;
+              if (r.value()) list.items.push_back(lsp::InlineCompletionItem{r.value()->text, lsp::Range{at, at}});
+              reply(std::move(list));
+            },
+            std::move(on_first_line));
         Assistant* assistant = &assistant_;
         cancel->on_cancel([assistant, ticket] { assistant->cancel(ticket); });
       });

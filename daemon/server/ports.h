@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,12 +34,18 @@ struct ModelDescription {
 };
 
 struct GenerationRequest {
-  enum class Kind { Fim, Chat };
+  enum class Kind { Fim, Chat, Text };
   Kind kind = Kind::Fim;
   std::string prefix, suffix;                                 // Fim
   std::vector<std::pair<std::string, std::string>> messages;  // Chat: (role, content)
+  std::string text;  // Text: the prompt as given (special tokens parsed, BOS as the model says)
   int32_t max_tokens = 64;
   bool interactive = true;  // an editor completion: runs ahead of questions
+  // Sampling; temperature 0 is greedy (the editor's completions and questions).
+  float temperature = 0;
+  float top_p = 1;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;  // the reply ends before the first of these (never included)
 };
 
 // Requests the model is running and holding back, for latent/status.
@@ -54,6 +61,16 @@ struct GenerationEnd {
   int32_t prompt_tokens = 0;
   int32_t cached_tokens = 0;
   int32_t generated_tokens = 0;
+};
+
+// A remote engine's state for latent/status (daemon/remote).
+struct RemoteHealth {
+  std::string url;
+  std::string fim_template;      // the prompt layout in use for completions
+  uint64_t requests = 0;
+  uint64_t errors = 0;           // requests that ended in an error
+  double last_latency_ms = 0;    // request sent to first text, of the latest request that had text
+  std::string last_error;
 };
 
 class Generator {
@@ -72,6 +89,8 @@ class Generator {
   // Why the model's file can no longer be used (changed on disk since it was opened); empty
   // while it is intact. Thread-safe and cheap (one stat()).
   virtual std::string model_file_problem() const { return ""; }
+  // Set for a remote engine.
+  virtual std::optional<RemoteHealth> remote() const { return std::nullopt; }
 };
 
 // Opens the model that the options name. Throws std::runtime_error with an actionable message.

@@ -9,6 +9,8 @@ namespace latent::daemon {
 namespace {
 
 constexpr std::array<std::string_view, 3> kBackends = {"auto", "cpu", "vulkan"};
+constexpr std::array<std::string_view, 9> kFimTemplates = {"auto",      "deepseek", "qwen",   "codestral", "starcoder2",
+                                                           "codellama", "suffix",   "infill", "none"};
 
 // One entry per setting. Descriptions are one sentence that reads after "--flag VALUE" and in
 // an editor's settings page; a special value's meaning (-1, 0, empty) belongs in it.
@@ -28,8 +30,37 @@ constexpr Setting kSettings[] = {
      .min = -1, .max = 100000},
     {.key = "threads", .flag = "threads", .value_name = "N", .field = &Options::engine_threads,
      .description = "engine threads; 0: all cores", .min = 0, .max = 1024},
+    {.key = "remote", .flag = "remote", .value_name = "URL", .field = &Options::remote_url,
+     .description = "an OpenAI-compatible server (vLLM, SGLang, llama.cpp's server, Ollama, another latentd "
+                    "--http) that runs the model instead of the model file, e.g. http://gpu-box:8000; empty: none"},
+    {.key = "remoteModel", .flag = "remote-model", .value_name = "NAME", .field = &Options::remote_model,
+     .description = "the remote server's model name; empty: the first one its /v1/models lists"},
+    {.key = "remoteApiKeyEnv", .flag = "remote-api-key-env", .value_name = "VAR", .field = &Options::remote_api_key_env,
+     .description = "environment variable of latentd holding the remote server's API key (sent as Authorization: "
+                    "Bearer); empty: none"},
+    {.key = "fimTemplate", .flag = "fim-template", .value_name = "NAME", .field = &Options::fim_template,
+     .description = "remote completions' fill-in-the-middle layout: auto (from the model name), deepseek, qwen, "
+                    "codestral, starcoder2, codellama, suffix (the server's own, OpenAI's suffix field), infill (llama.cpp's "
+                    "/infill) or none (the prefix alone)",
+     .choices = kFimTemplates},
+    {.key = "remoteConnectTimeoutMs", .flag = "remote-connect-timeout-ms", .value_name = "N",
+     .field = &Options::remote_connect_timeout_ms,
+     .description = "milliseconds one connection attempt to the remote server may take", .min = 100, .max = 600000},
+    {.key = "remoteTimeoutMs", .flag = "remote-timeout-ms", .value_name = "N", .field = &Options::remote_timeout_ms,
+     .description = "milliseconds to wait for the remote server's next bytes before the request fails",
+     .min = 100, .max = 3600000},
+    {.key = "remoteRetries", .flag = "remote-retries", .value_name = "N", .field = &Options::remote_retries,
+     .description = "further attempts after a connection error, with exponential backoff", .min = 0, .max = 10},
     {.key = "contextBudget", .flag = "context-budget", .value_name = "N", .field = &Options::context_budget,
      .description = "tokens of repository context (definitions, search hits, repo map) in a completion prompt",
+     .min = 0, .max = 1 << 20},
+    {.key = "prefixTokens", .flag = "prefix-tokens", .value_name = "N", .field = &Options::prefix_tokens,
+     .description = "tokens of the current file before the cursor in a completion prompt (whole lines, starting on "
+                    "a 32-line grid so that typing keeps the prompt's cached start)",
+     .min = 16, .max = 1 << 20},
+    {.key = "suffixTokens", .flag = "suffix-tokens", .value_name = "N", .field = &Options::suffix_tokens,
+     .description = "tokens of the current file after the cursor in a completion prompt (whole lines; they are "
+                    "evaluated again on every keystroke, so keep this small)",
      .min = 0, .max = 1 << 20},
     {.key = "debounceMs", .flag = "debounce-ms", .value_name = "N", .field = &Options::debounce_ms,
      .description = "milliseconds a completion request waits before the model starts; a newer request for the "

@@ -1,7 +1,8 @@
 // The deepseek2 graph (llama.cpp src/models/deepseek2.cpp), composed from helpers: norm,
-// attention (absorbed or plain MLA), dense FFN, MoE. Intermediates carry llama.cpp's names.
+// attention (absorbed or plain MLA, chosen per segment), dense FFN, MoE. Intermediates carry llama.cpp's names.
 // It names no backend: the scheduler places the layers (set_layer tags them).
 #include <algorithm>
+#include <utility>
 
 #include "backend/graph.h"
 #include "model/forward.h"
@@ -17,7 +18,7 @@ using gguf::TensorType;
 class Builder {
  public:
   Builder(const Model& m, const UbatchShape& shape, ForwardGraph& out)
-      : hp_(m.hparams()), w_(m.weights()), mla_(m.options().mla), shape_(shape), out_(out), g_(out.graph) {
+      : hp_(m.hparams()), w_(m.weights()), shape_(shape), out_(out), g_(out.graph) {
     for (int64_t c : shape.counts) T_ += c;
     rope_.n_rot = int(hp_.qk_rope);
     rope_.freq_base = hp_.rope_freq_base;
@@ -103,48 +104,64 @@ class Builder {
     }
 
     const TensorId o = f32({V, H, T, 1}, "kqv_out");  // [v_head, n_head, T]
-    if (mla_ == MlaMode::Absorbed) {
-      const TensorId qabs = f32({W, H, T, 1}, "Qcur");  // [kv_lora + rope, n_head, T]
-      // [nope, T, n_head] x K_h -> [kv_lora, T, n_head], written into Qcur's first kv_lora.
-      const TensorId q_nope = g_.view_f32(q, {nope, T, H, 1}, {H * Dq, Dq, H * Dq * T}, 0, "q_nope_perm");
-      const TensorId q_lat = g_.view_f32(qabs, {L, T, H, 1}, {H * W, W, H * W * T}, 0, "q_nope_absorbed");
-      g_.mul_mat(weight(l.wk_b), q_nope, q_lat);
-      g_.copy(q_pe, g_.view_f32(qabs, {rope, H, T, 1}, {W, H * W, H * W * T}, L, "Qcur_pe"));
-      const TensorId olat = f32({L, H, T, 1}, "kqv");  // [kv_lora, n_head, T]
-      begin = 0;
-      for (size_t s = 0; s < shape_.counts.size(); ++s) {
-        const int64_t n = shape_.counts[s];
-        const TensorId qs = g_.view_f32(qabs, {W, H, n, 1}, {W, H * W, H * W * n}, begin * H * W, "Qcur");
-        const TensorId os = g_.view_f32(olat, {L, H, n, 1}, {L, H * L, H * L * n}, begin * H * L, "kqv");
-        g_.attention_latent(qs, slots[s], hp_.kq_scale, os);
-        begin += n;
-      }
-      // [kv_lora, T, n_head] x V_h -> [v_head, T, n_head]
-      g_.mul_mat(weight(l.wv_b), g_.view_f32(olat, {L, T, H, 1}, {H * L, L, H * L * T}, 0, "kqv_perm"),
-                 g_.view_f32(o, {V, T, H, 1}, {H * V, V, H * V * T}, 0, "kqv_out_perm"));
+    std::vector<int64_t> begins;
+    begin = 0;
+    for (int64_t n : shape_.counts) begins.push_back(std::exchange(begin, begin + n));
+    auto plain = [&](size_t s) { return !shape_.first_pos.empty() && shape_.first_pos[s] >= 0; };
+    std::vector<size_t> absorbed_segments;
+    for (size_t s = 0; s < shape_.counts.size(); ++s)
+      if (!plain(s)) absorbed_segments.push_back(s);
+    if (absorbed_segments.size() == shape_.counts.size()) {
+      absorbed(l, q, o, 0, T, absorbed_segments, begins, slots);  // one matmul each for all tokens
     } else {
-      begin = 0;
-      for (size_t s = 0; s < shape_.counts.size(); ++s) {
-        const int64_t n = shape_.counts[s], first = shape_.first_pos[s], S = first + n;
-        const TensorId lat = f32({W, S, 1, 1}, "kv_cache");  // [kv_lora + rope, S]
-        g_.load_latent(slots[s], 0, lat);
-        const TensorId c_all = g_.view_f32(lat, {L, S, 1, 1}, {W, W * S, W * S}, 0, "kv_cmpr");
-        const TensorId k = f32({Dq, H, S, 1}, "Kcur");  // [Dq, n_head, S]
-        g_.mul_mat(weight(l.wk_b_t), c_all, g_.view_f32(k, {nope, S, H, 1}, {H * Dq, Dq, H * Dq * S}, 0, "k_nope"));
-        const TensorId k_pe_all = g_.view_f32(lat, {rope, S, 1, 1}, {W, W * S, W * S}, L, "k_pe");
-        for (int64_t h = 0; h < H; ++h)
-          g_.copy(k_pe_all, g_.view_f32(k, {rope, S, 1, 1}, {H * Dq, H * Dq * S, H * Dq * S}, h * Dq + nope, "k_pe_rep"));
-        const TensorId v = f32({V, H, S, 1}, "Vcur");  // [v_head, n_head, S]
-        g_.mul_mat(weight(l.wv_b), c_all, g_.view_f32(v, {V, S, H, 1}, {H * V, V, H * V * S}, 0, "Vcur_perm"));
-        const TensorId qs = g_.view_f32(q, {Dq, H, n, 1}, {Dq, H * Dq, H * Dq * n}, begin * H * Dq, "Qcur");
-        const TensorId os = g_.view_f32(o, {V, H, n, 1}, {V, H * V, H * V * n}, begin * H * V, "kqv_out");
-        g_.attention(qs, k, v, first, hp_.kq_scale, os);
-        begin += n;
-      }
+      for (size_t s : absorbed_segments) absorbed(l, q, o, begins[s], shape_.counts[s], {s}, begins, slots);
+    }
+    for (size_t s = 0; s < shape_.counts.size(); ++s) {
+      if (!plain(s)) continue;
+      const int64_t n = shape_.counts[s], first = shape_.first_pos[s], S = first + n;
+      const TensorId lat = f32({W, S, 1, 1}, "kv_cache");  // [kv_lora + rope, S]
+      g_.load_latent(slots[s], 0, lat);
+      const TensorId c_all = g_.view_f32(lat, {L, S, 1, 1}, {W, W * S, W * S}, 0, "kv_cmpr");
+      const TensorId k = f32({Dq, H, S, 1}, "Kcur");  // [Dq, n_head, S]
+      g_.mul_mat(weight(l.wk_b_t), c_all, g_.view_f32(k, {nope, S, H, 1}, {H * Dq, Dq, H * Dq * S}, 0, "k_nope"));
+      const TensorId k_pe_all = g_.view_f32(lat, {rope, S, 1, 1}, {W, W * S, W * S}, L, "k_pe");
+      for (int64_t h = 0; h < H; ++h)
+        g_.copy(k_pe_all, g_.view_f32(k, {rope, S, 1, 1}, {H * Dq, H * Dq * S, H * Dq * S}, h * Dq + nope, "k_pe_rep"));
+      const TensorId v = f32({V, H, S, 1}, "Vcur");  // [v_head, n_head, S]
+      g_.mul_mat(weight(l.wv_b), c_all, g_.view_f32(v, {V, S, H, 1}, {H * V, V, H * V * S}, 0, "Vcur_perm"));
+      const TensorId qs = g_.view_f32(q, {Dq, H, n, 1}, {Dq, H * Dq, H * Dq * n}, begins[s] * H * Dq, "Qcur");
+      const TensorId os = g_.view_f32(o, {V, H, n, 1}, {V, H * V, H * V * n}, begins[s] * H * V, "kqv_out");
+      g_.attention(qs, k, v, first, hp_.kq_scale, os);
     }
     const TensorId out = f32({hp_.n_embd, T, 1, 1}, "attn_out");
     g_.mul_mat(weight(l.wo), g_.view_f32(o, {H * V, T, 1, 1}, {H * V, H * V * T, H * V * T}, 0, "kqv_out"), out);
     return out;
+  }
+
+  // The absorbed form for tokens [b0, b0 + nT) of q [n_head * Dq, T] (the given segments cover
+  // them), into their rows of o [v_head, n_head, T]: queries mapped into latent space by attn_k_b,
+  // attention against the latent cache, outputs mapped back by attn_v_b.
+  void absorbed(const LayerWeights& l, TensorId q, TensorId o, int64_t b0, int64_t nT, const std::vector<size_t>& segments,
+                const std::vector<int64_t>& begins, const std::vector<int>& slots) {
+    const int64_t H = hp_.n_head, nope = hp_.qk_nope, rope = hp_.qk_rope, L = hp_.kv_lora_rank;
+    const int64_t V = hp_.v_head, Dq = nope + rope, W = L + rope, T = T_;
+    const TensorId qabs = f32({W, H, nT, 1}, "Qcur");  // [kv_lora + rope, n_head, nT]
+    // [nope, nT, n_head] x K_h -> [kv_lora, nT, n_head], written into Qcur's first kv_lora.
+    const TensorId q_nope = g_.view_f32(q, {nope, nT, H, 1}, {H * Dq, Dq, H * Dq * T}, b0 * H * Dq, "q_nope_perm");
+    const TensorId q_lat = g_.view_f32(qabs, {L, nT, H, 1}, {H * W, W, H * W * nT}, 0, "q_nope_absorbed");
+    g_.mul_mat(weight(l.wk_b), q_nope, q_lat);
+    g_.copy(g_.view_f32(q, {rope, H, nT, 1}, {Dq, H * Dq, H * Dq * T}, b0 * H * Dq + nope, "q_pe"),
+            g_.view_f32(qabs, {rope, H, nT, 1}, {W, H * W, H * W * nT}, L, "Qcur_pe"));
+    const TensorId olat = f32({L, H, nT, 1}, "kqv");  // [kv_lora, n_head, nT]
+    for (size_t s : segments) {
+      const int64_t n = shape_.counts[s], at = begins[s] - b0;
+      const TensorId qs = g_.view_f32(qabs, {W, H, n, 1}, {W, H * W, H * W * n}, at * H * W, "Qcur");
+      const TensorId os = g_.view_f32(olat, {L, H, n, 1}, {L, H * L, H * L * n}, at * H * L, "kqv");
+      g_.attention_latent(qs, slots[s], hp_.kq_scale, os);
+    }
+    // [kv_lora, nT, n_head] x V_h -> [v_head, nT, n_head]
+    g_.mul_mat(weight(l.wv_b), g_.view_f32(olat, {L, nT, H, 1}, {H * L, L, H * L * nT}, 0, "kqv_perm"),
+               g_.view_f32(o, {V, nT, H, 1}, {H * V, V, H * V * T}, b0 * H * V, "kqv_out_perm"));
   }
 
   // down(silu(gate h) * up h): [n_embd, T] -> [n_embd, T]
@@ -210,7 +227,6 @@ class Builder {
 
   const HParams& hp_;
   const Weights& w_;
-  MlaMode mla_;
   const UbatchShape& shape_;
   ForwardGraph& out_;
   Graph& g_;

@@ -34,12 +34,33 @@ ForwardCache::Entry& ForwardCache::get(const Model& m, const UbatchShape& shape)
   return *entries_.back();
 }
 
+bool use_plain_mla(const HParams& hp, int64_t first_pos, int64_t n) {
+  // The plain form holds K and V of every cached row in f32 while the step runs (320 values per
+  // head and row for V2-Lite: 20 KiB a row); past this many rows that memory outweighs the gain.
+  constexpr int64_t kMaxPlainRows = 16384;
+  if (first_pos + n > kMaxPlainRows) return false;
+  const double H = double(hp.n_head), L = double(hp.kv_lora_rank), rope = double(hp.qk_rope);
+  const double nope = double(hp.qk_nope), V = double(hp.v_head);
+  // Multiply-adds. Plain decompresses every cached row into K and V; absorbed instead maps each
+  // query into latent space and its output back (the same cost per query as per key), and then
+  // pays more per (query, key) pair: scores over kv_lora + rope and outputs over kv_lora values
+  // instead of nope + rope and v_head.
+  const double per_row = H * L * (nope + V);
+  const double per_pair_extra = H * ((L + rope) + L - (nope + rope) - V);
+  const double n_ = double(n), pairs = n_ * (double(first_pos) + (n_ + 1) / 2);  // causal
+  return (double(first_pos) + n_) * per_row < n_ * per_row + pairs * per_pair_extra;
+}
+
 void forward(const Model& model, LatentStore& store, const Ubatch& ub) {
   const HParams& hp = model.hparams();
+  const MlaMode mla = model.options().mla;
   UbatchShape shape;
   for (const auto& s : ub.segments) {
     shape.counts.push_back(s.count);
-    if (model.options().mla == MlaMode::Plain) shape.first_pos.push_back(s.first_pos);
+    if (mla == MlaMode::Plain || (mla == MlaMode::Auto && use_plain_mla(hp, s.first_pos, s.count)))
+      shape.first_pos.push_back(s.first_pos);
+    else if (mla == MlaMode::Auto)
+      shape.first_pos.push_back(-1);
   }
   shape.n_outputs = int64_t(ub.outputs.size());
   shape.argmax_vocab = ub.argmax_vocab;

@@ -50,7 +50,9 @@ struct Ubatch {
 // What a micro-batch's graph depends on.
 struct UbatchShape {
   std::vector<int64_t> counts;     // tokens per segment
-  std::vector<int64_t> first_pos;  // per segment, plain MLA only (its K and V grow with the cache)
+  // Per segment, where MLA attends in the plain form (its K and V grow with the cache): its
+  // first position, else -1; empty when every segment attends in the absorbed form.
+  std::vector<int64_t> first_pos;
   int64_t n_outputs = 0;
   int64_t argmax_vocab = 0;
   bool hidden = false;
@@ -93,6 +95,12 @@ class ForwardCache {
   uint64_t clock_ = 0;
   uint64_t builds_ = 0;
 };
+
+// MlaMode::Auto's choice for a segment of n tokens from position first_pos: whether the plain
+// form costs fewer multiply-adds than the absorbed one (true for prefill from an empty cache and
+// for chunks long next to the cache before them, false for decode and past 16K cached rows, where
+// the decompressed K and V would take too much memory).
+bool use_plain_mla(const HParams& hp, int64_t first_pos, int64_t n);
 
 // Runs the micro-batch on the model's graph for its shape (built and scheduled on first use).
 void forward(const Model& model, LatentStore& store, const Ubatch& ub);

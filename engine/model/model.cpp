@@ -71,8 +71,10 @@ void check_cache_type(const std::filesystem::path& path, const HParams& hp, cons
                 " latent cache needs kv_lora_rank (" + std::to_string(hp.kv_lora_rank) + ") and qk_rope_head_dim (" +
                 std::to_string(hp.qk_rope) + ") to be multiples of its block of " + std::to_string(block) +
                 " values; use the f16 or bf16 cache for this model");
-  const backend::Op attention = options.mla == MlaMode::Absorbed ? backend::Op::AttentionLatent : backend::Op::LoadLatent;
-  for (backend::Op op : {backend::Op::StoreLatent, attention})
+  std::vector<backend::Op> ops = {backend::Op::StoreLatent};
+  if (options.mla != MlaMode::Plain) ops.push_back(backend::Op::AttentionLatent);
+  if (options.mla != MlaMode::Absorbed) ops.push_back(backend::Op::LoadLatent);
+  for (backend::Op op : ops)
     if (!be.supports_op(op, t))
       throw Error(path.string() + ": the " + std::string(be.name()) + " backend has no " +
                   std::string(backend::op_name(op)) + " for a " + std::string(cache_type_name(options.cache_type)) +
@@ -84,6 +86,8 @@ void check_cache_type(const std::filesystem::path& path, const HParams& hp, cons
 std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Options& options) {
   std::shared_ptr<Model> m(new Model());
   m->options_ = options;
+  // The plain form's kernels are tuned for the CPU; elsewhere Auto keeps the absorbed form.
+  if (options.mla == MlaMode::Auto && options.backend != "cpu") m->options_.mla = MlaMode::Absorbed;
   try {
     m->file_ = std::make_unique<gguf::File>(gguf::File::open(path));
   } catch (const gguf::Error& e) {
@@ -110,10 +114,10 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path, const Opti
     const int64_t device_layers = layers_on_device(*m->file_, m->hp_, options, *m->backend_);
     if (device_layers < m->hp_.n_layer) m->host_ = backend::make_backend("cpu", bo);
     m->placement_ = std::make_unique<Placement>(m->backend_, m->host_, m->hp_.n_layer, device_layers);
-    m->weights_ = load_weights(*m->file_, m->hp_, options.mla, *m->placement_);
+    m->weights_ = load_weights(*m->file_, m->hp_, m->options_.mla, *m->placement_);
     m->graphs_ = std::make_unique<ForwardCache>();
-    check_cache_type(path, m->hp_, options, *m->backend_);
-    if (m->host_) check_cache_type(path, m->hp_, options, *m->host_);
+    check_cache_type(path, m->hp_, m->options_, *m->backend_);
+    if (m->host_) check_cache_type(path, m->hp_, m->options_, *m->host_);
   } catch (const backend::Error& e) {
     throw Error(path.string() + ": " + e.what());
   } catch (const gguf::Error& e) {

@@ -55,9 +55,12 @@ size_t cache_row_bytes(CacheType type, int64_t width);
 
 // Attention form. Absorbed: attention against the latent cache (the fast decode path, what
 // llama.cpp computes for MLA files). Plain: K and V decompressed per head from the same cache
-// (a cross-check; slower, and keeps an F32 transposed copy of attn_k_b for MLA-layout files).
-// Legacy files (attn_kv_b) keep an F32 per-head attn_k_b for the absorbed form instead.
-enum class MlaMode { Absorbed, Plain };
+// (fewer operations per query and key, but the decompression of every cached row is paid per
+// step; keeps an F32 transposed copy of attn_k_b for MLA-layout files). Auto: per micro-batch
+// segment, whichever costs fewer operations (use_plain_mla): plain for long prefill chunks,
+// absorbed for decode; on the CPU backend only (other backends run Absorbed). Legacy files
+// (attn_kv_b) keep an F32 per-head attn_k_b for the absorbed form instead.
+enum class MlaMode { Absorbed, Plain, Auto };
 
 using Gating = backend::Gating;
 
@@ -80,7 +83,7 @@ struct Options {
   CacheType cache_type = CacheType::F32;
   // Most tokens one sequence may hold; 0 = the model's context_length. Larger is an error.
   int64_t n_ctx = 0;
-  MlaMode mla = MlaMode::Absorbed;
+  MlaMode mla = MlaMode::Auto;
   // Tokens evaluated per internal step: evaluate() splits larger batches (bounds scratch memory).
   int64_t max_batch_tokens = 512;
 };

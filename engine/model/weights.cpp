@@ -262,7 +262,7 @@ std::unique_ptr<Weights> load_weights(const gguf::File& file, const HParams& hp,
     if (hp.is_mla) {
       l.wk_b = b.bind(TensorName::AttnKB, il, {nope, L, H});
       l.wv_b = b.bind(TensorName::AttnVB, il, {L, V, H});
-      if (mla == MlaMode::Plain) {
+      if (mla != MlaMode::Absorbed) {
         // k_nope = K_h^T c needs K_h with kv_lora contiguous: transpose each head once.
         std::vector<float> kb = b.dequantize(TensorName::AttnKB, il), kt(kb.size());
         for (int64_t h = 0; h < H; ++h)

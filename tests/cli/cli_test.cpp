@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "cli/bench_util.h"
 #include "cli/cmd_status.h"
 #include "cli/command.h"
 
@@ -117,4 +118,23 @@ TEST(cli, status_is_rendered_for_people) {
   latent::lsp::StatusResult back;
   latent::lsp::read_value(latent::lsp::Json(s), "status", back);
   EXPECT_EQ(latent::cli::render_status(back), text);
+}
+
+// `latent bench engine --sizes`: the points named, in order, divided like --quick's; anything
+// else is a usage error naming the item.
+TEST(cli, bench_engine_sizes_name_prefill_and_decode_points) {
+  auto s = latent::cli::parse_engine_sizes("prefill:512,decode:0,prefill:8192,decode:4096", 1);
+  EXPECT_EQ(s.prefill, (std::vector<int64_t>{512, 8192}));
+  EXPECT_EQ(s.decode, (std::vector<int64_t>{0, 4096}));
+  s = latent::cli::parse_engine_sizes("prefill:512,decode:4096", 8);
+  EXPECT_EQ(s.prefill, (std::vector<int64_t>{64}));
+  EXPECT_EQ(s.decode, (std::vector<int64_t>{512}));
+  for (const char* bad : {"", "prefill", "prefill:", "prefill:0", "decode:-1", "decode:4k", "tokens:5", "prefill:512,"}) {
+    try {
+      latent::cli::parse_engine_sizes(bad, 1);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--sizes"), std::string::npos) << e.what();
+    }
+  }
 }

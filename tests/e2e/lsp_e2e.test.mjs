@@ -11,76 +11,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
-const rpc = require('vscode-jsonrpc/node');
-const protocol = require('vscode-languageserver-protocol/node');
+import {
+  LATENTD, rpc, protocol, makeRepo, startStdio, serveClientRequests, initialize, waitFor,
+} from './lsp_client.mjs';
 
-const LATENTD = process.env.LATENTD;
 const MODEL = process.env.LATENT_TEST_MODEL;
-if (!LATENTD) throw new Error('set LATENTD to the latentd binary');
 
 const RequestCancelled = -32800;
 const ContentModified = -32801;
-
-function makeRepo() {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'latent-e2e-'));
-  fs.mkdirSync(path.join(root, 'lib'));
-  fs.writeFileSync(path.join(root, 'lib', 'geometry.py'),
-    'import math\n\n\ndef circle_area(radius):\n    return math.pi * radius * radius\n\n\n' +
-    'class Rectangle:\n    def __init__(self, w, h):\n        self.w = w\n        self.h = h\n');
-  fs.writeFileSync(path.join(root, 'main.py'),
-    'from lib.geometry import circle_area\n\nprint(circle_area(2.0))\n');
-  return root;
-}
-
-function startStdio(args = []) {
-  const child = spawn(LATENTD, ['--stdio', '--no-log-file', '--log-level', 'warn', ...args],
-    { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const connection = protocol.createProtocolConnection(
-    new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
-  return { child, connection, exited, stderr: () => stderr };
-}
-
-function serveClientRequests(connection) {
-  const registrations = [];
-  connection.onRequest('window/workDoneProgress/create', () => null);
-  connection.onRequest('workspace/configuration', (params) => params.items.map(() => ({})));
-  connection.onRequest('client/registerCapability', (params) => { registrations.push(...params.registrations); return null; });
-  return registrations;
-}
-
-async function initialize(connection, root, extra = {}) {
-  const result = await connection.sendRequest('initialize', {
-    processId: process.pid,
-    clientInfo: { name: 'latent-e2e' },
-    rootUri: pathToFileURL(root).href,
-    workspaceFolders: [{ uri: pathToFileURL(root).href, name: path.basename(root) }],
-    capabilities: {
-      general: { positionEncodings: ['utf-16'] },
-      window: { workDoneProgress: true },
-      workspace: { configuration: true, workspaceFolders: true, didChangeWatchedFiles: { dynamicRegistration: true } },
-      textDocument: { inlineCompletion: {} },
-    },
-    ...extra,
-  });
-  await connection.sendNotification('initialized', {});
-  return result;
-}
-
-async function waitFor(predicate, what, timeoutMs = 20000) {
-  const start = Date.now();
-  for (;;) {
-    const v = await predicate();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function indexed(connection) {
   return waitFor(async () => {

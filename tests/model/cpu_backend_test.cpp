@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -68,10 +69,12 @@ class CpuOps : public ::testing::TestWithParam<int> {
   std::unique_ptr<Backend> be_;
 };
 
+// 70 tokens take F32 weights through the tiled kernel (from 64; blocks of 64 and a partial one).
 TEST_P(CpuOps, MulMatMatchesDequantizedDoubleReference) {
+  for (int64_t N : {int64_t(5), int64_t(70)})
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q5_0,
                        TensorType::Q4_K, TensorType::Q6_K}) {
-    const int64_t K = 256, M = 37, N = 5;
+    const int64_t K = 256, M = 37;
     Weight w = make_weight(t, K, M, 1, 7);
     auto x = random_floats(size_t(K * N), 11);
     std::vector<float> y(size_t(M * N));
@@ -87,7 +90,7 @@ TEST_P(CpuOps, MulMatMatchesDequantizedDoubleReference) {
         worst = testing::worse(worst, ref - y[size_t(n * M + m)]);
       }
     }
-    EXPECT_LE(worst, 2e-4) << gguf::type_name(t);
+    EXPECT_LE(worst, 2e-4) << gguf::type_name(t) << ", " << N << " tokens";
   }
 }
 
@@ -306,13 +309,27 @@ TEST_P(CpuOps, Q8_0LatentRowsMustBeWholeBlocks) {
   EXPECT_FALSE(be_->supports_op(Op::AttentionLatent, TensorType::Q4_K));
 }
 
-class CpuLatentAttention : public ::testing::TestWithParam<std::tuple<int, AttentionShape, TensorType>> {};
+class CpuLatentAttention : public ::testing::TestWithParam<std::tuple<int, AttentionShape, TensorType>> {
+ protected:
+  void check_latent_attention();
+};
 
-// Prefill-like (several queries) and decode-like (one query over a long cache, where the keys
-// are split into chunks whose partial softmax results are combined), for every cache type: the
-// reference computes in double on the values the cache holds (rounded as the type defines), so
-// the bound is the F32 kernel's own rounding whatever the storage.
+// Prefill-like (several queries; from 8 per thread in blocks of tokens through the tiled
+// kernels, at every SIMD level this CPU has) and decode-like (one query over a long cache, where
+// the keys are split into chunks whose partial softmax results are combined), for every cache
+// type: the reference computes in double on the values the cache holds (rounded as the type
+// defines), so the bound is the F32 kernel's own rounding whatever the storage.
 TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
+  const std::string level(quant::simd_level());
+  for (const char* l : {"avx512", "avx2", "scalar"}) {
+    if (!quant::set_simd_level(l)) continue;
+    SCOPED_TRACE(l);
+    check_latent_attention();
+  }
+  quant::set_simd_level(level);
+}
+
+void CpuLatentAttention::check_latent_attention() {
   auto be_ = make_backend("cpu", {.threads = std::get<0>(GetParam())});
   const auto [T, first] = std::get<1>(GetParam());
   const TensorType type = std::get<2>(GetParam());
@@ -352,6 +369,52 @@ TEST_P(CpuLatentAttention, OverPagesMatchesNaiveSoftmax) {
   EXPECT_TRUE(paged.other_layer_untouched());
 }
 
+// Plain attention (MLA's plain form, per head K and V) against a naive softmax in double: blocks
+// of tokens and tiles of keys with partial ends, row lengths off the 16-lane vectors, at every
+// SIMD level this CPU has, threaded or not.
+TEST(CpuPlainAttention, MatchesNaiveSoftmax) {
+  const int64_t Dk = 44, Dv = 36, H = 3, T = 37, first = 70, S = first + T;
+  const auto q = random_floats(size_t(Dk * H * T), 51, 0.5f);
+  const auto k = random_floats(size_t(Dk * H * S), 52);
+  const auto v = random_floats(size_t(Dv * H * S), 53);
+  const float scale = 0.2f;
+  std::vector<double> want(size_t(Dv * H * T));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t n = first + t + 1;
+      std::vector<double> p(static_cast<size_t>(n));
+      for (int64_t s = 0; s < n; ++s) {
+        double d = 0;
+        for (int64_t i = 0; i < Dk; ++i) d += double(q[size_t((t * H + h) * Dk + i)]) * k[size_t((s * H + h) * Dk + i)];
+        p[size_t(s)] = d * scale;
+      }
+      const double mx = *std::max_element(p.begin(), p.end());
+      double sum = 0;
+      for (auto& x : p) sum += (x = std::exp(x - mx));
+      for (int64_t i = 0; i < Dv; ++i) {
+        double o = 0;
+        for (int64_t s = 0; s < n; ++s) o += p[size_t(s)] / sum * v[size_t((s * H + h) * Dv + i)];
+        want[size_t((t * H + h) * Dv + i)] = o;
+      }
+    }
+  const std::string level(quant::simd_level());
+  for (int threads : {0, 3})
+    for (const char* l : {"avx512", "avx2", "scalar"}) {
+      if (!quant::set_simd_level(l)) continue;
+      SCOPED_TRACE(std::string(l) + ", threads " + std::to_string(threads));
+      auto be = make_backend("cpu", {.threads = threads});
+      std::vector<float> out(want.size(), std::numeric_limits<float>::quiet_NaN());
+      be->attention(make_tensor(TensorType::F32, {Dk, H, T, 1}, const_cast<float*>(q.data())),
+                    make_tensor(TensorType::F32, {Dk, H, S, 1}, const_cast<float*>(k.data())),
+                    make_tensor(TensorType::F32, {Dv, H, S, 1}, const_cast<float*>(v.data())), first, scale,
+                    make_tensor(TensorType::F32, {Dv, H, T, 1}, out.data()));
+      double worst = 0;
+      for (size_t i = 0; i < out.size(); ++i) worst = testing::worse(worst, want[i] - out[i]);
+      EXPECT_LE(worst, 1e-5);
+    }
+  quant::set_simd_level(level);
+}
+
 const auto kCacheTypes = ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0);
 
 std::string type_label(TensorType t) { return std::string(gguf::type_name(t)); }
@@ -364,7 +427,7 @@ INSTANTIATE_TEST_SUITE_P(Types, CpuLatent, ::testing::Combine(::testing::Values(
 INSTANTIATE_TEST_SUITE_P(Shapes, CpuLatentAttention,
                          ::testing::Combine(::testing::Values(0, 3),
                                             ::testing::Values(AttentionShape{4, 9}, AttentionShape{1, 300},
-                                                              AttentionShape{2, 130}),
+                                                              AttentionShape{2, 130}, AttentionShape{37, 21}),
                                             kCacheTypes));
 
 // The backend's argmax is sample::argmax on every row, threaded or not, over strided row views.

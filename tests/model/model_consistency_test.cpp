@@ -16,6 +16,7 @@
 #include "common/compare.h"
 #include "common/golden.h"
 #include "gguf/gguf.h"
+#include "model/forward.h"
 #include "model/latent_cache.h"
 #include "model/model.h"
 #include "model/scheduler.h"
@@ -42,6 +43,8 @@ std::vector<float> batch_logits(const std::shared_ptr<Model>& model, const std::
   ctx.evaluate(b, out);
   return out.logits;
 }
+
+void check_mixed_batch(MlaMode mla);
 
 Options opts(MlaMode mla, int threads = 2) {
   Options o;
@@ -77,12 +80,49 @@ TEST(ModelConsistency, BatchAndTokenByTokenAgree) {
   EXPECT_EQ(ctx.sequence_length(s), int64_t(tokens.size()));
 }
 
+// MlaMode::Auto's rule: plain for prefill from an empty cache and for chunks long next to the
+// cache before them, absorbed for decode and for short chunks after a long cache.
+TEST(ModelConsistency, AutoPicksPlainForLongChunksOnly) {
+  auto model = Model::load(testing::golden_model("ds2-lite-tiny"), opts(MlaMode::Auto));
+  const HParams& hp = model->hparams();
+  EXPECT_TRUE(use_plain_mla(hp, 0, 1));
+  EXPECT_TRUE(use_plain_mla(hp, 0, 512));
+  EXPECT_TRUE(use_plain_mla(hp, 4096, 4096));
+  EXPECT_FALSE(use_plain_mla(hp, 1, 1));
+  EXPECT_FALSE(use_plain_mla(hp, 4096, 1));
+  EXPECT_FALSE(use_plain_mla(hp, 8192, 4));
+  EXPECT_FALSE(use_plain_mla(hp, 16384, 512));  // K and V of 16K rows: too much memory
+}
+
+// Prefill in chunks (Auto: plain while the chunks are long next to the cache, then absorbed)
+// and decode: the logits agree with the absorbed form's throughout.
+TEST(ModelConsistency, AutoAgreesWithAbsorbedOverChunksAndDecode) {
+  const auto tokens = prompt_tokens("p2_fim");
+  Options o = opts(MlaMode::Auto);
+  o.max_batch_tokens = 5;
+  for (const char* name : {"ds2-lite-tiny", "ds3-tiny"}) {
+    auto absorbed = Model::load(testing::golden_model(name), opts(MlaMode::Absorbed));
+    auto automatic = Model::load(testing::golden_model(name), o);
+    const auto want = batch_logits(absorbed, tokens);
+    const auto got = batch_logits(automatic, tokens);
+    EXPECT_LE(testing::max_abs_diff(want, got), 1e-4) << name;
+  }
+}
+
 TEST(ModelConsistency, MixedBatchOfSequencesMatchesEachAlone) {
   // Sequence A prefills a chunk while sequence B (already holding a prefix) decodes, with
-  // the tokens interleaved in the batch and micro-batches smaller than the batch.
+  // the tokens interleaved in the batch and micro-batches smaller than the batch. With Auto,
+  // A's chunks attend in the plain form and B's token in the absorbed one, in one graph.
+  for (MlaMode mla : {MlaMode::Absorbed, MlaMode::Auto}) {
+    SCOPED_TRACE(mla == MlaMode::Auto ? "auto" : "absorbed");
+    check_mixed_batch(mla);
+  }
+}
+
+void check_mixed_batch(MlaMode mla) {
   const auto ta = prompt_tokens("p1_short");
   const auto tb = prompt_tokens("p2_fim");
-  Options o = opts(MlaMode::Absorbed);
+  Options o = opts(mla);
   o.max_batch_tokens = 16;
   auto model = Model::load(testing::golden_model("ds2-lite-tiny"), o);
   const auto alone_a = batch_logits(model, ta);

@@ -15,6 +15,7 @@
 
 #include <sys/mman.h>
 
+#include "backend/cpu/attention_tiles.h"
 #include "backend/cpu/thread_pool.h"
 #include "backend/graph.h"
 #include "backend/scratch_arena.h"
@@ -28,19 +29,6 @@ namespace {
   throw Error(std::string("cpu backend: ") + std::string(op_name(op)) + " on '" + t.name + "': " + what);
 }
 
-// Dot product of two float vectors with independent partial sums, so the compiler maps it onto
-// vector registers (a float reduction is otherwise evaluated strictly in order).
-float dot_f32(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  return s;
-}
-
 // y += a * x
 void axpy_f32(float* y, const float* x, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
@@ -51,22 +39,6 @@ void axpy_f32(float* y, const float* x, float a, int64_t n) {
 #else
 #define LATENT_CLONES
 #endif
-
-// o[h][0:L] += p[h * n + s] * row_s[0:L] for the F32 rows s in [0, rows) (`stride` bytes apart)
-// and every head: the V product of latent attention, each row read once for all heads. Built
-// for AVX2 and baseline x86-64 and picked at load time; both do the same element-wise
-// multiply-adds (no contraction), so results do not depend on the CPU.
-LATENT_CLONES void accumulate_rows(const char* rows, size_t stride, int64_t n_rows, const float* p, int64_t n,
-                                   float* const* o, int64_t H, int64_t L) {
-  for (int64_t s = 0; s < n_rows; ++s) {
-    const float* r = reinterpret_cast<const float*>(rows + size_t(s) * stride);
-    for (int64_t h = 0; h < H; ++h) {
-      const float a = p[h * n + s];
-      float* oh = o[h];
-      for (int64_t i = 0; i < L; ++i) oh[i] += a * r[i];
-    }
-  }
-}
 
 // F16 -> F32 with F16C where the CPU has it: the quant library's portable conversion is a
 // branchy scalar function, too slow for the attention loop, which widens every cache row it
@@ -265,6 +237,7 @@ class CpuBackend final : public Backend, private Kernels {
   void mul_mat(const Tensor& w, const Tensor& x, const Tensor& out) override {
     const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1];
     const int64_t B = std::max(w.ne[2], x.ne[2]);
+    if (w.type == TensorType::F32 && N >= kF32TileTokens) return mul_mat_f32(w, x, out);
     const TensorType vt = quant::vec_dot_type(w.type);
     const size_t qrow = gguf::row_bytes(vt, K);
     const int64_t Bx = x.ne[2];
@@ -290,6 +263,29 @@ class CpuBackend final : public Backend, private Kernels {
         outs[size_t(n)] = reinterpret_cast<float*>(out.row(n, b)) + m0;
       }
       quant::vec_dot_tile(w.type, K, w.row(m0, wb), w.nb[1], m1 - m0, xs.data(), N, outs.data());
+    });
+  }
+
+  // F32 weights times many tokens (the plain MLA form's K decompression, F32 models' prefill):
+  // the activations need no conversion, and attention_tiles' score kernel computes a tile of
+  // weight rows against a block of tokens with each operand loaded once for several
+  // multiply-adds, where a row-by-row dot product is load-bound.
+  static constexpr int64_t kF32TileTokens = 64;
+  void mul_mat_f32(const Tensor& w, const Tensor& x, const Tensor& out) {
+    const int64_t K = w.ne[0], M = w.ne[1], N = x.ne[1], B = std::max(w.ne[2], x.ne[2]);
+    const int64_t m_tile = row_tile(M * B, w.nb[1]), n_mt = (M + m_tile - 1) / m_tile;
+    const int64_t out_stride = int64_t(out.nb[1] / sizeof(float)), w_stride = int64_t(w.nb[1] / sizeof(float));
+    pool_.run(B * n_mt, [&](int64_t item, int thread) {
+      const int64_t b = item / n_mt, m0 = (item % n_mt) * m_tile, m1 = std::min(M, m0 + m_tile);
+      const int64_t wb = w.ne[2] == 1 ? 0 : b, xb = x.ne[2] == 1 ? 0 : b;
+      auto& xs = thread_rows_[size_t(thread)];
+      xs.resize(size_t(N));
+      for (int64_t n = 0; n < N; ++n) xs[size_t(n)] = reinterpret_cast<float*>(x.row(n, xb));
+      float* o = reinterpret_cast<float*>(out.row(0, b)) + m0;
+      // Blocks of tokens small enough to stay in L2 next to the tile of weights.
+      for (int64_t n0 = 0; n0 < N; n0 += kF32TileTokens)
+        cpu::score_tile(xs.data() + n0, std::min(kF32TileTokens, N - n0), reinterpret_cast<const float*>(w.row(m0, wb)),
+                        w_stride, m1 - m0, K, o + n0 * out_stride, out_stride);
     });
   }
 
@@ -485,11 +481,12 @@ class CpuBackend final : public Backend, private Kernels {
     // Values widened for the V product: the first L, rounded up to whole blocks.
     const int64_t block = gguf::type_traits(uint32_t(cache.type))->block_elements;
     const int64_t v_width = std::min(W, (L + block - 1) / block * block);
-    // Items are (token, chunk of its keys) covering all heads, so each cache row is read once
-    // per token and used by every head while it is in L1. Prefill has tokens enough to keep
-    // the threads busy with one chunk each; decode splits a token's keys into chunks whose
-    // partial softmax results are combined afterwards (as flash decoding does).
     const int64_t threads = pool_.n_threads();
+    if (T >= 2 * threads * kBlockTokens) return attention_latent_blocks(q, cache, first_pos, scale, out, v_width);
+    // Decode and short batches: items are (token, chunk of its keys) covering all heads, so each
+    // cache row is read once per token and used by every head while it is in L1; a token's keys
+    // are split into chunks whose partial softmax results are combined afterwards (as flash
+    // decoding does) when there are too few tokens to keep the threads busy.
     auto chunks_for = [&](int64_t S) -> int64_t {
       if (T >= 2 * threads) return 1;
       const int64_t want = (2 * threads + T - 1) / T;
@@ -509,13 +506,20 @@ class CpuBackend final : public Backend, private Kernels {
       const int64_t s0 = c * len, s1 = std::min(S, s0 + len), n = s1 - s0;
       auto& sc = thread_scratch_[size_t(thread)];
       sc.resize(size_t(H * n));
-      // Scores tile by tile: a tile's rows are strided like a weight matrix, so the quant
-      // library's F32 row kernel computes a head's scores against them in one call. F32 tiles
-      // are the cache's own rows; other types are widened into a per-thread buffer first.
+      auto& ptrs = thread_rows_[size_t(thread)];
+      ptrs.resize(size_t(2 * H));
+      float** qs = ptrs.data();
+      float** outs = ptrs.data() + H;
+      for (int64_t h = 0; h < H; ++h) {
+        qs[h] = reinterpret_cast<float*>(q.row(h, t));
+        outs[h] = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
+      }
+      // Scores tile by tile, every head against the tile's rows at once. F32 tiles are the
+      // cache's own rows; other types are widened into a per-thread buffer first.
       for (int64_t s = s0; s < s1;) {
         const auto [rows, stride, n_tile] = f32_tile(cache, s, s1, W, thread);
-        for (int64_t h = 0; h < H; ++h)
-          quant::vec_dot_rows(TensorType::F32, W, rows, stride, n_tile, q.row(h, t), &sc[size_t(h * n + s - s0)]);
+        cpu::score_tile(qs, H, reinterpret_cast<const float*>(rows), int64_t(stride / sizeof(float)), n_tile, W,
+                        &sc[size_t(s - s0)], n);
         s += n_tile;
       }
       for (int64_t h = 0; h < H; ++h) {
@@ -524,29 +528,23 @@ class CpuBackend final : public Backend, private Kernels {
         for (int64_t i = 0; i < n; ++i) mx = std::max(mx, hs[i] *= scale);
         double sum = 0;
         for (int64_t i = 0; i < n; ++i) sum += (hs[i] = std::exp(hs[i] - mx));
-        float* o;
         if (nc == 1) {
           // Whole softmax here: normalize first, as ggml's soft_max does before the V product.
           const float inv = float(1.0 / sum);
           for (int64_t i = 0; i < n; ++i) hs[i] *= inv;
-          o = reinterpret_cast<float*>(out.row(h, t));
         } else {
           float* part = &partial_[size_t((item * H + h) * P)];
           part[0] = mx;
           part[1] = float(sum);
-          o = part + 2;
         }
-        std::memset(o, 0, size_t(L) * sizeof(float));
+        std::memset(outs[h], 0, size_t(L) * sizeof(float));
       }
-      auto& outs = thread_rows_[size_t(thread)];
-      outs.resize(size_t(H));
-      for (int64_t h = 0; h < H; ++h)
-        outs[size_t(h)] = nc == 1 ? reinterpret_cast<float*>(out.row(h, t)) : &partial_[size_t((item * H + h) * P) + 2];
       // The V product reads only the latent part: a second widening of the same rows (instead
       // of keeping a whole chunk widened) stays in cache and costs 1/H of the product itself.
       for (int64_t s = s0; s < s1;) {
         const auto [rows, stride, n_tile] = f32_tile(cache, s, s1, v_width, thread);
-        accumulate_rows(rows, stride, n_tile, sc.data() + (s - s0), n, outs.data(), H, L);
+        cpu::accumulate_tile(sc.data() + (s - s0), n, H, reinterpret_cast<const float*>(rows),
+                             int64_t(stride / sizeof(float)), n_tile, L, outs);
         s += n_tile;
       }
     });
@@ -571,21 +569,90 @@ class CpuBackend final : public Backend, private Kernels {
     });
   }
 
+  // Prefill: items are blocks of kBlockTokens tokens. A tile of cache rows is widened once per
+  // block and every (token, head) row of the block is scored against it, then weighted into the
+  // outputs, by attention_tiles' register-blocked kernels; the softmax between the two passes
+  // is the exact one (all of a row's scores at once), as in the decode path.
+  static constexpr int64_t kBlockTokens = 4;
+  void attention_latent_blocks(const Tensor& q, const LatentRows& cache, int64_t first_pos, float scale,
+                               const Tensor& out, int64_t v_width) {
+    const int64_t W = q.ne[0], H = q.ne[1], T = q.ne[2], L = out.ne[0];
+    pool_.run((T + kBlockTokens - 1) / kBlockTokens, [&](int64_t block, int thread) {
+      const int64_t t0 = block * kBlockTokens, nt = std::min(T - t0, kBlockTokens), R = nt * H;
+      const int64_t S = first_pos + t0 + nt;  // keys the block's last token sees
+      auto& sc = thread_scratch_[size_t(thread)];
+      sc.resize(size_t(R * S));
+      auto& rows = thread_rows_[size_t(thread)];
+      rows.resize(size_t(2 * R));
+      float** qs = rows.data();  // row r = (token t0 + r / H, head r % H)
+      float** os = rows.data() + R;
+      for (int64_t r = 0; r < R; ++r) {
+        qs[r] = reinterpret_cast<float*>(q.row(r % H, t0 + r / H));
+        os[r] = reinterpret_cast<float*>(out.row(r % H, t0 + r / H));
+      }
+      for (int64_t s = 0; s < S;) {
+        const auto [tile, stride, n_tile] = f32_tile(cache, s, S, W, thread);
+        cpu::score_tile(qs, R, reinterpret_cast<const float*>(tile), int64_t(stride / sizeof(float)), n_tile, W,
+                        sc.data() + s, S);
+        s += n_tile;
+      }
+      // A row's softmax covers the keys its token sees; the block's later keys get weight 0.
+      for (int64_t r = 0; r < R; ++r) {
+        float* hs = sc.data() + r * S;
+        const int64_t n = first_pos + t0 + r / H + 1;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < n; ++i) mx = std::max(mx, hs[i] *= scale);
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += (hs[i] = std::exp(hs[i] - mx));
+        const float inv = float(1.0 / sum);
+        for (int64_t i = 0; i < n; ++i) hs[i] *= inv;
+        std::fill(hs + n, hs + S, 0.0f);
+        std::memset(os[r], 0, size_t(L) * sizeof(float));
+      }
+      for (int64_t s = 0; s < S;) {
+        const auto [tile, stride, n_tile] = f32_tile(cache, s, S, v_width, thread);
+        cpu::accumulate_tile(sc.data() + s, S, R, reinterpret_cast<const float*>(tile),
+                             int64_t(stride / sizeof(float)), n_tile, L, os);
+        s += n_tile;
+      }
+    });
+  }
+
+  // Items are (head, block of kPlainBlock tokens): the block's query rows are scored against
+  // the head's keys four at a time while those are in L1, then the head's values are weighted
+  // into the block's outputs tile by tile; keys after the block's last token are never read.
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t first_pos, float scale,
                  const Tensor& out) override {
+    constexpr int64_t kPlainBlock = 16, kTile = 64;
     const int64_t Dk = q.ne[0], H = q.ne[1], T = q.ne[2], Dv = v.ne[0];
-    pool_.run(T * H, [&](int64_t item, int thread) {
-      const int64_t t = item / H, h = item % H, S = first_pos + t + 1;
+    const int64_t n_blocks = (T + kPlainBlock - 1) / kPlainBlock;
+    const int64_t k_stride = int64_t(k.nb[2] / sizeof(float)), v_stride = int64_t(v.nb[2] / sizeof(float));
+    pool_.run(H * n_blocks, [&](int64_t item, int thread) {
+      const int64_t h = item % H, t0 = (item / H) * kPlainBlock, nt = std::min(kPlainBlock, T - t0);
+      const int64_t S = first_pos + t0 + nt;
       auto& sc = thread_scratch_[size_t(thread)];
-      sc.resize(size_t(S));
-      const float* qr = reinterpret_cast<const float*>(q.row(h, t));
-      for (int64_t s = 0; s < S; ++s)
-        sc[size_t(s)] = dot_f32(qr, reinterpret_cast<const float*>(k.row(h, s)), Dk) * scale;
-      softmax_inplace(sc.data(), S);
-      float* o = reinterpret_cast<float*>(out.row(h, t));
-      std::memset(o, 0, size_t(Dv) * sizeof(float));
-      for (int64_t s = 0; s < S; ++s)
-        axpy_f32(o, reinterpret_cast<const float*>(v.row(h, s)), sc[size_t(s)], Dv);
+      sc.resize(size_t(nt * S));
+      auto& ptrs = thread_rows_[size_t(thread)];
+      ptrs.resize(size_t(2 * nt));
+      float** qs = ptrs.data();
+      float** os = ptrs.data() + nt;
+      for (int64_t r = 0; r < nt; ++r) {
+        qs[r] = reinterpret_cast<float*>(q.row(h, t0 + r));
+        os[r] = reinterpret_cast<float*>(out.row(h, t0 + r));
+        std::memset(os[r], 0, size_t(Dv) * sizeof(float));
+      }
+      const float* k0 = reinterpret_cast<const float*>(k.row(h, 0));
+      const float* v0 = reinterpret_cast<const float*>(v.row(h, 0));
+      cpu::score_tile(qs, nt, k0, k_stride, S, Dk, sc.data(), S);
+      for (int64_t r = 0; r < nt; ++r) {
+        float* row = sc.data() + r * S;
+        const int64_t n = first_pos + t0 + r + 1;
+        for (int64_t i = 0; i < n; ++i) row[i] *= scale;
+        softmax_inplace(row, n);
+        std::fill(row + n, row + S, 0.0f);
+      }
+      for (int64_t s = 0; s < S; s += kTile)
+        cpu::accumulate_tile(sc.data() + s, S, nt, v0 + s * v_stride, v_stride, std::min(kTile, S - s), Dv, os);
     });
   }
 

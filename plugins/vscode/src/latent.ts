@@ -7,6 +7,7 @@ import {
 import { CrashPolicy } from './crashPolicy';
 import { answerConfiguration, daemonSettings, isLanguageEnabled, LatentSettings, readSettings } from './settings';
 import { resolveServerPath } from './serverPath';
+import { TypeThrough } from './typeThrough';
 
 /** The settings for `scope`: what the user set in any scope (defaults only for the extension's own). */
 export function settings(scope?: vscode.ConfigurationScope): LatentSettings {
@@ -25,6 +26,7 @@ export class Latent implements vscode.Disposable {
   /** Fires with the new client after a (re)start, and with undefined after a stop. */
   readonly onDidChangeClient = this.changed.event;
   private crashes = new CrashPolicy(settings().maxRestarts);
+  private readonly typeThrough = new TypeThrough();
 
   constructor(private readonly ctx: vscode.ExtensionContext) {}
 
@@ -63,9 +65,24 @@ export class Latent implements vscode.Disposable {
         },
         // Every request goes out at once: latentd debounces (its debounceMs) and a newer request
         // for the same document replaces the older one there.
+        // Typing what the ghost text shows is answered here, without a request.
         provideInlineCompletionItems: async (document, position, context, token, next) => {
           if (!isLanguageEnabled(settings(document).languages, document.languageId)) return null;
-          return next(document, position, context, token);
+          const at = {
+            uri: document.uri.toString(),
+            line: position.line,
+            linePrefix: document.lineAt(position.line).text.slice(0, position.character),
+          };
+          const rest = this.typeThrough.rest(at);
+          if (rest !== undefined) {
+            this.typeThrough.remember(at, rest);
+            return [new vscode.InlineCompletionItem(rest, new vscode.Range(position, position))];
+          }
+          const result = await next(document, position, context, token);
+          const first = (Array.isArray(result) ? result : result?.items)?.[0]?.insertText;
+          if (typeof first === 'string') this.typeThrough.remember(at, first);
+          else this.typeThrough.forget();
+          return result;
         },
       },
     };

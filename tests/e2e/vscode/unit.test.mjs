@@ -1,7 +1,7 @@
 // Unit tests of the VS Code extension's editor-independent logic (compiled to
 // plugins/vscode/out by `npm run compile`): settings mapping and their match with latentd's
 // schema (env LATENTD), workspace/configuration answers, keybindings,
-// latentd discovery, the crash-restart cap, status bar text and the streamed answer.
+// latentd discovery, the crash-restart cap, status bar text, the streamed answer and type-through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ const { resolveServerPath } = ext('serverPath');
 const { CrashPolicy } = ext('crashPolicy');
 const { formatStatusBar, formatStatusReport } = ext('statusFormat');
 const { AnswerStream, normalizeSources } = ext('answer');
+const { TypeThrough } = ext('typeThrough');
 
 test('settings map to the daemon keys; only the ones the user set are sent', () => {
   const s = readSettings((k) => ({ model: '/m/ds.gguf', backend: 'vulkan', contextBudget: 1024, serverPath: '/bin/latentd' })[k]);
@@ -148,4 +149,20 @@ test('inline suggestions: accept all, a word or a line, each bound and documente
     assert.ok(k && /inlineSuggestionVisible/.test(k.when), command);
     assert.ok(readme.includes(command), `${command} documented`);
   }
+});
+
+test('typing what the ghost text shows is answered with the rest of it, anything else is not', () => {
+  const tt = new TypeThrough();
+  const at = { uri: 'file:///a.py', line: 3, linePrefix: '    return ' };
+  assert.equal(tt.rest(at), undefined, 'nothing shown yet');
+  tt.remember(at, 'a + b');
+  assert.equal(tt.rest({ ...at, linePrefix: '    return a' }), ' + b');
+  assert.equal(tt.rest({ ...at, linePrefix: '    return a +' }), ' b');
+  assert.equal(tt.rest({ ...at, linePrefix: '    return x' }), undefined, 'a different character');
+  assert.equal(tt.rest(at), undefined, 'nothing typed: ask latentd');
+  assert.equal(tt.rest({ ...at, linePrefix: '    return a + b' }), undefined, 'all of it typed');
+  assert.equal(tt.rest({ ...at, line: 4, linePrefix: '    return a' }), undefined, 'another line');
+  assert.equal(tt.rest({ ...at, uri: 'file:///b.py', linePrefix: '    return a' }), undefined, 'another document');
+  tt.forget();
+  assert.equal(tt.rest({ ...at, linePrefix: '    return a' }), undefined, 'forgotten');
 });

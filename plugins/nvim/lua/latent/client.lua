@@ -120,6 +120,11 @@ local function on_progress(err, result, ctx, cfg)
       ask.on_partial(result.token, result.value)
       return
     end
+    local completion = package.loaded['latent.completion']
+    if completion and completion.owns(result.token) then
+      completion.on_partial(result.token, result.value)
+      return
+    end
     local per_client = M.progress[ctx.client_id] or {}
     M.progress[ctx.client_id] = per_client
     local value = result.value or {}

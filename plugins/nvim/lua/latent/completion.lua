@@ -1,5 +1,7 @@
 -- Inline completions: asks latentd (textDocument/inlineCompletion, LSP 3.18) while the user
 -- types, shows the answer as ghost text with extmarks, and accepts all of it, a word or a line.
+-- Each request carries a partialResultToken (latentd's extension): the first line of a
+-- multi-line completion arrives as $/progress and is shown while the rest is generated.
 local config = require('latent.config')
 local client_mod = require('latent.client')
 local ghost = require('latent.ghost')
@@ -15,7 +17,10 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 
 -- The suggestion on screen: { bufnr, row, col, text, replace_len, changedtick }.
 local current = nil
--- The request in flight: { client, id, bufnr }.
+-- partialResultToken -> the request it belongs to: { bufnr, row, col, tick, client }.
+local partials = {}
+local next_token = 0
+-- The request in flight: { client, id, bufnr, token }.
 local pending = nil
 
 local function clear_marks()
@@ -27,6 +32,7 @@ end
 local function cancel_pending()
   if pending then
     client_mod.cancel_request(pending.client, pending.id)
+    partials[pending.token] = nil
     pending = nil
   end
 end
@@ -103,6 +109,20 @@ local function on_result(bufnr, row, col, tick, client, err, result)
   end
 end
 
+-- Whether a $/progress token is one of our completion requests' partialResultTokens.
+function M.owns(token)
+  return partials[token] ~= nil
+end
+
+-- A partial result: the first line of the completion, shown like a whole one until the
+-- response replaces it.
+function M.on_partial(token, value)
+  local p = partials[token]
+  if p then
+    on_result(p.bufnr, p.row, p.col, p.tick, p.client, nil, value)
+  end
+end
+
 -- Sends textDocument/inlineCompletion for the cursor now. `invoked`: the user asked explicitly.
 function M.request(invoked)
   local bufnr = vim.api.nvim_get_current_buf()
@@ -122,15 +142,23 @@ function M.request(invoked)
     context = { triggerKind = invoked and TRIGGER_INVOKED or TRIGGER_AUTOMATIC },
   }
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  next_token = next_token + 1
+  local token = 'latent-completion-' .. next_token
+  params.partialResultToken = token
+  partials[token] = { bufnr = bufnr, row = row, col = col, tick = tick, client = client }
   local ok, id
   ok, id = client_mod.request(client, 'textDocument/inlineCompletion', params, function(err, result)
+    partials[token] = nil
     if pending and pending.id == id then
       pending = nil
     end
     on_result(bufnr, row, col, tick, client, err, result)
   end, bufnr)
+  if not ok then
+    partials[token] = nil
+  end
   if ok then
-    pending = { client = client, id = id, bufnr = bufnr }
+    pending = { client = client, id = id, bufnr = bufnr, token = token }
   end
 end
 
@@ -158,9 +186,10 @@ function M.on_text_changed()
   end
 end
 
--- CursorMovedI without an edit (arrows, mouse): the suggestion no longer applies.
+-- CursorMovedI without an edit (arrows, mouse): the suggestion no longer applies. After an edit
+-- (it fires before TextChangedI) on_text_changed decides: typing the suggestion keeps it.
 function M.on_cursor_moved()
-  if not current then
+  if not current or vim.api.nvim_buf_get_changedtick(current.bufnr) ~= current.tick then
     return
   end
   local row, col = cursor()
