@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 
-import { LATENTD, makeRepo, startStdio, serveClientRequests, initialize, waitFor } from './lsp_client.mjs';
+import { LATENTD, makeRepo, startStdio, stopDaemons, serveClientRequests, initialize, waitFor } from './lsp_client.mjs';
 
 const MODEL = process.env.LATENT_TEST_MODEL;
 if (!MODEL) throw new Error('set LATENT_TEST_MODEL to the tiny golden model');
@@ -47,6 +47,7 @@ before(async () => {
   server = await startHttp();
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
+after(stopDaemons);
 after(async () => {
   const { code } = await server.stop();
   assert.equal(code, 0, server.stderr());

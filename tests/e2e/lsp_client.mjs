@@ -25,9 +25,19 @@ export function makeRepo() {
   return root;
 }
 
+// Every daemon a test starts on stdio; a test that fails midway leaves its daemon running, and
+// its open pipes would keep the test file alive until CTest's timeout.
+const daemons = new Set();
+
+// For each test file's after(): ends the daemons its tests left running.
+export function stopDaemons() {
+  for (const child of daemons) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
 export function startStdio(args = []) {
   const child = spawn(LATENTD, ['--stdio', '--no-log-file', '--log-level', 'warn', ...args],
     { stdio: ['pipe', 'pipe', 'pipe'] });
+  daemons.add(child);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));

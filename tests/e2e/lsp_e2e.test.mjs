@@ -3,7 +3,7 @@
 // initialize, open, edit, inline completion, a cancel storm, latent/ask with streamed partial
 // results, latent/status, shutdown/exit; with LATENT_TEST_MODEL a completion from a real model.
 // Run: LATENTD=<build>/daemon/latentd [LATENT_TEST_MODEL=<gguf>] node --test lsp_e2e.test.mjs
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,8 +13,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import {
-  LATENTD, rpc, protocol, makeRepo, startStdio, serveClientRequests, initialize, waitFor,
+  LATENTD, rpc, protocol, makeRepo, startStdio, stopDaemons, serveClientRequests, initialize, waitFor,
 } from './lsp_client.mjs';
+
+after(stopDaemons);
 
 const MODEL = process.env.LATENT_TEST_MODEL;
 
