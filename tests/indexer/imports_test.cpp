@@ -15,7 +15,7 @@ class Repo {
  public:
   Repo(std::set<std::string> files, std::map<std::string, std::string> texts = {})
       : files_(std::move(files)), texts_(std::move(texts)) {
-    view_.root = "/work/repo";
+    view_.root = "/src/project";
     view_.exists = [this](const std::string& p) { return files_.count(p) > 0; };
     view_.ending_with = [this](const std::string& suffix) {
       std::vector<std::string> out;
@@ -98,7 +98,7 @@ TEST(Imports, CIncludesThroughCompileCommandsOrSiblingIncludeFolders) {
   EXPECT_TRUE(plain.resolve("stdio.h", "app/main.c", "c").empty());
   // A compilation database decides between two headers of the same name.
   Repo cc(files, {{"build/compile_commands.json",
-                   R"([{"directory": "/work/repo/build", "command": "cc -I../lib/include -I/work/repo/third -c ../app/main.c"}])"}});
+                   R"([{"directory": "/src/project/build", "command": "cc -I../lib/include -I/src/project/third -c ../app/main.c"}])"}});
   EXPECT_EQ(cc.resolve("vec.h", "app/main.c", "cpp"), Paths{"lib/include/vec.h"});
   EXPECT_EQ(cc.resolve("geo/vec.h", "app/main.c", "cpp"), Paths{"lib/include/geo/vec.h"});
 }
