@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/bench_util.h"
+#include "cli/model_tokens.h"
 #include "cli/command.h"
 #include "indexer/context.h"
 #include "indexer/index.h"
@@ -27,11 +28,6 @@
 
 namespace latent::cli {
 
-struct ModelTokens {
-  indexer::TokenCounter count;
-  uint64_t context_length = 0;
-};
-ModelTokens load_model_tokens(const std::filesystem::path& model);
 
 namespace {
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/model_tokens.h"
 #include "gguf/gguf.h"
 #include "indexer/context.h"
 #include "indexer/index.h"
@@ -19,13 +20,6 @@
 namespace latent::cli {
 
 std::unique_ptr<indexer::Index> open_workspace_index(const ParsedArgs& args, const std::filesystem::path& near);
-
-// A model's tokenizer as the indexer's token counter, and its context length (0 when the file
-// does not say, e.g. a vocabulary-only GGUF).
-struct ModelTokens {
-  indexer::TokenCounter count;
-  uint64_t context_length = 0;
-};
 
 ModelTokens load_model_tokens(const std::filesystem::path& model) {
   auto file = std::make_shared<gguf::File>(gguf::File::open(model));
